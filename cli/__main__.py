@@ -1,0 +1,3 @@
+from clusterpbx import main
+
+main()

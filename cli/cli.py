@@ -1,0 +1,200 @@
+"""The `clusterpbx` command: run the demo, serve the portal, manage the database, tenants, users, nodes."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clusterpbx.control import migrate
+from clusterpbx.control.accounts import AccountError, NewUser, add_node, create_tenant, create_user, import_users_csv
+from clusterpbx.control.config import Settings, load_settings
+from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.models import PbxNode, Tenant
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    db = factory()
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+        engine.dispose()
+
+
+def _tenant(db: Session, domain: str) -> Tenant:
+    tenant = db.scalar(select(Tenant).where(Tenant.domain == domain.lower()))
+    if tenant is None:
+        raise click.ClickException(f"no tenant with domain {domain!r}")
+    return tenant
+
+
+@click.group()
+def cli() -> None:
+    """ClusterPBX command line."""
+    logging.basicConfig(level=os.environ.get("CLUSTERPBX_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations."""
+    settings = _settings()
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@cli.group()
+def domain() -> None:
+    """Tenants (the guide's "Domaine")."""
+
+
+@domain.command("create")
+@click.argument("name")
+@click.option("--domain", "domain_name", required=True, help="SIP/portal domain, e.g. acme.example.com")
+@click.option("--node", help="name of the PBX node this tenant lives on")
+@click.option("--email-domains", default="", help="comma-separated e-mail domains accepted for sign-up")
+def domain_create(name: str, domain_name: str, node: str | None, email_domains: str) -> None:
+    with _session(_settings()) as s:
+        pbx = None
+        if node:
+            pbx = s.scalar(select(PbxNode).where(PbxNode.name == node))
+            if pbx is None:
+                raise click.ClickException(f"no node named {node!r}")
+        try:
+            t = create_tenant(s, name, domain_name, pbx, email_domains)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created tenant {t.name} ({t.domain})")
+
+
+@cli.group()
+def user() -> None:
+    """Users and their extensions."""
+
+
+@user.command("create")
+@click.option("--domain", "domain_name", required=True)
+@click.option("--email", required=True)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--extension", default="")
+@click.option("--department", default="")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr")
+@click.option("--role", type=click.Choice(["user", "tenant_admin", "operator"]), default="user")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def user_create(domain_name: str, email: str, first_name: str, last_name: str, extension: str, department: str,
+                language: str, role: str, password_stdin: bool) -> None:
+    """Create a user (the password is prompted for, never taken on the command line)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
+    with _session(_settings()) as s:
+        try:
+            u = create_user(s, _tenant(s, domain_name),
+                            NewUser(email, first_name, last_name, password, extension, department, language, role))
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created user {u.email}")
+
+
+@user.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--domain", "domain_name", required=True)
+@click.option("--dry-run", is_flag=True, help="check every line and report, write nothing")
+def user_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
+    """Import users from CSV (columns: email, first_name, last_name, extension, department, language, role,
+    password). Every line is checked first; nothing is written if any line is wrong."""
+    with _session(_settings()) as s:
+        report = import_users_csv(s, _tenant(s, domain_name), csv_file.read(), dry_run=dry_run)
+        for line, message in report.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        if report.errors:
+            s.rollback()
+            raise click.ClickException(f"{len(report.errors)} error(s); nothing was imported")
+        click.echo("dry run: every line is valid" if dry_run else f"imported {report.created} user(s)")
+
+
+@cli.group()
+def node() -> None:
+    """PBX nodes."""
+
+
+@node.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["asterisk", "freeswitch"]), required=True)
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int)
+@click.option("--username", default="", help="AMI username (Asterisk)")
+@click.option("--secret-stdin", is_flag=True, help="read the AMI secret / ESL password from standard input")
+@click.option("--spool", default="", help="voicemail spool path as seen from the control daemon")
+@click.option("--sip-domain", default="")
+def node_add(name: str, kind: str, host: str, port: int | None, username: str, secret_stdin: bool, spool: str,
+             sip_domain: str) -> None:
+    secret = sys.stdin.readline().rstrip("\n") if secret_stdin else getpass.getpass("Secret: ")
+    with _session(_settings()) as s:
+        try:
+            n = add_node(s, name, kind, host, port, username, secret, spool, sip_domain)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"added {n.kind} node {n.name} at {n.host}:{n.port}")
+
+
+@cli.command("web")
+@click.option("--bind", default="127.0.0.1:8000")
+@click.option("--workers", type=int, default=2)
+def web(bind: str, workers: int) -> None:
+    """Serve the portal with gunicorn (production)."""
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+                               "--access-logfile", "-", "clusterpbx.web.wsgi:app"])
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=8000)
+@click.option("--ami-port", type=int, default=5038)
+@click.option("--esl-port", type=int, default=8021)
+def run(host: str, port: int, ami_port: int, esl_port: int) -> None:
+    """The demo: database, demo company, embedded PBX and portal, in one command."""
+    from clusterpbx.control.demo import seed_demo
+    from clusterpbx.web import create_app
+
+    settings = _settings()
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    spool = str(Path(settings.instance_path) / "spool")
+    with _session(settings) as s:
+        seed_demo(s, ami_port=ami_port, esl_port=esl_port, spool_path=spool)
+    from .demo_runtime import start_embedded_pbx
+
+    start_embedded_pbx(ami_port=ami_port, esl_port=esl_port, spool=spool)
+    # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
+    app = create_app({"SETTINGS": {"session_cookie_secure": False}})
+    click.echo(f"ClusterPBX demo portal on http://{host}:{port}/ (logins in README.md)")
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)

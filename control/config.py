@@ -1,0 +1,86 @@
+"""Installation configuration: a TOML file (path in CLUSTERPBX_CONFIG) overridden by
+CLUSTERPBX_* environment variables, plus the instance folder that holds the secrets."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Settings:
+    instance_path: str = ""
+    database_url: str = ""
+    secret_key: str = ""
+    # Flask-Limiter storage: memory:// is per process; use redis://host:6379 under gunicorn.
+    ratelimit_storage_url: str = "memory://"
+    login_rate_limit: str = "10 per minute"
+    # Per-account lock after this many consecutive failures, for lockout_minutes.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    session_cookie_secure: bool = True
+    remember_days: int = 14
+    max_upload_bytes: int = 5 * 1024 * 1024
+    default_language: str = "fr"
+    # Local command channel of the control daemon (loopback HTTP with a shared secret).
+    control_url: str = "http://127.0.0.1:8765"
+    control_timeout: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _coerce(value: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    return value
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("CLUSTERPBX_INSTANCE", Path.cwd() / "instance")).resolve()
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the TOML file, then the environment, then explicit overrides (tests)."""
+    data: dict[str, Any] = {}
+    path = os.environ.get("CLUSTERPBX_CONFIG")
+    if path:
+        with open(path, "rb") as f:
+            data.update(tomllib.load(f))
+    known = {f.name for f in fields(Settings)}
+    settings = Settings(**{k: v for k, v in data.items() if k in known})
+    settings.extra = {k: v for k, v in data.items() if k not in known}
+    for f in fields(Settings):
+        env = os.environ.get("CLUSTERPBX_" + f.name.upper())
+        if env is not None and f.name != "extra":
+            setattr(settings, f.name, _coerce(env, getattr(settings, f.name)))
+    for k, v in (overrides or {}).items():
+        setattr(settings, k, v)
+    instance = Path(settings.instance_path) if settings.instance_path else default_instance_path()
+    settings.instance_path = str(instance)
+    if not settings.database_url:
+        settings.database_url = f"sqlite:///{instance / 'clusterpbx.db'}"
+    if not settings.secret_key:
+        settings.secret_key = instance_secret(instance, "secret_key")
+    return settings
+
+
+def instance_secret(instance: Path, name: str) -> str:
+    """A random secret generated on first use and kept (mode 0600) in the instance folder."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value

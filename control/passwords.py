@@ -1,0 +1,86 @@
+"""Web password hashing (argon2) and the tenant's password policy, rule by rule as the guide lists it."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+# A hash of a random value, verified when the e-mail is unknown so that the response
+# time does not reveal whether an account exists.
+_DUMMY_HASH = _hasher.hash("clusterpbx-timing-equaliser")
+
+SPECIAL_CHARACTERS = set(string.punctuation + " ")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    if not stored_hash:
+        try:
+            _hasher.verify(_DUMMY_HASH, password or "-")
+        except VerificationError:
+            pass
+        return False
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    max_length: int = 64
+    may_be_empty: bool = False
+    numeric_only: bool = False
+    require_digit: bool = True
+    require_lower: bool = False
+    require_upper: bool = True
+    require_special: bool = False
+
+    @classmethod
+    def for_tenant(cls, tenant: object) -> PasswordPolicy:
+        return cls(
+            min_length=tenant.pw_min_length,  # type: ignore[attr-defined]
+            max_length=tenant.pw_max_length,  # type: ignore[attr-defined]
+            may_be_empty=tenant.pw_may_be_empty,  # type: ignore[attr-defined]
+            numeric_only=tenant.pw_numeric_only,  # type: ignore[attr-defined]
+            require_digit=tenant.pw_require_digit,  # type: ignore[attr-defined]
+            require_lower=tenant.pw_require_lower,  # type: ignore[attr-defined]
+            require_upper=tenant.pw_require_upper,  # type: ignore[attr-defined]
+            require_special=tenant.pw_require_special,  # type: ignore[attr-defined]
+        )
+
+    def violations(self, password: str) -> list[str]:
+        """Codes of the rules the password breaks (empty list: accepted)."""
+        if password == "":
+            return [] if self.may_be_empty else ["empty"]
+        broken = []
+        if not (self.min_length <= len(password) <= self.max_length):
+            broken.append("length")
+        if any(ord(c) < 32 or ord(c) == 127 for c in password):
+            broken.append("control")
+        if self.numeric_only and not password.isdigit():
+            broken.append("numeric_only")
+        if self.require_digit and not any(c.isdigit() for c in password):
+            broken.append("digit")
+        if self.require_lower and not any(c.islower() for c in password):
+            broken.append("lower")
+        if self.require_upper and not any(c.isupper() for c in password):
+            broken.append("upper")
+        if self.require_special and not any(c in SPECIAL_CHARACTERS for c in password):
+            broken.append("special")
+        return broken

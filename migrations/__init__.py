@@ -1,0 +1,1 @@
+"""Alembic migrations of the ClusterPBX database (run with `clusterpbx db upgrade`)."""

@@ -1,0 +1,169 @@
+"""Shared fixtures: a migrated database on SQLite and PostgreSQL, the Flask app, a client, tenants and
+users, and an AuthActions helper for logging in (the shape of Flask's tutorial)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from clusterpbx.control import migrate
+from clusterpbx.control.accounts import NewUser, create_tenant, create_user
+from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.models import Base, Tenant, User
+from tests import components
+
+PASSWORD = "Secret-pass1"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated() -> Iterator[str]:
+    url = components.postgres_url()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    migrate.upgrade(url)
+    yield url
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "clusterpbx.db"
+        shutil.copy(_sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("_postgres_migrated")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """For tests that need a database but whose behaviour does not depend on the backend."""
+    path = tmp_path / "clusterpbx.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+
+
+class World:
+    """Builds tenants and users in the test database."""
+
+    def __init__(self, session: Session):
+        self.db = session
+        self._n = 0
+
+    def tenant(self, domain: str = "acme.test", **policy: Any) -> Tenant:
+        t = create_tenant(self.db, domain.split(".")[0].title(), domain)
+        for k, v in policy.items():
+            setattr(t, k, v)
+        self.db.commit()
+        return t
+
+    def user(self, tenant: Tenant, email: str | None = None, password: str = PASSWORD, **kw: Any) -> User:
+        self._n += 1
+        email = email or f"user{self._n}@{tenant.domain}"
+        spec = NewUser(email=email, first_name=kw.pop("first_name", "Test"),
+                       last_name=kw.pop("last_name", f"User{self._n}"), password=password,
+                       extension=kw.pop("extension", str(200 + self._n)), language=kw.pop("language", "fr"))
+        u = create_user(self.db, tenant, spec, check_policy=False)
+        for k, v in kw.items():
+            setattr(u, k, v)
+        self.db.commit()
+        return u
+
+
+@pytest.fixture
+def world(db: Session) -> World:
+    return World(db)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Any:
+    from clusterpbx.web import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "SETTINGS": {"database_url": database_url, "instance_path": str(tmp_path / "instance"),
+                     "session_cookie_secure": False, "ratelimit_storage_url": "memory://"},
+    })
+    yield app
+    app.extensions["clusterpbx.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client: Any):
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        import re
+
+        html = self.client.get(path).get_data(as_text=True)
+        m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+            r'name="csrf_token" value="([^"]+)"', html)
+        assert m, f"no CSRF token on {path}"
+        return m.group(1)
+
+    def login(self, email: str, password: str = PASSWORD, language: str = "fr", remember: bool = False) -> Any:
+        data = {"email": email, "password": password, "language": language, "csrf_token": self.csrf()}
+        if remember:
+            data["remember"] = "y"
+        return self.client.post("/login", data=data)
+
+    def logout(self) -> Any:
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/home")})
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    return AuthActions(client)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if components.MISSING:
+        tr = terminalreporter
+        tr.section("SKIPPED FOR MISSING COMPONENTS", sep="!", red=True, bold=True)
+        for line in sorted(set(components.MISSING)):
+            tr.write_line(line, red=True, bold=True)
+        tr.write_line(f"{len(components.MISSING)} test(s) did not run; run `bash .ci/run` for the full suite.",
+                      red=True, bold=True)

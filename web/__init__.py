@@ -1,0 +1,151 @@
+"""The Flask portal: `create_app()` builds the app and registers one blueprint per screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from clusterpbx.control.config import Settings, load_settings
+from clusterpbx.control.db import make_engine, make_session_factory
+
+from .limiter import limiter
+
+LANGUAGES = {"fr": "Français", "en": "English"}
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+log = logging.getLogger("clusterpbx.web")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    test_config = dict(test_config or {})
+    overrides = test_config.pop("SETTINGS", {})
+    settings: Settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=settings.instance_path)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="clusterpbx_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=dt.timedelta(days=settings.remember_days),
+        REMEMBER_COOKIE_NAME="clusterpbx_remember",
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of an arbitrary hour
+        BABEL_DEFAULT_LOCALE=settings.default_language,
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        CLUSTERPBX=settings,
+    )
+    app.config.update(test_config)
+
+    engine = make_engine(settings.database_url)
+    app.extensions["clusterpbx.engine"] = engine
+    app.extensions["clusterpbx.sessions"] = make_session_factory(engine)
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page itself is explanation enough
+
+    from . import auth, guide, home, profile, settings as settings_bp
+
+    for module in (auth, home, profile, settings_bp, guide):
+        app.register_blueprint(module.bp)
+
+    @app.teardown_appcontext
+    def _close_db(_exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"LANGUAGES": LANGUAGES, "menu": menu_items(app), "current_locale": str(select_locale())}
+
+    @app.after_request
+    def _security_headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_e: CSRFError) -> Any:
+        return render_template("error.html", code=400, kind="csrf"), 400
+
+    @app.errorhandler(404)
+    def _not_found(_e: Any) -> Any:
+        return render_template("error.html", code=404, kind="not_found"), 404
+
+    @app.errorhandler(413)
+    def _too_large(_e: Any) -> Any:
+        return render_template("error.html", code=413, kind="too_large"), 413
+
+    @app.errorhandler(429)
+    def _too_many(_e: Any) -> Any:
+        return render_template("error.html", code=429, kind="rate_limited"), 429
+
+    @app.errorhandler(500)
+    def _server_error(_e: Any) -> Any:
+        return render_template("error.html", code=500, kind="server"), 500
+
+    return app
+
+
+# The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.
+MENU = [
+    ("home.index", _l("Home")),
+    ("profile.index", _l("My profile picture")),
+    ("calls.index", _l("Call details")),
+    ("voicemail.index", _l("Voicemail")),
+    ("live.index", _l("Current calls")),
+    ("softphone.index", _l("My softphone")),
+    ("phone.index", _l("My phone")),
+    ("queues.index", _l("My queues")),
+    ("directory.index", _l("Directory")),
+    ("sms.index", _l("SMS")),
+    ("webconf.index", _l("Online conference")),
+    ("conference.index", _l("Personal conference")),
+    ("settings.index", _l("Settings")),
+]
+
+
+def menu_items(app: Flask) -> list[tuple[str, Any]]:
+    return [(ep, label) for ep, label in MENU if ep in app.view_functions]
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return str(current_user.language)
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return request.accept_languages.best_match(list(LANGUAGES)) or "fr"
+
+
+def select_timezone() -> str | None:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone or current_user.tenant.timezone
+    return None
