@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clusterpbx.control import migrate
-from clusterpbx.control.accounts import AccountError, NewUser, add_node, create_tenant, create_user, import_users_csv
+from clusterpbx.control.accounts import (
+    AccountError,
+    NewUser,
+    add_node,
+    create_tenant,
+    create_user,
+    import_users_csv,
+)
 from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import PbxNode, Tenant
@@ -169,8 +176,9 @@ def node_add(name: str, kind: str, host: str, port: int | None, username: str, s
 @click.option("--workers", type=int, default=2)
 def web(bind: str, workers: int) -> None:
     """Serve the portal with gunicorn (production)."""
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-                               "--access-logfile", "-", "clusterpbx.web.wsgi:app"])
+    argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+            "--access-logfile", "-", "clusterpbx.web.wsgi:app"]
+    os.execvp(sys.executable, argv)  # noqa: S606 (an argv list, no shell)
 
 
 @cli.command("run")

@@ -51,8 +51,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     data: dict[str, Any] = {}
     path = os.environ.get("CLUSTERPBX_CONFIG")
     if path:
-        with open(path, "rb") as f:
-            data.update(tomllib.load(f))
+        with open(path, "rb") as fh:
+            data.update(tomllib.load(fh))
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in data.items() if k in known})
     settings.extra = {k: v for k, v in data.items() if k not in known}

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from .accounts import NewUser, add_node, create_tenant, create_user
 from .models import (
-    Device,
     DestinationGroup,
     DestinationPrefix,
+    Device,
     PauseReason,
     PbxNode,
     Queue,
@@ -21,7 +21,7 @@ from .models import (
 )
 
 DEMO_DOMAIN = "demo.clusterpbx.test"
-DEMO_PASSWORD = "Demo-2026"  # documented in the README; the demo is loopback-only
+DEMO_PASSWORD = "Demo-2026"  # noqa: S105 (documented demo login; the demo is loopback-only)
 
 
 @dataclass(frozen=True)

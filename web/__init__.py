@@ -64,7 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page itself is explanation enough
 
-    from . import auth, guide, home, profile, settings as settings_bp
+    from . import auth, guide, home, profile
+    from . import settings as settings_bp
 
     for module in (auth, home, profile, settings_bp, guide):
         app.register_blueprint(module.bp)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import RadioField, SubmitField
+from wtforms.fields.choices import SelectChoice
 
 from clusterpbx.control.images import ImageRejected, clean_profile_image
 from clusterpbx.control.models import utcnow
@@ -25,7 +26,7 @@ class UploadForm(FlaskForm):
 
 
 class ChoiceForm(FlaskForm):
-    source = RadioField(choices=[("uploaded", "uploaded"), ("google", "google")])
+    source = RadioField(choices=[SelectChoice("uploaded"), SelectChoice("google")])
     apply = SubmitField()
 
 

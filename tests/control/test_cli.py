@@ -1,0 +1,54 @@
+"""The `clusterpbx` command against a real database file."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from clusterpbx.cli import cli
+from clusterpbx.control.models import PbxNode, Tenant, User
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CLUSTERPBX_DATABASE_URL", url)
+    monkeypatch.setenv("CLUSTERPBX_INSTANCE", str(tmp_path / "instance"))
+    return url
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def test_full_operator_flow(env, tmp_path):
+    assert run("db", "upgrade").exit_code == 0
+    assert run("db", "upgrade").exit_code == 0  # idempotent
+    r = run("node", "add", "ast1", "--kind", "asterisk", "--username", "cpbx", "--secret-stdin", input="s3cret\n")
+    assert r.exit_code == 0, r.output
+    assert run("domain", "create", "Acme", "--domain", "acme.test", "--node", "ast1").exit_code == 0
+    r = run("user", "create", "--domain", "acme.test", "--email", "a@acme.test", "--extension", "301",
+            "--password-stdin", input="Passw0rd-X\n")
+    assert r.exit_code == 0, r.output
+    csv_file = tmp_path / "users.csv"
+    csv_file.write_text("email,first_name,extension\nb@acme.test,Bé,302\nbad,X,303\n", encoding="utf-8")
+    r = run("user", "import", str(csv_file), "--domain", "acme.test", "--dry-run")
+    assert r.exit_code != 0 and "line 3" in r.output
+    csv_file.write_text("\ufeffemail,first_name,extension\nb@acme.test,Bé,302\n", encoding="utf-8")
+    r = run("user", "import", str(csv_file), "--domain", "acme.test")
+    assert r.exit_code == 0 and "imported 1" in r.output
+    with Session(create_engine(env)) as s:
+        assert s.scalar(select(PbxNode)).secret == "s3cret"
+        assert s.scalar(select(Tenant)).node.name == "ast1"
+        assert sorted(u.email for u in s.scalars(select(User))) == ["a@acme.test", "b@acme.test"]
+
+
+def test_errors_are_clear_not_tracebacks(env):
+    run("db", "upgrade")
+    r = run("domain", "create", "X", "--domain", "acme.test", "--node", "missing")
+    assert r.exit_code != 0 and "no node named" in r.output
+    r = run("user", "create", "--domain", "nope.test", "--email", "a@nope.test", "--password-stdin", input="x\n")
+    assert r.exit_code != 0 and "no tenant" in r.output

@@ -1,0 +1,104 @@
+"""Both languages rendered, the language choice stored and applied at once, the home page and guides."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusterpbx.control.models import NodeKind, PbxNode, Registration
+
+MENU_FR = ["Accueil", "Mon image de profil", "Paramètres", "Déconnexion"]
+MENU_EN = ["Home", "My profile picture", "Settings", "Log out"]
+
+
+def test_home_in_french(client, auth, world):
+    u = world.user(world.tenant(), language="fr")
+    auth.login(u.email, language="fr")
+    html = client.get("/home").get_data(as_text=True)
+    for text in MENU_FR + ["À propos de moi", "Utilisateur:", "Domaine:", "Statut:"]:
+        assert text in html
+    # The menu keeps the guide's order.
+    positions = [html.index(t) for t in MENU_FR]
+    assert positions == sorted(positions)
+
+
+def test_home_in_english(client, auth, world):
+    u = world.user(world.tenant(), language="en")
+    auth.login(u.email, language="en")
+    html = client.get("/home").get_data(as_text=True)
+    for text in MENU_EN + ["About me", "User:", "Domain:", "Status:"]:
+        assert text in html
+    assert "Accueil" not in html
+
+
+def test_language_chosen_at_login_is_stored(client, auth, world, db):
+    u = world.user(world.tenant(), language="fr")
+    auth.login(u.email, language="en")
+    db.refresh(u)
+    assert u.language == "en"
+    assert "About me" in client.get("/home").get_data(as_text=True)
+
+
+def test_language_switch_applies_at_once(client, auth, world, db):
+    u = world.user(world.tenant(), language="fr")
+    auth.login(u.email, language="fr")
+    token = auth.csrf("/home")
+    resp = client.post("/language/en", data={"csrf_token": token, "next": "/settings/account"})
+    assert resp.headers["Location"].endswith("/settings/account")
+    db.refresh(u)
+    assert u.language == "en"
+    assert "Web portal password" in client.get("/settings/account").get_data(as_text=True)
+
+
+def test_login_page_language_from_browser(client):
+    assert "Courriel" in client.get("/login", headers={"Accept-Language": "fr-CA,fr;q=0.9"}).get_data(as_text=True)
+    assert "E-mail" in client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+
+
+def test_phone_status_unknown_until_daemon_projects(client, auth, world):
+    auth.login(world.user(world.tenant()).email)
+    assert "Statut du poste inconnu" in client.get("/home").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("registered", "text"), [(True, "Poste connecté"), (False, "Poste déconnecté")])
+def test_phone_status_from_projected_registration(client, auth, world, db, registered, text):
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant()
+    tenant.node_id = node.id
+    u = world.user(tenant)
+    db.add(Registration(node_id=node.id, endpoint=u.extensions[0].sip_username, registered=registered))
+    db.commit()
+    auth.login(u.email)
+    assert text in client.get("/home").get_data(as_text=True)
+
+
+def test_hostile_names_are_escaped(client, auth, world):
+    u = world.user(world.tenant(), first_name='<script>alert("x")</script>', last_name="O'Brien & co")
+    auth.login(u.email)
+    html = client.get("/home").get_data(as_text=True)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("lang", "title"), [("fr", "Guide de boîte vocale ClusterPBX"),
+                                             ("en", "ClusterPBX voicemail guide")])
+def test_voicemail_guide_in_both_languages(client, auth, world, lang, title):
+    auth.login(world.user(world.tenant(), language=lang).email, language=lang)
+    html = client.get("/guide/voicemail").get_data(as_text=True)
+    assert title in html and "*97" in html
+
+
+def test_user_guide_linked_from_home(client, auth, world):
+    auth.login(world.user(world.tenant()).email)
+    html = client.get("/home").get_data(as_text=True)
+    assert "/guide/user" in html and "/guide/voicemail" in html
+    assert "Guide du portail ClusterPBX" in client.get("/guide/user").get_data(as_text=True)
+    assert client.get("/guide/../../etc/passwd").status_code == 404
+    assert client.get("/guide/nope").status_code == 404
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
