@@ -133,8 +133,24 @@ FR = {
 }
 
 
+def all_french() -> dict[str, str]:
+    """FR above plus every `tools/fr_*.py` module's FR dict (one per feature, to avoid edit clashes)."""
+    import importlib.util
+
+    merged = dict(FR)
+    for path in sorted(Path(__file__).resolve().parent.glob("fr_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        merged.update(module.FR)
+    return merged
+
+
 def main() -> int:
     from babel.messages.pofile import read_po, write_po
+
+    french = all_french()
 
     root = Path(__file__).resolve().parents[1] / "web" / "translations"
     with open(root / "messages.pot", "rb") as f:
@@ -144,8 +160,8 @@ def main() -> int:
         if not msg.id:
             continue
         key = msg.id if isinstance(msg.id, str) else msg.id[0]
-        if key in FR:
-            msg.string = FR[key]
+        if key in french:
+            msg.string = french[key]
         else:
             missing.append(key)
     if missing:
