@@ -1,0 +1,211 @@
+"""Projection of one node's domain events into the database tables the portal reads: live calls,
+registrations, queue member states, mailbox counts and call records.
+
+Events update an in-memory view at once; `flush()` writes what changed in one transaction with bulk
+upserts, so thousands of events per second cost a few statements, and a call that starts and ends
+between two flushes never touches the live_calls table at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import callrecords
+from .models import LiveCall as LiveCallRow
+from .models import MailboxState, QueueMemberState, Registration, utcnow
+from .port import (
+    CallAnswered,
+    CallEnded,
+    CallRecorded,
+    CallRecordReport,
+    CallRinging,
+    CallStarted,
+    CallState,
+    Connected,
+    LiveCall,
+    MailboxChanged,
+    PbxEvent,
+    QueueMember,
+    QueueMemberChanged,
+    RegistrationChanged,
+    RegistrationState,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _upsert(db: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = db.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    update_cols = {c: ins.excluded[c] for c in rows[0] if c not in keys}
+    db.connection().execute(ins.on_conflict_do_update(index_elements=keys, set_=update_cols), rows)
+
+
+@dataclasses.dataclass
+class ProjectionStats:
+    events: int = 0
+    flushes: int = 0
+    records: int = 0
+    last_event_at: dt.datetime | None = None
+
+
+class Projector:
+    def __init__(self, sessions: sessionmaker[Session], node_id: int):
+        self.sessions = sessions
+        self.node_id = node_id
+        self.calls: dict[str, LiveCall] = {}
+        self._dirty_calls: set[str] = set()
+        self._ended_calls: set[str] = set()
+        self._replace_calls = False
+        self._registrations: dict[str, RegistrationState] = {}
+        self._members: dict[tuple[str, str], tuple[QueueMember, bool]] = {}
+        self._mailboxes: dict[str, MailboxChanged] = {}
+        self._records: list[CallRecordReport] = []
+        self.stats = ProjectionStats()
+        with sessions() as db:
+            self.directory = callrecords.Directory.load(db, node_id)
+
+    def reload_directory(self) -> None:
+        with self.sessions() as db:
+            self.directory = callrecords.Directory.load(db, self.node_id)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def handle(self, event: PbxEvent) -> None:
+        self.stats.events += 1
+        self.stats.last_event_at = event.at
+        if isinstance(event, CallStarted):
+            self.calls[event.call.call_id] = event.call
+            self._touch(event.call.call_id)
+        elif isinstance(event, (CallRinging, CallAnswered)):
+            call = self.calls.get(event.call_id)
+            if call is None:
+                return
+            changes: dict[str, Any] = {}
+            for name in ("destination_number", "destination_uri", "destination_ip"):
+                value = getattr(event, name)
+                if value:
+                    changes[name] = value
+            if isinstance(event, CallAnswered) and call.state is not CallState.ANSWERED:
+                changes.update(state=CallState.ANSWERED, answered_at=event.at)
+            if changes:
+                self.calls[event.call_id] = dataclasses.replace(call, **changes)
+                self._touch(event.call_id)
+        elif isinstance(event, CallEnded):
+            if self.calls.pop(event.call_id, None) is not None:
+                self._dirty_calls.discard(event.call_id)
+                self._ended_calls.add(event.call_id)
+        elif isinstance(event, CallRecorded):
+            self._records.append(event.record)
+        elif isinstance(event, RegistrationChanged):
+            self._registrations[event.state.endpoint] = event.state
+        elif isinstance(event, QueueMemberChanged):
+            self._members[(event.member.queue, event.member.interface)] = (event.member, event.removed)
+        elif isinstance(event, MailboxChanged):
+            self._mailboxes[event.mailbox] = event
+        elif isinstance(event, Connected):
+            pass  # the daemon answers Connected with snapshots (reconcile_*)
+
+    def _touch(self, call_id: str) -> None:
+        self._dirty_calls.add(call_id)
+        self._ended_calls.discard(call_id)
+
+    # -- snapshots after (re)connect ------------------------------------------------------------
+
+    def reconcile_calls(self, snapshot: Iterable[LiveCall]) -> None:
+        """Replace the live view with the PBX's snapshot: calls that ended while the link was down
+        disappear, calls that started appear; no ghosts, no duplicates."""
+        self.calls = {c.call_id: c for c in snapshot}
+        self._dirty_calls = set(self.calls)
+        self._ended_calls.clear()
+        self._replace_calls = True
+
+    def reconcile_registrations(self, states: Iterable[RegistrationState]) -> None:
+        for s in states:
+            self._registrations[s.endpoint] = s
+
+    def reconcile_queue_members(self, members: Iterable[QueueMember]) -> None:
+        for m in members:
+            self._members[(m.queue, m.interface)] = (m, False)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return (len(self._dirty_calls) + len(self._ended_calls) + len(self._registrations)
+                + len(self._members) + len(self._mailboxes) + len(self._records) + int(self._replace_calls))
+
+    def _call_row(self, call: LiveCall) -> dict[str, Any]:
+        tenant_id = None
+        for number in (call.source_number, call.destination_number):
+            party = self.directory.by_endpoint.get(number)
+            if party:
+                tenant_id = party[0]
+                break
+        if tenant_id is None:
+            tenant_id = self.directory.default_tenant_id
+        return {
+            "node_id": self.node_id, "pbx_call_id": call.call_id[:128], "tenant_id": tenant_id,
+            "started_at": call.started_at, "answered_at": call.answered_at, "state": call.state.value,
+            "source_number": call.source_number[:64], "destination_number": call.destination_number[:64],
+            "source_uri": call.source_uri[:255], "destination_uri": call.destination_uri[:255],
+            "source_ip": call.source_ip[:64], "destination_ip": call.destination_ip[:64],
+        }
+
+    def flush(self) -> int:
+        """Write everything pending in one transaction; returns the number of call records stored."""
+        if not self.pending:
+            return 0
+        now = utcnow()
+        stored = 0
+        with self.sessions() as db:
+            if self._replace_calls:
+                db.execute(delete(LiveCallRow).where(LiveCallRow.node_id == self.node_id))
+            elif self._ended_calls:
+                ended = list(self._ended_calls)
+                for i in range(0, len(ended), 500):
+                    db.execute(delete(LiveCallRow).where(LiveCallRow.node_id == self.node_id,
+                                                         LiveCallRow.pbx_call_id.in_(ended[i:i + 500])))
+            rows = [self._call_row(self.calls[c]) for c in self._dirty_calls if c in self.calls]
+            _upsert(db, LiveCallRow.__table__, rows, ["node_id", "pbx_call_id"])  # type: ignore[arg-type]
+            _upsert(db, Registration.__table__, [  # type: ignore[arg-type]
+                {"node_id": self.node_id, "endpoint": s.endpoint[:64], "registered": s.registered,
+                 "contact": s.contact[:255], "user_agent": s.user_agent[:255], "updated_at": now}
+                for s in self._registrations.values()], ["node_id", "endpoint"])
+            removed = [key for key, (_m, gone) in self._members.items() if gone]
+            for q, iface in removed:
+                db.execute(delete(QueueMemberState).where(QueueMemberState.node_id == self.node_id,
+                                                          QueueMemberState.queue == q,
+                                                          QueueMemberState.interface == iface))
+            _upsert(db, QueueMemberState.__table__, [  # type: ignore[arg-type]
+                {"node_id": self.node_id, "queue": m.queue[:64], "interface": m.interface[:128],
+                 "logged_in": m.logged_in, "paused": m.paused, "pause_reason": m.pause_reason[:80],
+                 "in_call": m.in_call, "updated_at": now}
+                for m, gone in self._members.values() if not gone], ["node_id", "queue", "interface"])
+            _upsert(db, MailboxState.__table__, [  # type: ignore[arg-type]
+                {"node_id": self.node_id, "mailbox": e.mailbox[:64], "new_messages": e.counts.new,
+                 "old_messages": e.counts.old, "updated_at": now}
+                for e in self._mailboxes.values()], ["node_id", "mailbox"])
+            if self._records:
+                stored = callrecords.ingest(db, self.node_id, self._records, self.directory)
+            db.commit()
+        self.stats.flushes += 1
+        self.stats.records += stored
+        self._dirty_calls.clear()
+        self._ended_calls.clear()
+        self._replace_calls = False
+        self._registrations.clear()
+        self._members.clear()
+        self._mailboxes.clear()
+        self._records.clear()
+        return stored
