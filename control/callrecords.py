@@ -13,9 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import CallRecord, Extension, RateEntry, Tenant, User
+from .port import CallRecordReport, CallStatus
 
 CALL_RECORDS: Table = CallRecord.__table__  # type: ignore[assignment]
-from .port import CallRecordReport, CallStatus
 
 
 @dataclass(frozen=True)
