@@ -1,0 +1,86 @@
+"""The control daemon's local command channel: JSON lines over loopback TCP with a shared secret.
+
+Web workers use `ControlClient` for the few things that need the PBX now (apply a change, resync a
+phone, click-to-call...). Every call has a timeout; if the daemon is down the caller gets
+`DaemonUnavailable` and the portal says so while the saved setting stays pending.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .config import Settings, instance_secret
+
+MAX_LINE = 1 << 20
+
+
+class CommandError(Exception):
+    """The daemon answered with an error; `kind` is the PBX error class or 'invalid'."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class DaemonUnavailable(CommandError):
+    def __init__(self, message: str):
+        super().__init__("daemon_unavailable", message)
+
+
+def channel_address(settings: Settings) -> tuple[str, int]:
+    url = urlparse(settings.control_url)
+    return url.hostname or "127.0.0.1", url.port or 8765
+
+
+def channel_secret(settings: Settings) -> str:
+    return instance_secret(Path(settings.instance_path), "control_secret")
+
+
+def check_secret(expected: str, given: object) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+@dataclass
+class ControlClient:
+    host: str
+    port: int
+    secret: str
+    timeout: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ControlClient:
+        host, port = channel_address(settings)
+        return cls(host, port, channel_secret(settings), settings.control_timeout)
+
+    def call(self, command: str, **args: Any) -> dict[str, Any]:
+        payload = json.dumps({"secret": self.secret, "command": command, "args": args}).encode() + b"\n"
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+                sock.settimeout(self.timeout)
+                sock.sendall(payload)
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    if len(buf) > MAX_LINE:
+                        raise DaemonUnavailable("reply too large")
+        except TimeoutError:
+            raise DaemonUnavailable("the control daemon did not answer in time") from None
+        except OSError as exc:
+            raise DaemonUnavailable(f"the control daemon is not reachable ({exc.strerror or exc})") from None
+        try:
+            reply = json.loads(buf)
+        except ValueError:
+            raise DaemonUnavailable("the control daemon sent an unreadable reply") from None
+        if not reply.get("ok"):
+            raise CommandError(str(reply.get("error", "error")), str(reply.get("message", "")))
+        result: dict[str, Any] = reply.get("result") or {}
+        return result

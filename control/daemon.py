@@ -1,0 +1,371 @@
+"""The control daemon (`clusterpbx control`): owns every PBX connection, projects live state into the
+database, ingests call records, keeps desired state applied, answers the portal's command channel and
+runs the scheduled jobs (exactly one daemon runs them, by a lease in the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import desired
+from .commands import MAX_LINE, check_secret
+from .models import (
+    DaemonLock,
+    NodeHealth,
+    NodeKind,
+    PbxNode,
+    SyncState,
+    Tenant,
+    User,
+    VoicemailSettings,
+    utcnow,
+)
+from .port import Connected, Disconnected, NodeAddress, PbxError, PbxEvent, PbxPort, PhoneVendor
+from .projection import Projector
+from .validation import InvalidValue, phone_number
+
+log = logging.getLogger(__name__)
+
+PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
+
+
+def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
+    """The production adapters, imported here only: web workers never load them."""
+    if node.kind is NodeKind.ASTERISK:
+        from clusterpbx.ami.adapter import AsteriskAdapter  # type: ignore[import-not-found]
+
+        port: PbxPort = AsteriskAdapter(address)
+        return port
+    from clusterpbx.esl.adapter import FreeSwitchAdapter  # type: ignore[import-not-found]
+
+    port = FreeSwitchAdapter(address)
+    return port
+
+
+def node_address(node: PbxNode, timeout: float) -> NodeAddress:
+    return NodeAddress(host=node.host, port=node.port, username=node.username, secret=node.secret,
+                       spool_path=node.spool_path, sip_domain=node.sip_domain, timeout=timeout)
+
+
+@dataclass
+class NodeRunner:
+    """One node: its adapter, its projector, and the tasks that keep both honest."""
+
+    node_id: int
+    name: str
+    port: PbxPort
+    projector: Projector
+    sessions: sessionmaker[Session]
+    flush_interval: float = 0.1
+    retry_interval: float = 5.0
+    connected_since: dt.datetime | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    resyncs: int = 0
+    resynced: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_event(self, event: PbxEvent) -> None:
+        self.projector.handle(event)
+        if isinstance(event, Connected):
+            self.connected_since = event.at
+            self._tasks.append(asyncio.ensure_future(self.resync()))
+        elif isinstance(event, Disconnected):
+            self.connected_since = None
+            self.resynced.clear()
+
+    async def start(self) -> None:
+        self.port.subscribe(self.on_event)
+        self._tasks.append(asyncio.ensure_future(self._flush_loop()))
+        self._tasks.append(asyncio.ensure_future(self._retry_loop()))
+        await self.port.start()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.port.stop()
+        with contextlib.suppress(Exception):
+            self.projector.flush()
+        self._write_health(False)
+
+    async def resync(self) -> None:
+        """After every (re)connect: snapshots replace the live view, then desired state is re-asserted."""
+        try:
+            calls = await self.port.live_calls()
+            regs = await self.port.registrations()
+            members = await self.port.queue_members()
+        except PbxError as exc:
+            log.warning("node %s: snapshot failed: %s", self.name, exc)
+            return
+        self.projector.reconcile_calls(calls)
+        self.projector.reconcile_registrations(regs)
+        self.projector.reconcile_queue_members(members)
+        await asyncio.to_thread(self.projector.flush)
+        with self.sessions() as db:
+            result = await desired.reassert_node(db, self.port, self.node_id)
+        log.info("node %s: resynced (%d applied, %d pending)", self.name, result.applied, result.pending)
+        self.resyncs += 1
+        self.resynced.set()
+        self._write_health(True)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                if self.projector.pending:
+                    await asyncio.to_thread(self.projector.flush)
+            except Exception:  # the database may be briefly unavailable; events stay in memory
+                log.exception("node %s: flush failed; will retry", self.name)
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            try:
+                self._write_health(self.port.connected)
+                if self.port.connected:
+                    with self.sessions() as db:
+                        await desired.reassert_node(db, self.port, self.node_id, only_pending=True)
+            except Exception:
+                log.exception("node %s: retry of pending changes failed", self.name)
+
+    def _write_health(self, connected: bool) -> None:
+        with self.sessions() as db:
+            row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
+            if connected and not row.connected:
+                row.since = self.connected_since or utcnow()
+            row.connected = connected
+            row.last_event_at = self.projector.stats.last_event_at
+            db.merge(row)
+            db.commit()
+
+
+class ControlDaemon:
+    def __init__(self, sessions: sessionmaker[Session], secret: str, *, host: str = "127.0.0.1", port: int = 8765,
+                 port_factory: PortFactory = default_port_factory, timeout: float = 5.0,
+                 clock: Callable[[], dt.datetime] = utcnow, lease_seconds: float = 30.0):
+        self.sessions = sessions
+        self.secret = secret
+        self.host = host
+        self.port = port
+        self.port_factory = port_factory
+        self.timeout = timeout
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.nodes: dict[int, NodeRunner] = {}
+        self.server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.is_leader = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        with self.sessions() as db:
+            nodes = db.scalars(select(PbxNode).where(PbxNode.enabled.is_(True)).order_by(PbxNode.id)).all()
+        for node in nodes:
+            adapter = self.port_factory(node, node_address(node, self.timeout))
+            projector = await asyncio.to_thread(Projector, self.sessions, node.id)
+            runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions)
+            self.nodes[node.id] = runner
+            try:
+                await runner.start()
+            except PbxError as exc:
+                # The adapter keeps retrying by itself; the daemon serves the portal meanwhile.
+                log.warning("node %s: not reachable at start: %s", node.name, exc)
+        self.server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self._tasks.append(asyncio.ensure_future(self._lease_loop()))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for runner in self.nodes.values():
+            await runner.stop()
+        if self.is_leader:
+            with self.sessions() as db:
+                db.execute(update(DaemonLock).where(DaemonLock.name == "scheduler",
+                                                    DaemonLock.holder == self.holder)
+                           .values(expires_at=utcnow()))
+                db.commit()
+
+    # -- leadership: exactly one daemon runs the jobs ----------------------------------------------
+
+    def try_lease(self) -> bool:
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=self.lease_seconds)
+        with self.sessions() as db:
+            taken = db.execute(
+                update(DaemonLock)
+                .where(DaemonLock.name == "scheduler",
+                       (DaemonLock.holder == self.holder) | (DaemonLock.expires_at < now))
+                .values(holder=self.holder, expires_at=expires)
+            ).rowcount
+            if not taken:
+                if db.get(DaemonLock, "scheduler") is None:
+                    try:
+                        db.add(DaemonLock(name="scheduler", holder=self.holder, expires_at=expires))
+                        db.commit()
+                        taken = 1
+                    except IntegrityError:  # another daemon inserted it first
+                        db.rollback()
+                        taken = 0
+            else:
+                db.commit()
+        self.is_leader = bool(taken)
+        return self.is_leader
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                if await asyncio.to_thread(self.try_lease):
+                    await self.run_jobs()
+            except Exception:
+                log.exception("scheduled jobs failed")
+            await asyncio.sleep(self.lease_seconds / 3)
+
+    async def run_jobs(self) -> None:
+        """The periodic jobs; only the lease holder calls this."""
+        await self.job_out_of_office()
+
+    async def job_out_of_office(self) -> int:
+        """Switch each user's out-of-office greeting on and off at their dates (their time zone)."""
+        from zoneinfo import ZoneInfo
+
+        changed = 0
+        now = self.clock().replace(tzinfo=dt.UTC)
+        with self.sessions() as db:
+            rows = db.execute(select(VoicemailSettings, User, Tenant).join(User, User.id == VoicemailSettings.user_id)
+                              .join(Tenant, Tenant.id == User.tenant_id)
+                              .where((VoicemailSettings.ooo_enabled.is_(True))
+                                     | (VoicemailSettings.ooo_active.is_(True)))).all()
+            for vm, user, tenant in rows:
+                today = now.astimezone(ZoneInfo(user.timezone or tenant.timezone)).date()
+                due = desired.out_of_office_due(vm, today)
+                if due != vm.ooo_active:
+                    vm.ooo_active = due
+                    vm.sync_state = SyncState.PENDING
+                    changed += 1
+            db.commit()
+            for vm, user, tenant in rows:
+                if vm.sync_state is SyncState.PENDING and tenant.node_id in self.nodes:
+                    runner = self.nodes[tenant.node_id]
+                    if runner.port.connected:
+                        await desired.push_user(db, runner.port, user)
+        return changed
+
+    # -- command channel ---------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=10)
+            reply = await self.handle_command(line)
+        except (TimeoutError, ValueError, asyncio.LimitOverrunError) as exc:
+            reply = {"ok": False, "error": "invalid", "message": str(exc)}
+        try:
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def handle_command(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": "invalid", "message": "not JSON"}
+        if not isinstance(request, dict) or not check_secret(self.secret, request.get("secret")):
+            return {"ok": False, "error": "forbidden", "message": "bad secret"}
+        name = request.get("command")
+        handler: Callable[..., Awaitable[dict[str, Any]]] | None = getattr(self, f"cmd_{name}", None)
+        if not isinstance(name, str) or not name.isidentifier() or handler is None:
+            return {"ok": False, "error": "invalid", "message": f"unknown command {name!r}"}
+        args = request.get("args") or {}
+        try:
+            result = await asyncio.wait_for(handler(**args), timeout=self.timeout * 2)
+        except PbxError as exc:
+            return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+        except InvalidValue as exc:
+            return {"ok": False, "error": "invalid", "message": f"{exc.field}: {exc.code}"}
+        except (TypeError, LookupError) as exc:
+            return {"ok": False, "error": "invalid", "message": str(exc)}
+        except TimeoutError:
+            return {"ok": False, "error": "PbxTimeout", "message": "the PBX did not answer in time"}
+        return {"ok": True, "result": result}
+
+    def _user_and_runner(self, user_id: int) -> tuple[Session, User, NodeRunner]:
+        db = self.sessions()
+        user = db.get(User, int(user_id))
+        if user is None:
+            db.close()
+            raise LookupError("no such user")
+        runner = self.nodes.get(user.tenant.node_id or -1)
+        if runner is None:
+            db.close()
+            raise LookupError("the user's tenant has no running PBX node")
+        return db, user, runner
+
+    async def cmd_ping(self) -> dict[str, Any]:
+        return {"holder": self.holder, "leader": self.is_leader,
+                "nodes": {r.name: {"connected": r.port.connected, "events": r.projector.stats.events}
+                          for r in self.nodes.values()}}
+
+    async def cmd_apply_user(self, user_id: int) -> dict[str, Any]:
+        db, user, runner = self._user_and_runner(user_id)
+        try:
+            result = await desired.push_user(db, runner.port, user)
+        finally:
+            db.close()
+        return {"applied": result.applied, "pending": result.pending, "errors": result.errors}
+
+    async def cmd_resync_phone(self, user_id: int) -> dict[str, Any]:
+        db, user, runner = self._user_and_runner(user_id)
+        try:
+            from .models import Device
+
+            devices = db.scalars(select(Device).where(Device.user_id == user.id)).all()
+            vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in PhoneVendor else \
+                PhoneVendor.OTHER
+            endpoints = [e.sip_username for e in user.extensions]
+        finally:
+            db.close()
+        for ep in endpoints:
+            await runner.port.resync_phone(ep, vendor)
+        return {"endpoints": endpoints}
+
+    async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
+        number = phone_number(number)
+        db, user, runner = self._user_and_runner(user_id)
+        try:
+            ext = user.primary_extension
+            if ext is None:
+                raise LookupError("the user has no extension")
+            endpoint = ext.sip_username
+        finally:
+            db.close()
+        await runner.port.click_to_call(endpoint, number)
+        return {"endpoint": endpoint, "number": number}
+
+
+async def run_forever(daemon: ControlDaemon, stop: asyncio.Event) -> None:
+    await daemon.start()
+    log.info("control daemon listening on %s:%d with %d node(s)", daemon.host, daemon.port, len(daemon.nodes))
+    try:
+        await stop.wait()
+    finally:
+        await daemon.stop()

@@ -1,0 +1,208 @@
+"""The control daemon with a fake of our own port: desired state survives a PBX outage, the command
+channel answers with timeouts and clear errors, exactly one daemon runs the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable
+from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.models import (
+    CallSettings,
+    LiveCall,
+    NodeHealth,
+    NodeKind,
+    PbxNode,
+    Queue,
+    QueueMembership,
+    SyncState,
+    VoicemailSettings,
+)
+from clusterpbx.control.port import CallState
+from clusterpbx.control.port import LiveCall as LiveCallValue
+from tests.fakes import FakePbx
+
+SECRET = "test-secret"
+
+
+def make_node(db, world):
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant()
+    tenant.node_id = node.id
+    db.commit()
+    return node, tenant
+
+
+async def wait_for(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def daemon_for(engine, fake, **kw):
+    return ControlDaemon(make_session_factory(engine), SECRET, port=0, port_factory=lambda n, a: fake, **kw)
+
+
+def test_setting_saved_while_pbx_down_is_applied_when_it_returns(engine, db, world):
+    node, tenant = make_node(db, world)
+    user = world.user(tenant, extension="201")
+    fake = FakePbx(up=False)
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        # The portal saves DND while the PBX is down: the row is pending, the client gets a clear error.
+        cs = db.get(CallSettings, user.id)
+        cs.dnd = True
+        cs.sync_state = SyncState.PENDING
+        db.commit()
+        client = ControlClient("127.0.0.1", d.port, SECRET, timeout=3)
+        result = await asyncio.to_thread(client.call, "apply_user", user_id=user.id)
+        assert result["pending"] >= 1 and "fake PBX is down" in result["errors"][0]
+        assert "201" not in fake.features
+        fake.come_back()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        assert fake.features["201"].dnd is True
+        await d.stop()
+
+    asyncio.run(scenario())
+    db.expire_all()
+    assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+    assert db.get(NodeHealth, node.id) is not None
+
+
+def test_reconnect_reasserts_queue_membership(engine, db, world):
+    node, tenant = make_node(db, world)
+    user = world.user(tenant, extension="201")
+    q = Queue(tenant_id=tenant.id, name="support", label="Soutien")
+    db.add(q)
+    db.flush()
+    db.add(QueueMembership(queue_id=q.id, user_id=user.id, logged_in=True, paused=True, pause_reason="Dîner"))
+    db.commit()
+    fake = FakePbx()
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        assert fake.members[("support", "PJSIP/201")].paused
+        # The PBX restarts and forgets its members; on reconnect the daemon puts them back.
+        fake.go_down()
+        fake.members.clear()
+        fake.come_back()
+        await wait_for(lambda: runner.resyncs >= 2)
+        assert fake.members[("support", "PJSIP/201")].pause_reason == "Dîner"
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):
+    node, tenant = make_node(db, world)
+    fake = FakePbx()
+    t0 = dt.datetime(2026, 11, 27, 12, 0)
+    fake.calls["ghost"] = LiveCallValue("ghost", t0, CallState.ANSWERED, "201", "202")
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        assert [r.pbx_call_id for r in db.query(LiveCall)] == ["ghost"]
+        fake.go_down()
+        del fake.calls["ghost"]
+        fake.calls["new"] = LiveCallValue("new", t0, CallState.RINGING, "202", "203")
+        fake.come_back()
+        await wait_for(lambda: runner.resyncs >= 2)
+        db.expire_all()
+        assert [r.pbx_call_id for r in db.query(LiveCall)] == ["new"]
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_command_channel_errors_are_clear(engine, db, world):
+    node, tenant = make_node(db, world)
+    user = world.user(tenant, extension="201")
+    fake = FakePbx()
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        good = ControlClient("127.0.0.1", d.port, SECRET, timeout=3)
+        bad = ControlClient("127.0.0.1", d.port, "wrong", timeout=3)
+        with pytest.raises(CommandError) as err:
+            await asyncio.to_thread(bad.call, "ping")
+        assert err.value.kind == "forbidden"
+        with pytest.raises(CommandError) as err:
+            await asyncio.to_thread(good.call, "rm_rf")
+        assert err.value.kind == "invalid"
+        with pytest.raises(CommandError) as err:
+            await asyncio.to_thread(good.call, "click_to_call", user_id=user.id, number="514\r\nAction: X")
+        assert err.value.kind == "invalid" and fake.originates == []
+        result = await asyncio.to_thread(good.call, "click_to_call", user_id=user.id, number="514 907 9050")
+        assert result == {"endpoint": "201", "number": "5149079050"}
+        assert fake.originates == [("201", "5149079050")]
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_daemon_down_gives_daemon_unavailable():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(DaemonUnavailable):
+        ControlClient("127.0.0.1", port, SECRET, timeout=1).call("ping")
+
+
+def test_only_one_daemon_holds_the_job_lease(engine, db, world):
+    make_node(db, world)
+    a = daemon_for(engine, FakePbx())
+    b = daemon_for(engine, FakePbx())
+    results = [a.try_lease(), b.try_lease(), a.try_lease(), b.try_lease()]
+    assert results == [True, False, True, False]
+
+
+def test_out_of_office_switches_on_and_off_at_its_dates(engine, db, world):
+    node, tenant = make_node(db, world)
+    tenant.timezone = "America/Montreal"
+    db.commit()
+    user = world.user(tenant, extension="201")
+    vm = db.get(VoicemailSettings, user.id)
+    vm.ooo_enabled = True
+    vm.ooo_start = dt.date(2026, 12, 24)
+    vm.ooo_last_day = dt.date(2026, 12, 26)
+    db.commit()
+    fake = FakePbx()
+    clock = {"now": dt.datetime(2026, 12, 24, 4, 59)}  # 23:59 on the 23rd in Montréal
+
+    async def scenario():
+        d = daemon_for(engine, fake, clock=lambda: clock["now"])
+        await d.start()
+        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+        assert await d.job_out_of_office() == 0
+        clock["now"] = dt.datetime(2026, 12, 24, 5, 1)  # 00:01 on the 24th in Montréal
+        assert await d.job_out_of_office() == 1
+        assert fake.features["201"].out_of_office is True
+        clock["now"] = dt.datetime(2026, 12, 27, 4, 59)  # still the 26th, the last day
+        assert await d.job_out_of_office() == 0
+        clock["now"] = dt.datetime(2026, 12, 27, 5, 0)  # the 27th: off
+        assert await d.job_out_of_office() == 1
+        assert fake.features["201"].out_of_office is False
+        await d.stop()
+
+    asyncio.run(scenario())

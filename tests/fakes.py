@@ -1,0 +1,165 @@
+"""A fake of our own PBX port (not of panoramisk or greenswitch): an in-memory PBX for daemon and
+portal tests. Adapter tests use the real clients against sim/ instead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clusterpbx.control.port import (
+    ConferenceParticipant,
+    ConferenceRoom,
+    Connected,
+    Disconnected,
+    EventHandler,
+    ExtensionFeatures,
+    LiveCall,
+    MailboxCounts,
+    MailboxFolder,
+    PbxEvent,
+    PbxPort,
+    PbxUnreachable,
+    PhoneVendor,
+    QueueMember,
+    RegistrationState,
+    VoicemailMessage,
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class FakePbx(PbxPort):
+    up: bool = True
+    features: dict[str, ExtensionFeatures] = field(default_factory=dict)
+    members: dict[tuple[str, str], QueueMember] = field(default_factory=dict)
+    calls: dict[str, LiveCall] = field(default_factory=dict)
+    regs: dict[str, RegistrationState] = field(default_factory=dict)
+    notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
+    originates: list[tuple[str, str]] = field(default_factory=list)
+    handlers: list[EventHandler] = field(default_factory=list)
+    _connected: bool = False
+
+    # lifecycle and faults
+    async def start(self) -> None:
+        if self.up:
+            self._set_connected(True)
+
+    async def stop(self) -> None:
+        self._set_connected(False)
+
+    def _set_connected(self, value: bool) -> None:
+        if value == self._connected:
+            return
+        self._connected = value
+        self.emit(Connected(now()) if value else Disconnected(now(), "fake"))
+
+    def go_down(self) -> None:
+        self.up = False
+        self._set_connected(False)
+
+    def come_back(self) -> None:
+        self.up = True
+        self._set_connected(True)
+
+    def subscribe(self, handler: EventHandler) -> None:
+        self.handlers.append(handler)
+
+    def emit(self, event: PbxEvent) -> None:
+        for h in self.handlers:
+            h(event)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def _check(self) -> None:
+        if not self._connected:
+            raise PbxUnreachable("fake PBX is down")
+
+    async def registrations(self) -> list[RegistrationState]:
+        self._check()
+        return list(self.regs.values())
+
+    async def live_calls(self) -> list[LiveCall]:
+        self._check()
+        return list(self.calls.values())
+
+    async def queue_members(self, queue: str | None = None) -> list[QueueMember]:
+        self._check()
+        return [m for m in self.members.values() if queue is None or m.queue == queue]
+
+    async def queue_login(self, queue: str, interface: str, member_name: str = "") -> None:
+        self._check()
+        self.members.setdefault((queue, interface), QueueMember(queue, interface, member_name))
+
+    async def queue_logout(self, queue: str, interface: str) -> None:
+        self._check()
+        self.members.pop((queue, interface), None)
+
+    async def queue_pause(self, queue: str, interface: str, reason: str = "") -> None:
+        self._check()
+        m = self.members[(queue, interface)]
+        self.members[(queue, interface)] = QueueMember(queue, interface, m.member_name, True, True, reason)
+
+    async def queue_resume(self, queue: str, interface: str) -> None:
+        self._check()
+        m = self.members[(queue, interface)]
+        self.members[(queue, interface)] = QueueMember(queue, interface, m.member_name, True, False, "")
+
+    async def conference_rooms(self) -> list[ConferenceRoom]:
+        self._check()
+        return []
+
+    async def conference_participants(self, room: str) -> list[ConferenceParticipant]:
+        self._check()
+        return []
+
+    async def conference_kick(self, room: str, participant_id: str) -> None:
+        self._check()
+
+    async def conference_mute(self, room: str, participant_id: str, muted: bool) -> None:
+        self._check()
+
+    async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
+        self._check()
+        self.features[extension] = features.validated()
+
+    async def read_features(self, extension: str) -> ExtensionFeatures:
+        self._check()
+        return self.features.get(extension, ExtensionFeatures())
+
+    async def voicemail_messages(self, mailbox: str) -> list[VoicemailMessage]:
+        self._check()
+        return []
+
+    async def voicemail_audio(self, mailbox: str, message_id: str) -> bytes:
+        self._check()
+        return b""
+
+    async def voicemail_delete(self, mailbox: str, message_ids: Sequence[str]) -> None:
+        self._check()
+
+    async def voicemail_move(self, mailbox: str, message_ids: Sequence[str], folder: MailboxFolder) -> None:
+        self._check()
+
+    async def voicemail_refresh(self, mailbox: str) -> None:
+        self._check()
+
+    async def mailbox_counts(self, mailbox: str) -> MailboxCounts:
+        self._check()
+        return MailboxCounts(0, 0)
+
+    async def resync_phone(self, endpoint: str, vendor: PhoneVendor) -> None:
+        self._check()
+        self.notifies.append((endpoint, vendor))
+
+    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "") -> None:
+        self._check()
+        self.originates.append((endpoint, number))
+
+    async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
+        self._check()
