@@ -45,11 +45,11 @@ PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
 def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
     """The production adapters, imported here only: web workers never load them."""
     if node.kind is NodeKind.ASTERISK:
-        from clusterpbx.ami.adapter import AsteriskAdapter  # type: ignore[import-not-found]
+        from clusterpbx.ami.adapter import AsteriskAdapter
 
         port: PbxPort = AsteriskAdapter(address)
         return port
-    from clusterpbx.esl.adapter import FreeSwitchAdapter  # type: ignore[import-not-found]
+    from clusterpbx.esl.adapter import FreeSwitchAdapter
 
     port = FreeSwitchAdapter(address)
     return port
@@ -211,7 +211,7 @@ class ControlDaemon:
         now = utcnow()
         expires = now + dt.timedelta(seconds=self.lease_seconds)
         with self.sessions() as db:
-            taken = db.execute(
+            taken = db.connection().execute(
                 update(DaemonLock)
                 .where(DaemonLock.name == "scheduler",
                        (DaemonLock.holder == self.holder) | (DaemonLock.expires_at < now))
@@ -339,8 +339,8 @@ class ControlDaemon:
             from .models import Device
 
             devices = db.scalars(select(Device).where(Device.user_id == user.id)).all()
-            vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in PhoneVendor else \
-                PhoneVendor.OTHER
+            known = {v.value for v in PhoneVendor}
+            vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in known else PhoneVendor.OTHER
             endpoints = [e.sip_username for e in user.extensions]
         finally:
             db.close()
