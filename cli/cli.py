@@ -181,6 +181,85 @@ def web(bind: str, workers: int) -> None:
     os.execvp(sys.executable, argv)  # noqa: S606 (an argv list, no shell)
 
 
+def _daemon(settings: Settings) -> Any:
+    from clusterpbx.control.commands import channel_address, channel_secret
+    from clusterpbx.control.daemon import ControlDaemon
+
+    host, port = channel_address(settings)
+    factory = make_session_factory(make_engine(settings.database_url))
+    return ControlDaemon(factory, channel_secret(settings), host=host, port=port, timeout=settings.control_timeout)
+
+
+def start_daemon_thread(settings: Settings) -> Any:
+    """Run the control daemon on its own asyncio loop in a background thread (the demo's way)."""
+    import asyncio
+    import threading
+
+    daemon = _daemon(settings)
+    ready = threading.Event()
+
+    def main() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(daemon.start())
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=main, name="control-daemon", daemon=True).start()
+    ready.wait(30)
+    return daemon
+
+
+@cli.command("control")
+@click.option("--status", is_flag=True, help="print the running daemon's view of each node and exit")
+def control(status: bool) -> None:
+    """The control daemon: PBX connections, live state, call records, desired state, jobs."""
+    import asyncio
+    import signal
+
+    from clusterpbx.control.commands import CommandError, ControlClient
+
+    settings = _settings()
+    if status:
+        _print_status(settings)
+        try:
+            reply = ControlClient.from_settings(settings).call("ping")
+            click.echo(f"daemon: running ({reply['holder']}, jobs leader: {reply['leader']})")
+        except CommandError as exc:
+            click.echo(f"daemon: not reachable ({exc})")
+            raise SystemExit(1) from None
+        return
+    from clusterpbx.control.daemon import run_forever
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_forever(_daemon(settings), stop)
+
+    asyncio.run(main())
+
+
+def _print_status(settings: Settings) -> None:
+    from clusterpbx.control.models import NodeHealth, SyncState
+
+    with _session(settings) as s:
+        from sqlalchemy import func
+
+        from clusterpbx.control.models import CallSettings
+
+        pending = s.scalar(select(func.count()).select_from(CallSettings)
+                           .where(CallSettings.sync_state == SyncState.PENDING))
+        for n in s.scalars(select(PbxNode).order_by(PbxNode.name)):
+            h = s.get(NodeHealth, n.id)
+            state = "connected" if h and h.connected else "disconnected"
+            since = h.since.isoformat(timespec="seconds") if h and h.since else "-"
+            last = h.last_event_at.isoformat(timespec="seconds") if h and h.last_event_at else "-"
+            click.echo(f"{n.name:20} {n.kind:10} {n.host}:{n.port:<6} {state:12} since {since}  last event {last}")
+        click.echo(f"pending call-setting changes: {pending}")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, default=8000)
@@ -200,6 +279,7 @@ def run(host: str, port: int, ami_port: int, esl_port: int) -> None:
     from .demo_runtime import start_embedded_pbx
 
     start_embedded_pbx(ami_port=ami_port, esl_port=esl_port, spool=spool)
+    start_daemon_thread(settings)
     # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
     app = create_app({"SETTINGS": {"session_cookie_secure": False}})
     click.echo(f"ClusterPBX demo portal on http://{host}:{port}/ (logins in README.md)")

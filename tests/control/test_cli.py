@@ -52,3 +52,19 @@ def test_errors_are_clear_not_tracebacks(env):
     assert r.exit_code != 0 and "no node named" in r.output
     r = run("user", "create", "--domain", "nope.test", "--email", "a@nope.test", "--password-stdin", input="x\n")
     assert r.exit_code != 0 and "no tenant" in r.output
+
+
+def test_control_status_without_daemon(env, monkeypatch):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    monkeypatch.setenv("CLUSTERPBX_CONTROL_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("CLUSTERPBX_CONTROL_TIMEOUT", "1")
+    run("db", "upgrade")
+    run("node", "add", "ast1", "--kind", "asterisk", "--secret-stdin", input="x\n")
+    r = CliRunner().invoke(cli, ["control", "--status"])
+    assert r.exit_code == 1
+    assert "ast1" in r.output and "disconnected" in r.output and "not reachable" in r.output
