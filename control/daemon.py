@@ -177,7 +177,11 @@ class ControlDaemon:
         with self.sessions() as db:
             nodes = db.scalars(select(PbxNode).where(PbxNode.enabled.is_(True)).order_by(PbxNode.id)).all()
         for node in nodes:
-            adapter = self.port_factory(node, node_address(node, self.timeout))
+            try:
+                adapter = self.port_factory(node, node_address(node, self.timeout))
+            except ImportError as exc:
+                log.error("node %s: no %s adapter available (%s); skipped", node.name, node.kind, exc)
+                continue
             projector = await asyncio.to_thread(Projector, self.sessions, node.id)
             runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions)
             self.nodes[node.id] = runner
