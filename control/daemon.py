@@ -40,6 +40,16 @@ from .validation import InvalidValue, phone_number
 log = logging.getLogger(__name__)
 
 PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
+JOBS_TABLE = "apscheduler_jobs"
+JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400}
+CURRENT: ControlDaemon | None = None
+
+
+async def run_job(name: str) -> Any:
+    """Entry point APScheduler stores by reference; dispatches to the running daemon."""
+    if CURRENT is None:
+        return None
+    return await CURRENT.run_job(name)
 
 
 def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
@@ -170,6 +180,7 @@ class ControlDaemon:
         self.server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.is_leader = False
+        self.scheduler: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -193,8 +204,15 @@ class ControlDaemon:
         self.server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
         self.port = self.server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.ensure_future(self._lease_loop()))
+        self._start_scheduler()
 
     async def stop(self) -> None:
+        global CURRENT
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if CURRENT is self:
+            CURRENT = None
         for t in self._tasks:
             t.cancel()
         if self.server is not None:
@@ -238,15 +256,58 @@ class ControlDaemon:
     async def _lease_loop(self) -> None:
         while True:
             try:
-                if await asyncio.to_thread(self.try_lease):
-                    await self.run_jobs()
+                await asyncio.to_thread(self.try_lease)
             except Exception:
-                log.exception("scheduled jobs failed")
+                log.exception("job lease renewal failed")
             await asyncio.sleep(self.lease_seconds / 3)
 
-    async def run_jobs(self) -> None:
-        """The periodic jobs; only the lease holder calls this."""
-        await self.job_out_of_office()
+    def _start_scheduler(self) -> None:
+        """APScheduler with its jobs in the database (they survive a restart); every daemon schedules
+        them, but a job body runs only in the daemon that holds the lease."""
+        global CURRENT
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        CURRENT = self
+        engine = self.sessions.kw["bind"]
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+        for name, seconds in JOB_INTERVALS.items():
+            self.scheduler.add_job(f"{__name__}:run_job", "interval", seconds=seconds, args=[name], id=name,
+                                   replace_existing=True)
+        self.scheduler.start()
+
+    async def run_job(self, name: str) -> Any:
+        if not self.is_leader:
+            return None
+        job: Callable[[], Awaitable[Any]] = getattr(self, f"job_{name}")
+        return await job()
+
+    async def job_reconcile(self) -> int:
+        """Periodic drift repair: re-assert every node's desired state."""
+        applied = 0
+        for runner in self.nodes.values():
+            if runner.port.connected:
+                with self.sessions() as db:
+                    applied += (await desired.reassert_node(db, runner.port, runner.node_id)).applied
+        return applied
+
+    async def job_retention(self) -> int:
+        """Delete call records older than each tenant's retention."""
+        from sqlalchemy import delete
+
+        from .models import CallRecord
+
+        removed = 0
+        with self.sessions() as db:
+            for tenant in db.scalars(select(Tenant)):
+                cutoff = utcnow() - dt.timedelta(days=tenant.cdr_retention_days)
+                removed += db.connection().execute(
+                    delete(CallRecord).where(CallRecord.tenant_id == tenant.id, CallRecord.started_at < cutoff)
+                ).rowcount
+            db.commit()
+        return removed
 
     async def job_out_of_office(self) -> int:
         """Switch each user's out-of-office greeting on and off at their dates (their time zone)."""

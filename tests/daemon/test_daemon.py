@@ -206,3 +206,28 @@ def test_out_of_office_switches_on_and_off_at_its_dates(engine, db, world):
         await d.stop()
 
     asyncio.run(scenario())
+
+
+def test_jobs_are_stored_in_the_database_and_run_only_on_the_leader(engine, db, world):
+    from sqlalchemy import inspect, text
+
+    make_node(db, world)
+
+    async def scenario():
+        a = daemon_for(engine, FakePbx())
+        b = daemon_for(engine, FakePbx())
+        await a.start()
+        await b.start()
+        await wait_for(lambda: a.is_leader or b.is_leader)
+        assert not (a.is_leader and b.is_leader)
+        leader, follower = (a, b) if a.is_leader else (b, a)
+        assert await follower.run_job("retention") is None
+        assert await leader.run_job("retention") == 0
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(scenario())
+    assert "apscheduler_jobs" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs"))}
+    assert ids == {"out_of_office", "reconcile", "retention"}
