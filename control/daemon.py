@@ -33,7 +33,7 @@ from .models import (
     VoicemailSettings,
     utcnow,
 )
-from .port import Connected, Disconnected, NodeAddress, PbxError, PbxEvent, PbxPort, PhoneVendor
+from .port import CallRecorded, Connected, Disconnected, NodeAddress, PbxError, PbxEvent, PbxPort, PhoneVendor
 from .projection import Projector
 from .validation import InvalidValue, phone_number
 
@@ -125,12 +125,34 @@ class NodeRunner:
         self.projector.reconcile_registrations(regs)
         self.projector.reconcile_queue_members(members)
         await asyncio.to_thread(self.projector.flush)
+        await self.catch_up_records()
         with self.sessions() as db:
             result = await desired.reassert_node(db, self.port, self.node_id)
         log.info("node %s: resynced (%d applied, %d pending)", self.name, result.applied, result.pending)
         self.resyncs += 1
         self.resynced.set()
         self._write_health(True)
+
+    async def catch_up_records(self) -> int:
+        """Ingest what the PBX recorded while the link was down, from the position last remembered."""
+        with self.sessions() as db:
+            health = db.get(NodeHealth, self.node_id)
+            position = health.cdr_position if health else ""
+        try:
+            reports, new_position = await self.port.call_records_since(position)
+        except PbxError as exc:
+            log.warning("node %s: call record catch-up failed: %s", self.name, exc)
+            return 0
+        for report in reports:
+            self.projector.handle(CallRecorded(utcnow(), report))
+        await asyncio.to_thread(self.projector.flush)
+        if new_position != position:
+            with self.sessions() as db:
+                row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
+                row.cdr_position = new_position
+                db.merge(row)
+                db.commit()
+        return len(reports)
 
     async def _flush_loop(self) -> None:
         while True:

@@ -319,6 +319,12 @@ class PbxPort(abc.ABC):
     @abc.abstractmethod
     def connected(self) -> bool: ...
 
+    async def call_records_since(self, position: str) -> tuple[list[CallRecordReport], str]:
+        """Catch-up for call records the live event stream missed (daemon down, link cut): records
+        after `position` (an opaque cursor the daemon keeps), and the new cursor. Adapters whose PBX
+        replays or posts its records elsewhere keep this default."""
+        return [], position
+
     # registrations and live calls
     @abc.abstractmethod
     async def registrations(self) -> list[RegistrationState]: ...

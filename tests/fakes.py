@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from clusterpbx.control.port import (
+    CallRecordReport,
     ConferenceParticipant,
     ConferenceRoom,
     Connected,
@@ -41,6 +42,7 @@ class FakePbx(PbxPort):
     notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
     originates: list[tuple[str, str]] = field(default_factory=list)
     handlers: list[EventHandler] = field(default_factory=list)
+    record_log: list[CallRecordReport] = field(default_factory=list)  # what the PBX wrote to its CDR file
     _connected: bool = False
 
     # lifecycle and faults
@@ -79,6 +81,11 @@ class FakePbx(PbxPort):
     def _check(self) -> None:
         if not self._connected:
             raise PbxUnreachable("fake PBX is down")
+
+    async def call_records_since(self, position: str) -> tuple[list[CallRecordReport], str]:
+        self._check()
+        start = int(position or 0)
+        return self.record_log[start:], str(len(self.record_log))
 
     async def registrations(self) -> list[RegistrationState]:
         self._check()

@@ -231,3 +231,40 @@ def test_jobs_are_stored_in_the_database_and_run_only_on_the_leader(engine, db, 
     with engine.connect() as conn:
         ids = {r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs"))}
     assert ids == {"out_of_office", "reconcile", "retention"}
+
+
+def test_records_missed_during_an_outage_are_caught_up_once(engine, db, world):
+    from clusterpbx.control.models import CallRecord
+    from clusterpbx.control.port import CallRecorded, CallRecordReport, CallStatus
+
+    node, tenant = make_node(db, world)
+    world.user(tenant, extension="201")
+    world.user(tenant, extension="202")
+    fake = FakePbx()
+    t0 = dt.datetime(2026, 11, 27, 12, 0)
+
+    def rec(i):
+        return CallRecordReport(f"r{i}", f"c{i}", t0, t0, t0, 10, 8, "A", "201", "202", "201", "202",
+                                CallStatus.ANSWERED)
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        # r0 arrives live and is also in the PBX's own log.
+        fake.record_log.append(rec(0))
+        fake.emit(CallRecorded(t0, rec(0)))
+        fake.go_down()
+        fake.record_log += [rec(1), rec(2)]  # nobody listened
+        fake.come_back()
+        await wait_for(lambda: runner.resyncs >= 2)
+        fake.go_down()
+        fake.come_back()  # a second reconnect must not ingest anything again
+        await wait_for(lambda: runner.resyncs >= 3)
+        await d.stop()
+
+    asyncio.run(scenario())
+    db.expire_all()
+    ids = sorted(r.pbx_call_id for r in db.query(CallRecord))
+    assert ids == ["r0", "r0", "r1", "r1", "r2", "r2"]  # one row per user (caller and callee), no more

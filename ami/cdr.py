@@ -1,0 +1,133 @@
+"""Asterisk call records, from the AMI `Cdr` event or from the `cdr_csv` backend's Master.csv, turned
+into the port's CallRecordReport with the same id either way, so the live path and the catch-up path
+never store a call twice.
+
+The catch-up path exists because Asterisk does not replay Cdr events sent while nobody listened: the
+daemon reads Master.csv from a remembered byte offset after every reconnect.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
+from clusterpbx.control.port import CallRecordReport, CallStatus
+
+# cdr_csv's column order with loguniqueid=yes and loguserfield=yes (what docs/operators.md asks for).
+CSV_COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+               "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
+
+_STATUS = {"ANSWERED": CallStatus.ANSWERED, "NO ANSWER": CallStatus.NO_ANSWER, "BUSY": CallStatus.BUSY,
+           "FAILED": CallStatus.FAILED, "CONGESTION": CallStatus.FAILED}
+_CLID = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<num>[^>]*)>\s*$')
+_CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^-/@;]+)")
+
+# The leg Asterisk logs for leaving a message repeats the unanswered Dial leg of the same call;
+# users see one call ("no answer"), so that leg is not reported.
+_SKIPPED_APPS = {"voicemail"}
+
+
+def endpoint_of(channel: str) -> str:
+    m = _CHANNEL.match(channel or "")
+    return m.group("endpoint") if m else ""
+
+
+def split_callerid(clid: str) -> tuple[str, str]:
+    m = _CLID.match(clid or "")
+    if not m:
+        return "", (clid or "").strip()
+    return m.group("name").strip(), m.group("num").strip()
+
+
+def _time(value: str, tz: ZoneInfo) -> dt.datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    local = dt.datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _int(value: str) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def record_id(uniqueid: str, dstchannel: str, lastapp: str, start: str) -> str:
+    return f"{uniqueid}|{dstchannel}|{lastapp}|{start}"
+
+
+def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport | None:
+    """`f` uses the CSV column names (lower case); the AMI event maps to them in `fields_from_event`."""
+    if (f.get("lastapp") or "").lower() in _SKIPPED_APPS:
+        return None
+    start = _time(f.get("start", ""), tz)
+    if start is None or not f.get("uniqueid"):
+        return None
+    name, number = split_callerid(f.get("clid", ""))
+    return CallRecordReport(
+        pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), f.get("start", "")),
+        call_id=f["uniqueid"],
+        started_at=start,
+        answered_at=_time(f.get("answer", ""), tz),
+        ended_at=_time(f.get("end", ""), tz),
+        duration_seconds=_int(f.get("duration", "0")),
+        billable_seconds=_int(f.get("billsec", "0")),
+        caller_name=name,
+        caller_number=number or f.get("src", ""),
+        dialed_number=f.get("dst", ""),
+        source_endpoint=endpoint_of(f.get("channel", "")),
+        destination_endpoint=endpoint_of(f.get("dstchannel", "")),
+        status=_STATUS.get((f.get("disposition") or "").upper(), CallStatus.FAILED),
+    )
+
+
+_EVENT_TO_CSV = {"accountcode": "AccountCode", "src": "Source", "dst": "Destination",
+                 "dcontext": "DestinationContext", "clid": "CallerID", "channel": "Channel",
+                 "dstchannel": "DestinationChannel", "lastapp": "LastApplication", "lastdata": "LastData",
+                 "start": "StartTime", "answer": "AnswerTime", "end": "EndTime", "duration": "Duration",
+                 "billsec": "BillableSeconds", "disposition": "Disposition", "amaflags": "AMAFlags",
+                 "uniqueid": "UniqueID", "userfield": "UserField"}
+
+
+def fields_from_event(event: Mapping[str, str]) -> dict[str, str]:
+    """An AMI Cdr event's headers under the CSV column names."""
+    lower = {k.lower(): v for k, v in event.items()}
+    return {col: str(lower.get(header.lower(), "") or "") for col, header in _EVENT_TO_CSV.items()}
+
+
+def report_from_event(event: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport | None:
+    return report_from_fields(fields_from_event(event), tz)
+
+
+def read_csv_since(path: str, position: int, tz: ZoneInfo,
+                   max_bytes: int = 16 << 20) -> tuple[list[CallRecordReport], int]:
+    """Records appended to Master.csv after byte `position`, and the new position. Only complete lines
+    are consumed; a file smaller than the position (rotated) is read from the start."""
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        return [], position
+    if size < position:
+        position = 0
+    with open(path, "rb") as fh:
+        fh.seek(position)
+        chunk = fh.read(max_bytes)
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return [], position
+    complete = chunk[: end + 1]
+    reports = []
+    for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"))):
+        if len(row) < 17:
+            continue
+        report = report_from_fields(dict(zip(CSV_COLUMNS, row, strict=False)), tz)
+        if report is not None:
+            reports.append(report)
+    return reports, position + len(complete)
