@@ -1,0 +1,581 @@
+"""Render a `NodeSnapshot` into FreeSWITCH 1.10 XML (directory, dialplan, conference and callcenter
+fragments) and answer mod_xml_curl requests with the same documents.
+
+Per-user features are read from mod_db at call time with ``${db(select/<realm>/<ext>@<domain>)}``
+(realms in `keys.FS_REALMS`), so a portal change needs no ``reloadxml``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from . import keys
+from . import sanitize as s
+from .model import Extension, NodeSnapshot, Tenant
+
+FREESWITCH_FILES = (
+    "directory_clusterpbx.xml",
+    "dialplan_clusterpbx.xml",
+    "conference_profiles_clusterpbx.xml",
+    "conference_controls_clusterpbx.xml",
+    "callcenter_queues_clusterpbx.xml",
+    "callcenter_agents_clusterpbx.xml",
+    "callcenter_tiers_clusterpbx.xml",
+)
+
+NOT_FOUND = (
+    '<document type="freeswitch/xml"><section name="result"><result status="not found"/></section></document>'
+)
+
+DIAL_STRING = (
+    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
+    "${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
+
+
+def _sub(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, tag, dict(attrs))
+
+
+def _to_text(elem: ET.Element) -> str:
+    ET.indent(elem, space="  ")
+    return ET.tostring(elem, encoding="unicode") + "\n"
+
+
+def _tenants(snapshot: NodeSnapshot) -> list[Tenant]:
+    return sorted(snapshot.tenants, key=lambda t: t.slug)
+
+
+def _exts(tenant: Tenant) -> list[Extension]:
+    return sorted(tenant.extensions, key=lambda e: e.number)
+
+
+def context_name(tenant: Tenant) -> str:
+    return f"cpbx-{tenant.slug}"
+
+
+def validate(snapshot: NodeSnapshot) -> None:
+    from .asterisk import validate as validate_common
+
+    validate_common(snapshot)
+    domains: set[str] = set()
+    for t in snapshot.tenants:
+        d = s.domain(t.sip_domain(snapshot.node))
+        if d in domains:
+            raise s.RenderError(f"two tenants share the SIP domain {d!r}")
+        domains.add(d)
+
+
+# ----------------------------------------------------------------------------- directory
+
+
+def directory_domain(snapshot: NodeSnapshot, t: Tenant, only_user: str | None = None) -> ET.Element:
+    domain = t.sip_domain(snapshot.node)
+    dom = ET.Element("domain", {"name": domain})
+    params = _sub(dom, "params")
+    _sub(params, "param", name="dial-string", value=DIAL_STRING)
+    variables = _sub(dom, "variables")
+    _sub(variables, "variable", name="user_context", value=context_name(t))
+    groups = _sub(dom, "groups")
+    users = _sub(_sub(groups, "group", name=f"cpbx-{t.slug}"), "users")
+    for e in _exts(t):
+        accounts = [(e.sip_username, e.sip_password, True)] + sorted(
+            (d.sip_username, d.sip_password, False) for d in e.devices
+        )
+        for user_id, password, primary in accounts:
+            if only_user is not None and user_id != only_user:
+                continue
+            u = _sub(users, "user", id=user_id)
+            p = _sub(u, "params")
+            _sub(p, "param", name="password", value=password)
+            has_vm = primary and bool(e.mailbox)
+            _sub(p, "param", name="vm-enabled", value="true" if has_vm else "false")
+            if has_vm:
+                _sub(p, "param", name="vm-password", value=e.voicemail_pin)
+                if e.email:
+                    _sub(p, "param", name="vm-mailto", value=e.email)
+                    _sub(p, "param", name="vm-email-all-messages", value="true")
+                    _sub(p, "param", name="vm-attach-file", value="true" if e.email_attach else "false")
+                    _sub(
+                        p,
+                        "param",
+                        name="vm-keep-local-after-email",
+                        value="false" if e.email_delete else "true",
+                    )
+            v = _sub(u, "variables")
+            for name, value in (
+                ("user_context", context_name(t)),
+                ("effective_caller_id_name", s.text(e.display_name)),
+                ("effective_caller_id_number", e.number),
+                ("default_language", e.language),
+                ("accountcode", e.number),
+                # set from the authenticated directory entry, so a phone cannot forge them
+                ("cpbx_ext", e.number),
+                ("cpbx_vm_box", e.sip_username if e.mailbox else ""),
+                ("cpbx_record", "true" if t.recording_enabled and e.record_calls else "false"),
+            ):
+                _sub(v, "variable", name=name, value=value)
+    return dom
+
+
+def render_directory(snapshot: NodeSnapshot) -> str:
+    root = ET.Element("include")
+    for t in _tenants(snapshot):
+        root.append(directory_domain(snapshot, t))
+    return _to_text(root)
+
+
+# ----------------------------------------------------------------------------- dialplan
+
+
+def _db(realm_key: str, ext: str, domain: str) -> str:
+    return f"${{db(select/{keys.FS_REALMS[realm_key]}/{ext}@{domain})}}"
+
+
+def _ext(ctx: ET.Element, name: str, continue_: bool = False) -> ET.Element:
+    attrs = {"name": name}
+    if continue_:
+        attrs["continue"] = "true"
+    return _sub(ctx, "extension", **attrs)
+
+
+def _cond(ext: ET.Element, field: str, expression: str, **extra: str) -> ET.Element:
+    return _sub(ext, "condition", field=field, expression=expression, **extra)
+
+
+def _act(cond: ET.Element, app: str, data: str = "", anti: bool = False, inline: bool = False) -> None:
+    attrs = {"application": app}
+    if data:
+        attrs["data"] = data
+    if inline:
+        attrs["inline"] = "true"
+    _sub(cond, "anti-action" if anti else "action", **attrs)
+
+
+def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
+    domain = t.sip_domain(snapshot.node)
+    name = context_name(t)
+    leg = f"{name}-leg"
+    ctx = ET.Element("context", {"name": name})
+    exts = _exts(t)
+    local_re = "^(" + "|".join(e.number for e in exts) + ")$" if exts else "^$"
+    target = "${cpbx_target}"
+
+    def db(realm: str, ext: str = target) -> str:
+        return _db(realm, ext, domain)
+
+    # Voicemail main menu for the caller's own box.
+    x = _ext(ctx, "cpbx-voicemail-main")
+    c = _cond(x, "destination_number", "^" + _re_escape(t.voicemail_code) + "$")
+    _act(c, "answer")
+    _act(c, "voicemail", f"check default {domain} ${{cpbx_vm_box}}")
+
+    # DND toggle from the phone; the daemon sees the CUSTOM event and syncs the portal.
+    # (actions go on the last condition: FreeSWITCH runs an extension only when all conditions pass)
+    x = _ext(ctx, "cpbx-dnd-toggle")
+    _cond(x, db("dnd", "${cpbx_ext}"), "^true$")
+    c = _cond(x, "destination_number", r"^\*76$")
+    _act(c, "db", f"delete/{keys.FS_REALMS['dnd']}/${{cpbx_ext}}@{domain}")
+    _act(c, "playback", "ivr/ivr-dnd_cancelled.wav")
+    x = _ext(ctx, "cpbx-dnd-on")
+    c = _cond(x, "destination_number", r"^\*76$")
+    _act(c, "db", f"insert/{keys.FS_REALMS['dnd']}/${{cpbx_ext}}@{domain}/true")
+    _act(c, "playback", "ivr/ivr-dnd_activated.wav")
+
+    # Queue login / logout (mod_callcenter agent status).
+    for code, status in (("45", "Available"), ("46", "Logged Out")):
+        x = _ext(ctx, f"cpbx-agent-{code}")
+        c = _cond(x, "destination_number", rf"^\*{code}$")
+        _act(c, "set", f"res=${{callcenter_config(agent set status {t.slug}-${{cpbx_ext}} '{status}')}}")
+        _act(c, "playback", "ivr/ivr-thank_you.wav")
+
+    # Personal conference: prefix + owner extension, settings from mod_db.
+    x = _ext(ctx, "cpbx-conference")
+    c = _cond(x, "destination_number", "^" + _re_escape(t.conference_prefix) + r"(\d+)$")
+    _act(c, "set", "cpbx_owner=$1", inline=True)
+    owner = "${cpbx_owner}"
+    c = _cond(x, _db("conference", owner, domain), "^true$")
+    _act(c, "answer")
+    _act(c, "set", f"conference_moderator_pin={_conf_db('adminpin', owner, domain)}")
+    _act(c, "set", f"conference_max_members={_conf_db('maxmembers', owner, domain)}")
+    _act(
+        c,
+        "set",
+        f"conference_flags=${{cond({_conf_db('wait_for_admin', owner, domain)} == true ? wait-mod : )}}",
+    )
+    _act(c, "set", f"cpbx_flags=${{cond({_conf_db('listen_only_users', owner, domain)} == true ? mute : )}}")
+    _act(
+        c,
+        "set",
+        f"conference_controls=${{cond({_conf_db('star_menu', owner, domain)} == true ? cpbx-menu : none)}}",
+    )
+    _act(
+        c,
+        "set",
+        f"conference_moh_sound=${{cond({_conf_db('music_on_hold', owner, domain)} == true ? "
+        "local_stream://moh : )}",
+    )
+    _act(
+        c,
+        "set",
+        f"cpbx_profile=${{cond({_conf_db('announce_count', owner, domain)} == true ? cpbx-count : cpbx)}}",
+    )
+    _act(
+        c,
+        "conference",
+        f"{name}-{owner}@${{cpbx_profile}}+{_conf_db('userpin', owner, domain)}+flags{{${{cpbx_flags}}}}",
+    )
+
+    # Queues.
+    for q in sorted(t.queues, key=lambda q: q.number):
+        x = _ext(ctx, f"cpbx-queue-{q.name}")
+        c = _cond(x, "destination_number", f"^{q.number}$")
+        _act(c, "answer")
+        _act(c, "callcenter", f"cpbx-{t.slug}-{q.name}")
+
+    # Local extensions: remember the target, then DND, forward always, out of office,
+    # call waiting, follow-me, ring; in that order (first match wins).
+    x = _ext(ctx, "cpbx-local-target", continue_=True)
+    c = _cond(x, "destination_number", local_re)
+    _act(c, "set", "cpbx_target=$1", inline=True)
+
+    x = _ext(ctx, "cpbx-local-dnd")
+    _cond(x, "destination_number", local_re)
+    c = _cond(x, db("dnd"), "^true$")
+    _act(c, "transfer", f"cpbx-busy XML {name}")
+
+    x = _ext(ctx, "cpbx-local-forward-always")
+    _cond(x, "destination_number", local_re)
+    c = _cond(x, db("forward_always"), r"^(\+?[0-9*#]+)$")
+    _act(c, "set", f"cpbx_fwdby={target}")
+    _act(c, "export", f"cpbx_fwdby={target}")
+    _act(c, "set", "continue_on_fail=true")
+    _act(c, "set", "hangup_after_bridge=true")
+    _act(c, "bridge", f"loopback/$1/{leg}")
+    _act(c, "transfer", f"cpbx-unavailable XML {name}")
+
+    x = _ext(ctx, "cpbx-local-out-of-office")
+    _cond(x, "destination_number", local_re)
+    c = _cond(x, db("out_of_office"), "^true$")
+    _act(c, "transfer", f"cpbx-unavailable XML {name}")
+
+    x = _ext(ctx, "cpbx-local-ring")
+    c = _cond(x, "destination_number", local_re)
+    # call waiting off: a second call to the extension is busy (counted per extension)
+    _act(c, "set", f"cpbx_cw={db('call_waiting')}", inline=True)
+    _act(c, "limit", f"hash {name} {target} ${{cond(${{cpbx_cw}} == true ? 99 : 1)}} cpbx-busy XML {name}")
+    _act(
+        c,
+        "set",
+        f"call_timeout=${{cond({db('no_answer_ring_time')} > 0 ? {db('no_answer_ring_time')} : "
+        f"{keys.DEFAULT_RING_TIME})}}",
+    )
+    _act(c, "set", "continue_on_fail=true")
+    _act(c, "set", "hangup_after_bridge=true")
+    _act(c, "execute_extension", f"cpbx-record-in XML {name}")
+    _act(c, "execute_extension", f"cpbx-followme XML {name}")
+    _act(c, "bridge", "${cpbx_devices}")
+    _act(c, "transfer", f"cpbx-after-${{originate_disposition}} XML {name}")
+
+    # Devices of each extension, set before ringing.
+    for e in exts:
+        x = _ext(ctx, f"cpbx-devices-{e.number}", continue_=True)
+        c = _cond(x, "${cpbx_target}", f"^{e.number}$")
+        _act(c, "set", "cpbx_devices=" + ",".join(f"user/{u}@{domain}" for u in e.sip_usernames), inline=True)
+        _act(c, "set", f"cpbx_mailbox={e.sip_username if e.mailbox else ''}", inline=True)
+        rec = "true" if t.recording_enabled and e.record_calls else "false"
+        _act(c, "set", f"cpbx_record_target={rec}", inline=True)
+    # (these run during hunting, before cpbx-local-ring executes, because of inline="true")
+    ctx[:] = _move_device_exts_first(ctx)
+
+    # Follow-me: when enabled, ring own phones for the delay, then the list (loopback legs).
+    x = _ext(ctx, "cpbx-followme")
+    c = _cond(x, "destination_number", "^cpbx-followme$")
+    c2 = _cond(x, db("followme_enabled"), "^true$")
+    _act(c2, "set", f"cpbx_fwdby={target}")
+    _act(c2, "export", f"cpbx_fwdby={target}")
+    _act(c2, "set", f"cpbx_fm_delay={db('followme_ring_delay')}")
+    _act(c2, "set", f"cpbx_fm_time={db('followme_ring_time')}")
+    _act(c2, "set", "group_confirm_key=${cond(" + db("followme_confirm") + " == true ? 1 : )}")
+    _act(c2, "set", "group_confirm_file=ivr/ivr-accept_reject_voicemail.wav")
+    _act(c2, "set", "cpbx_fm_list=" + db("followme_numbers"))
+    # every target becomes a loopback leg into the leg context, starting after the delay
+    opts = "[leg_delay_start=${cpbx_fm_delay},leg_timeout=${cpbx_fm_time}]"
+    _act(
+        c2,
+        "set",
+        f"cpbx_devices=${{cpbx_devices}},{opts}loopback/${{replace(${{cpbx_fm_list}}|-|/{leg},{opts}loopback/)}}/{leg}",
+    )
+
+    # Recording of calls to extensions that have it.
+    x = _ext(ctx, "cpbx-record-in")
+    c = _cond(x, "destination_number", "^cpbx-record-in$")
+    c2 = _cond(x, "${cpbx_record_target}", "^true$")
+    _act(c2, "record_session", f"$${{recordings_dir}}/{t.slug}/${{strftime(%Y/%m/%d)}}/in-${{uuid}}.wav")
+
+    # After ringing: busy and no-answer handling (forward on busy / no answer, then voicemail).
+    for disposition in ("USER_BUSY", "NO_ANSWER"):
+        x = _ext(ctx, f"cpbx-after-{disposition}")
+        c = _cond(x, "destination_number", f"^cpbx-after-{disposition}$")
+        _act(c, "transfer", f"cpbx-{'busy' if disposition == 'USER_BUSY' else 'noanswer'} XML {name}")
+    for kind, realm in (("busy", "forward_busy"), ("noanswer", "forward_no_answer")):
+        x = _ext(ctx, f"cpbx-{kind}-forward")
+        _cond(x, "destination_number", f"^cpbx-{kind}$")
+        c = _cond(x, db(realm), r"^(\+?[0-9*#]+)$")
+        _act(c, "set", f"cpbx_fwdby={target}")
+        _act(c, "export", f"cpbx_fwdby={target}")
+        _act(c, "bridge", f"loopback/$1/{leg}")
+        _act(c, "transfer", f"cpbx-unavailable XML {name}")
+    x = _ext(ctx, "cpbx-busy-voicemail")
+    c = _cond(x, "destination_number", "^cpbx-busy$")
+    _act(c, "answer")
+    _act(c, "set", "voicemail_greeting_number=busy")
+    _act(c, "voicemail", f"default {domain} ${{cpbx_mailbox}}")
+    x = _ext(ctx, "cpbx-unavailable-voicemail")
+    c = _cond(x, "destination_number", "^cpbx-(unavailable|noanswer|after-.*)$")
+    _act(c, "answer")
+    _act(c, "voicemail", f"default {domain} ${{cpbx_mailbox}}")
+
+    _outbound(ctx, t, "cpbx_ext")
+    return ctx
+
+
+def _conf_db(option: str, owner: str, domain: str) -> str:
+    return f"${{db(select/{keys.FS_REALMS['conference']}_{option}/{owner}@{domain})}}"
+
+
+def _re_escape(code: str) -> str:
+    return "".join("\\" + ch if ch in "*#+" else ch for ch in code)
+
+
+def _move_device_exts_first(ctx: ET.Element) -> list[ET.Element]:
+    children = list(ctx)
+    devices = [c for c in children if c.get("name", "").startswith("cpbx-devices-")]
+    rest = [c for c in children if c not in devices]
+    # right after the target is remembered
+    idx = next(i for i, c in enumerate(rest) if c.get("name") == "cpbx-local-target") + 1
+    return rest[:idx] + devices + rest[idx:]
+
+
+def _outbound(ctx: ET.Element, t: Tenant, who: str) -> None:
+    """Outbound: one extension per (extension, prefix). `who` is ``cpbx_ext`` in the phones' context
+    (set from the caller's authenticated directory entry) and ``cpbx_fwdby`` on loopback legs (the
+    extension whose forward or follow-me made the leg)."""
+    kind = "own" if who == "cpbx_ext" else "fwd"
+    for e in _exts(t):
+        for prefix in sorted(set(e.allowed_prefixes)) if t.outbound_trunk else []:
+            x = _ext(ctx, f"cpbx-out-{e.number}-{prefix}-{kind}")
+            _cond(x, f"${{{who}}}", f"^{e.number}$")
+            c = _cond(x, "destination_number", rf"^({prefix}\d*)$")
+            if t.recording_enabled and e.record_calls:
+                _act(
+                    c,
+                    "record_session",
+                    f"$${{recordings_dir}}/{t.slug}/${{strftime(%Y/%m/%d)}}/out-${{uuid}}.wav",
+                )
+            _act(c, "bridge", f"sofia/gateway/{t.outbound_trunk}/$1")
+    x = _ext(ctx, "cpbx-out-denied")
+    c = _cond(x, "destination_number", r"^\+?\d+$")
+    _act(c, "pre_answer")
+    _act(c, "playback", "ivr/ivr-call_cannot_be_completed_as_dialed.wav")
+    _act(c, "hangup", "CALL_REJECTED")
+
+
+def leg_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
+    """Loopback legs of forwards and follow-me: ring the phones only, or go out with the forwarder's rights."""
+    domain = t.sip_domain(snapshot.node)
+    name = context_name(t)
+    ctx = ET.Element("context", {"name": f"{name}-leg"})
+    for e in _exts(t):
+        x = _ext(ctx, f"cpbx-leg-{e.number}")
+        _cond(x, _db("dnd", e.number, domain), "^(?!true$)")
+        c = _cond(x, "destination_number", f"^{e.number}$")
+        _act(c, "bridge", ",".join(f"user/{u}@{domain}" for u in e.sip_usernames))
+    _outbound(ctx, t, "cpbx_fwdby")
+    return ctx
+
+
+def render_dialplan(snapshot: NodeSnapshot) -> str:
+    root = ET.Element("include")
+    for t in _tenants(snapshot):
+        root.append(dialplan_context(snapshot, t))
+        root.append(leg_context(snapshot, t))
+    return _to_text(root)
+
+
+# ----------------------------------------------------------------------------- conference / callcenter
+
+
+def conference_profiles() -> ET.Element:
+    root = ET.Element("include")
+    for name, count in (("cpbx", None), ("cpbx-count", "2")):
+        p = _sub(root, "profile", name=name)
+        for k, v in (
+            ("rate", "8000"),
+            ("interval", "20"),
+            ("energy-level", "100"),
+            ("max-members", "50"),
+            ("pin-retries", "3"),
+            ("caller-controls", "cpbx-menu"),
+            ("moderator-controls", "cpbx-moderator"),
+            ("enter-sound", "tone_stream://%(200,0,500,600,700)"),
+            ("exit-sound", "tone_stream://%(500,0,300,200,100,50,25)"),
+        ):
+            _sub(p, "param", name=k, value=v)
+        if count:
+            _sub(p, "param", name="announce-count", value=count)
+            _sub(p, "param", name="tts-engine", value="flite")
+            _sub(p, "param", name="tts-voice", value="kal")
+    return root
+
+
+def conference_controls() -> ET.Element:
+    root = ET.Element("include")
+    for group, controls in (
+        ("cpbx-menu", (("mute", "1"), ("energy up", "9"), ("energy dn", "7"), ("hangup", "#"))),
+        ("cpbx-listen", (("hangup", "#"),)),
+        ("cpbx-moderator", (("mute", "1"), ("lock", "2"), ("hangup", "#"))),
+        ("none", ()),
+    ):
+        g = _sub(root, "group", name=group)
+        for action, digits in controls:
+            _sub(g, "control", action=action, digits=digits)
+    return root
+
+
+def callcenter_parts(snapshot: NodeSnapshot) -> tuple[ET.Element, ET.Element, ET.Element]:
+    queues = ET.Element("include")
+    agents = ET.Element("include")
+    tiers = ET.Element("include")
+    seen_agents: set[str] = set()
+    for t in _tenants(snapshot):
+        for q in sorted(t.queues, key=lambda q: q.name):
+            qname = f"cpbx-{t.slug}-{q.name}"
+            qe = _sub(queues, "queue", name=qname)
+            strategy = {
+                "ringall": "ring-all",
+                "leastrecent": "longest-idle-agent",
+                "fewestcalls": "agent-with-fewest-calls",
+                "random": "random",
+                "rrmemory": "round-robin",
+                "linear": "top-down",
+                "wrandom": "random",
+            }[q.strategy]
+            for k, v in (
+                ("strategy", strategy),
+                ("moh-sound", "$${hold_music}"),
+                ("time-base-score", "system"),
+                ("max-wait-time", str(q.max_wait)),
+                ("tier-rules-apply", "false"),
+                ("discard-abandoned-after", "60"),
+            ):
+                _sub(qe, "param", name=k, value=v)
+            for pos, number in enumerate(sorted(q.members), 1):
+                e = t.extension(number)
+                assert e is not None
+                agent = f"{t.slug}-{number}"
+                if agent not in seen_agents:
+                    seen_agents.add(agent)
+                    # no status attribute: it would reset the agent on every reload
+                    _sub(
+                        agents,
+                        "agent",
+                        name=agent,
+                        type="callback",
+                        contact=f"[leg_timeout={q.ring_timeout}]loopback/{number}/cpbx-{t.slug}-leg",
+                        **{
+                            "max-no-answer": "3",
+                            "wrap-up-time": "5",
+                            "reject-delay-time": "5",
+                            "busy-delay-time": "5",
+                        },
+                    )
+                _sub(tiers, "tier", agent=agent, queue=qname, level="1", position=str(pos))
+    return queues, agents, tiers
+
+
+def render_freeswitch(snapshot: NodeSnapshot) -> dict[str, str]:
+    validate(snapshot)
+    queues, agents, tiers = callcenter_parts(snapshot)
+    return {
+        "directory_clusterpbx.xml": render_directory(snapshot),
+        "dialplan_clusterpbx.xml": render_dialplan(snapshot),
+        "conference_profiles_clusterpbx.xml": _to_text(conference_profiles()),
+        "conference_controls_clusterpbx.xml": _to_text(conference_controls()),
+        "callcenter_queues_clusterpbx.xml": _to_text(queues),
+        "callcenter_agents_clusterpbx.xml": _to_text(agents),
+        "callcenter_tiers_clusterpbx.xml": _to_text(tiers),
+    }
+
+
+# ----------------------------------------------------------------------------- mod_xml_curl
+
+
+def _document(section: str, *children: ET.Element) -> str:
+    doc = ET.Element("document", {"type": "freeswitch/xml"})
+    sec = _sub(doc, "section", name=section)
+    for child in children:
+        sec.append(child)
+    return _to_text(doc)
+
+
+def _configuration(name: str, *parts: tuple[str, ET.Element]) -> ET.Element:
+    conf = ET.Element("configuration", {"name": name, "description": "ClusterPBX"})
+    for tag, include in parts:
+        holder = _sub(conf, tag)
+        holder.extend(list(include))
+    return conf
+
+
+def xml_curl_response(snapshot: NodeSnapshot, form: Mapping[str, str]) -> str:
+    """Answer one mod_xml_curl POST (its decoded form fields) with a document or NOT_FOUND.
+
+    directory: the tenant domain, with only the requested user when `user` is given; dialplan:
+    the caller's tenant context (Hunt-Context / Caller-Context); configuration: conference.conf and
+    callcenter.conf. Anything else, or anything unknown, gets "not found" so FreeSWITCH falls back
+    to its static XML.
+    """
+    section = form.get("section", "")
+    try:
+        validate(snapshot)
+    except s.RenderError:
+        return NOT_FOUND
+    tenants = _tenants(snapshot)
+    if section == "directory":
+        domain = form.get("domain") or (form.get("key_value", "") if form.get("key_name") == "name" else "")
+        user = form.get("user") or None
+        for t in tenants:
+            if t.sip_domain(snapshot.node) == domain:
+                dom = directory_domain(snapshot, t, only_user=user)
+                if user is not None and dom.find("./groups/group/users/user") is None:
+                    return NOT_FOUND
+                return _document("directory", dom)
+        return NOT_FOUND
+    if section == "dialplan":
+        wanted = form.get("Hunt-Context") or form.get("Caller-Context") or ""
+        for t in tenants:
+            if wanted == context_name(t):
+                return _document("dialplan", dialplan_context(snapshot, t))
+            if wanted == f"{context_name(t)}-leg":
+                return _document("dialplan", leg_context(snapshot, t))
+        return NOT_FOUND
+    if section == "configuration":
+        name = form.get("key_value", "")
+        if name == "conference.conf":
+            return _document(
+                "configuration",
+                _configuration(
+                    "conference.conf",
+                    ("caller-controls", conference_controls()),
+                    ("profiles", conference_profiles()),
+                ),
+            )
+        if name == "callcenter.conf":
+            queues, agents, tiers = callcenter_parts(snapshot)
+            conf = _configuration("callcenter.conf", ("queues", queues), ("agents", agents), ("tiers", tiers))
+            settings = ET.Element("settings")
+            conf.insert(0, settings)
+            return _document("configuration", conf)
+        return NOT_FOUND
+    return NOT_FOUND
