@@ -171,6 +171,59 @@ def node_add(name: str, kind: str, host: str, port: int | None, username: str, s
         click.echo(f"added {n.kind} node {n.name} at {n.host}:{n.port}")
 
 
+@cli.group()
+def dialplan() -> None:
+    """Generated PBX configuration (Asterisk .conf files, FreeSWITCH XML)."""
+
+
+def _node(s: Session, name: str) -> PbxNode:
+    node = s.scalar(select(PbxNode).where(PbxNode.name == name))
+    if node is None:
+        raise click.ClickException(f"no node named {name!r}")
+    return node
+
+
+@dialplan.command("render")
+@click.option("--node", "node_name", required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+def dialplan_render(node_name: str, out_dir: str) -> None:
+    """Write the node's generated files into OUT (only ClusterPBX's own file names)."""
+    from clusterpbx.dialplan.from_db import node_snapshot
+    from clusterpbx.dialplan.render import render_node, write_files
+
+    with _session(_settings()) as s:
+        files = render_node(node_snapshot(s, _node(s, node_name)))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for path in write_files(files, out_dir):
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(files)} file(s) for node {node_name} in {out_dir}")
+
+
+@dialplan.command("apply")
+@click.option("--node", "node_name", required=True)
+def dialplan_apply(node_name: str) -> None:
+    """Write the files into the node's configured folder and ask the PBX (through the daemon) to reload."""
+    from clusterpbx.control.commands import CommandError, ControlClient
+    from clusterpbx.dialplan.from_db import node_snapshot
+    from clusterpbx.dialplan.render import render_node, write_files
+
+    settings = _settings()
+    with _session(settings) as s:
+        node = _node(s, node_name)
+        if not node.config_dir:
+            raise click.ClickException(f"node {node_name} has no configuration folder (config_dir) set")
+        files = render_node(node_snapshot(s, node))
+        target = node.config_dir
+    Path(target).mkdir(parents=True, exist_ok=True)
+    changed = write_files(files, target)
+    click.echo(f"{len(changed)} file(s) changed in {target}")
+    try:
+        ControlClient.from_settings(settings).call("reload_node", node=node_name)
+        click.echo(f"node {node_name} reloaded")
+    except CommandError as exc:
+        raise click.ClickException(f"files written, but the reload failed: {exc}") from None
+
+
 @cli.command("web")
 @click.option("--bind", default="127.0.0.1:8000")
 @click.option("--workers", type=int, default=2)

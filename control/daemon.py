@@ -412,6 +412,13 @@ class ControlDaemon:
                 "nodes": {r.name: {"connected": r.port.connected, "events": r.projector.stats.events}
                           for r in self.nodes.values()}}
 
+    async def cmd_reload_node(self, node: str) -> dict[str, Any]:
+        runner = next((r for r in self.nodes.values() if r.name == node), None)
+        if runner is None:
+            raise LookupError(f"no running node named {node!r}")
+        await runner.port.reload_configuration()
+        return {"node": node}
+
     async def cmd_apply_user(self, user_id: int) -> dict[str, Any]:
         db, user, runner = self._user_and_runner(user_id)
         try:

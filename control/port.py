@@ -325,6 +325,10 @@ class PbxPort(abc.ABC):
         replays or posts its records elsewhere keep this default."""
         return [], position
 
+    async def reload_configuration(self) -> None:
+        """Make the PBX re-read the generated configuration files (`clusterpbx dialplan apply`)."""
+        raise PbxRefused("this adapter cannot reload the PBX configuration")
+
     # registrations and live calls
     @abc.abstractmethod
     async def registrations(self) -> list[RegistrationState]: ...

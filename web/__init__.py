@@ -64,10 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page itself is explanation enough
 
-    from . import auth, cdr, guide, home, profile
+    from . import auth, cdr, guide, home, profile, xmlcurl
     from . import settings as settings_bp
 
-    for module in (auth, home, profile, settings_bp, guide, cdr):
+    for module in (auth, home, profile, settings_bp, guide, cdr, xmlcurl):
         app.register_blueprint(module.bp)
 
     @app.teardown_appcontext

@@ -1,0 +1,88 @@
+"""Build the renderers' NodeSnapshot from the database: the only place where the dialplan generator
+meets the ORM, so rendering itself stays a pure function."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clusterpbx.control.models import (
+    Device,
+    PbxNode,
+    PersonalConference,
+    Queue,
+    QueueMembership,
+    Tenant,
+    User,
+    VoicemailSettings,
+)
+
+from . import model
+
+
+def slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:24] or "tenant"
+
+
+def node_snapshot(db: Session, node: PbxNode) -> model.NodeSnapshot:
+    tenants = []
+    used_slugs: set[str] = set()
+    for t in db.scalars(select(Tenant).where(Tenant.node_id == node.id).order_by(Tenant.id)):
+        s = slug(t.domain.split(".")[0] if t.domain else t.name)
+        if s in used_slugs:
+            s = f"{s}-{t.id}"
+        used_slugs.add(s)
+        tenants.append(_tenant(db, t, s))
+    return model.NodeSnapshot(
+        node=model.Node(kind=node.kind.value, name=node.name, domain=node.sip_domain or node.host),
+        tenants=tuple(tenants),
+    )
+
+
+def _tenant(db: Session, t: Tenant, tenant_slug: str) -> model.Tenant:
+    users = db.scalars(select(User).where(User.tenant_id == t.id, User.active.is_(True)).order_by(User.id)).all()
+    extensions = []
+    conferences = []
+    for u in users:
+        vm = db.get(VoicemailSettings, u.id)
+        prefixes = tuple(sorted({p.prefix for g in u.destination_groups for p in g.prefixes}))
+        devices = tuple(model.Device(sip_username=f"{d.mac}", sip_password=d.prov_password or d.mac)
+                        for d in db.scalars(select(Device).where(Device.user_id == u.id).order_by(Device.id))
+                        if d.prov_password)
+        for ext in u.extensions:
+            email = None
+            if vm and vm.email_enabled:
+                email = u.email if vm.email_use_login else (vm.email_address or None)
+            extensions.append(model.Extension(
+                number=ext.number, display_name=u.display_name, sip_username=ext.sip_username,
+                sip_password=ext.sip_password, mailbox=ext.mailbox or None, voicemail_pin=ext.vm_pin,
+                email=email, email_attach=bool(vm.email_attach) if vm else True,
+                email_delete=bool(vm.delete_after_email) if vm else False,
+                language="en" if u.language == "en" else "fr", allowed_prefixes=prefixes,
+                record_calls=bool(u.record_calls or t.record_calls), devices=devices))
+        conf = db.get(PersonalConference, u.id)
+        if conf is not None and conf.enabled and u.extensions:
+            conferences.append(model.PersonalConference(
+                owner=u.extensions[0].number, enabled=True, admin_pin=conf.admin_pin, user_pin=conf.user_pin,
+                max_members=conf.max_members, options=model.ConferenceOptions(
+                    announce_count=conf.announce_count, announce_join_leave=conf.announce_join_leave,
+                    music_on_hold=conf.music_on_hold, star_menu=conf.star_menu,
+                    wait_for_admin=conf.wait_for_admin, listen_only_users=conf.listen_only)))
+    queues = []
+    for q in db.scalars(select(Queue).where(Queue.tenant_id == t.id).order_by(Queue.name)):
+        members = tuple(sorted(
+            u.extensions[0].number for u in db.scalars(
+                select(User).join(QueueMembership, QueueMembership.user_id == User.id)
+                .where(QueueMembership.queue_id == q.id)) if u.extensions))
+        strategy = q.strategy if q.strategy in ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory",
+                                                "linear", "wrandom") else "ringall"
+        queues.append(model.Queue(name=q.name, number=q.number, strategy=strategy,  # type: ignore[arg-type]
+                                  members=members))
+    return model.Tenant(
+        name=t.name, slug=tenant_slug, domain=t.domain, conference_prefix=t.conference_prefix,
+        recording_enabled=t.record_calls, extensions=tuple(extensions), queues=tuple(queues),
+        conferences=tuple(conferences))
