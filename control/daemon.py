@@ -154,6 +154,30 @@ class NodeRunner:
                 db.commit()
         return len(reports)
 
+    async def apply_config(self) -> str:
+        """Regenerate the node's configuration files where the operator asked for them (config_dir) and
+        reload the PBX if any changed. Returns an error text, empty on success or when not configured."""
+        def render() -> bool:
+            from clusterpbx.dialplan.from_db import node_snapshot
+            from clusterpbx.dialplan.render import render_node, write_files
+
+            with self.sessions() as db:
+                node = db.get(PbxNode, self.node_id)
+                if node is None or not node.config_dir:
+                    return False
+                files = render_node(node_snapshot(db, node))
+                return bool(write_files(files, node.config_dir))
+
+        try:
+            if await asyncio.to_thread(render):
+                await self.port.reload_configuration()
+        except PbxError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except (OSError, ValueError) as exc:
+            log.exception("node %s: configuration not written", self.name)
+            return f"configuration not written: {exc}"
+        return ""
+
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
@@ -423,6 +447,15 @@ class ControlDaemon:
         db, user, runner = self._user_and_runner(user_id)
         try:
             result = await desired.push_user(db, runner.port, user)
+            vm = db.get(VoicemailSettings, user.id)
+            # Mailbox PIN and e-mail options live in the generated voicemail configuration.
+            config_error = await runner.apply_config() if result.pending == 0 else ""
+            if config_error and vm is not None:
+                vm.sync_state = SyncState.PENDING
+                vm.sync_error = config_error[:500]
+                db.commit()
+                result.pending += 1
+                result.errors.append(config_error)
         finally:
             db.close()
         return {"applied": result.applied, "pending": result.pending, "errors": result.errors}

@@ -98,3 +98,7 @@ def account() -> Any:
         flash(e, "error")
     status = 400 if errors else 200
     return render_template("settings/account.html", form=form, rules=rule_lines(policy), tabs=tabs()), status
+
+
+# The other two tabs register their routes on this blueprint.
+from . import advanced, voicemail_tab  # noqa: E402,F401
