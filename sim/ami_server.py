@@ -205,7 +205,7 @@ def translate(ev: M.ModelEvent) -> list[tuple[str, Pairs]]:
             contact = reg.contact if reg else ""
             pairs: Pairs = [("URI", contact), ("ContactStatus", status), ("AOR", ep.ext),
                             ("EndpointName", ep.ext), ("RoundtripUsec", "0")]
-            if reg is not None:
+            if reg is not None and status == "Created":
                 pairs += [("UserAgent", reg.user_agent), ("RegExpire", str(reg.expiration_time)),
                           ("ViaAddress", reg.via_addr), ("CallID", reg.call_id)]
             return [ev_("ContactStatus", "system", pairs)]

@@ -522,7 +522,7 @@ class ModelEvent:
 @dataclass
 class RegistrationChanged(ModelEvent):
     endpoint: Endpoint
-    registration: Registration | None
+    registration: Registration | None   # the new one; on "Removed" the one removed (registered=False)
     status: str                  # "Created" (registered) / "Removed"
 
 
@@ -1062,8 +1062,9 @@ class PBXModel:
         if ep is None:
             raise NoSuchEndpoint(ext)
         if ep.registration is not None:
-            ep.registration.registered = False
-            self.publish(RegistrationChanged(ep, None, "Removed"))
+            old = ep.registration
+            old.registered = False
+            self.publish(RegistrationChanged(ep, old, "Removed"))
             ep.registration = None
         self._touch(ext)
         self.flush_devices(ext)

@@ -258,3 +258,24 @@ def test_scenario_events_reach_panoramisk(sim: SimPBX) -> None:
             await asyncio.sleep(0.02)
         assert len(cdrs) >= 15 and all(c.Disposition for c in cdrs)
     with_manager(sim, body)
+
+
+def test_registration_events(sim: SimPBX) -> None:
+    async def body(mgr: Manager) -> None:
+        seen: list[Any] = []
+        mgr.register_event("ContactStatus", lambda m, e: seen.append(e))
+        mgr.register_event("DeviceStateChange", lambda m, e: seen.append(e))
+        await asyncio.to_thread(sim.call_soon, sim.model.unregister, "101")
+        await asyncio.to_thread(sim.call_soon, sim.model.register, "101", "sip:101@127.0.0.1:5091", "Yealink T46U")
+        for _ in range(100):
+            if len(seen) >= 4:
+                break
+            await asyncio.sleep(0.02)
+        assert [(e.event, e.get("ContactStatus") or e.get("State")) for e in seen] == [
+            ("ContactStatus", "Removed"), ("DeviceStateChange", "UNAVAILABLE"),
+            ("ContactStatus", "Created"), ("DeviceStateChange", "NOT_INUSE")]
+        assert seen[0].URI == "sip:101@127.0.0.1:5071" and "UserAgent" not in seen[0]
+        assert seen[2].UserAgent == "Yealink T46U" and seen[2].URI == "sip:101@127.0.0.1:5091"
+        ep = await act(mgr, "PJSIPShowEndpoints")
+        assert ep[2].Contacts == "101/sip:101@127.0.0.1:5091,"
+    with_manager(sim, body)
