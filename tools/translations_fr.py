@@ -155,20 +155,30 @@ def main() -> int:
     root = Path(__file__).resolve().parents[1] / "web" / "translations"
     with open(root / "messages.pot", "rb") as f:
         template = read_po(f)
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(locale="fr", project="ClusterPBX", fuzzy=False)
     missing = []
     for msg in template:
         if not msg.id:
             continue
         key = msg.id if isinstance(msg.id, str) else msg.id[0]
-        if key in french:
-            msg.string = french[key]
-        else:
+        if key not in french:
             missing.append(key)
+            continue
+        value = french[key]
+        if isinstance(msg.id, tuple):
+            forms = list(value) if isinstance(value, tuple) else [value, value]
+            # French has three CLDR plural forms (one, many, other): the last given form fills the rest.
+            value = tuple(forms + [forms[-1]] * (catalog.num_plurals - len(forms)))
+        elif isinstance(value, tuple):
+            value = value[0]
+        catalog.add(msg.id, value, locations=msg.locations, flags=msg.flags - {"fuzzy"},
+                    auto_comments=msg.auto_comments)
     if missing:
         print("missing French for:", *missing, sep="\n  ")
         return 1
-    template.locale = "fr"  # type: ignore[assignment]
-    template.fuzzy = False
+    template = catalog
     out = root / "fr" / "LC_MESSAGES" / "messages.po"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:

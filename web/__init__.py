@@ -64,11 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page itself is explanation enough
 
-    from . import auth, cdr, guide, home, profile, xmlcurl
-    from . import settings as settings_bp
+    import importlib
 
-    for module in (auth, home, profile, settings_bp, guide, cdr, xmlcurl):
-        app.register_blueprint(module.bp)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
@@ -114,6 +113,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     return app
 
+
+# One screen (or endpoint) per module, each on its own line.
+BLUEPRINTS = [
+    "auth",
+    "identity",
+    "home",
+    "profile",
+    "settings",
+    "guide",
+    "cdr",
+    "xmlcurl",
+    "calls",
+]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.
 MENU = [

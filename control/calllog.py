@@ -1,0 +1,233 @@
+"""Queries behind "Détails d'appels": a user's call records filtered by dates in their time zone and a
+free-text search, sorted by any column, with keyset pagination (no OFFSET scans), a streamed CSV
+export and per-day figures for the chart."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from .models import CallRecord
+
+SORTABLE = {
+    "caller": CallRecord.caller_name,
+    "caller_number": CallRecord.caller_number,
+    "dialed_number": CallRecord.dialed_number,
+    "callee": CallRecord.callee,
+    "started_at": CallRecord.started_at,
+    "duration": CallRecord.duration_seconds,
+    "status": CallRecord.status,
+    "recording": CallRecord.recording_status,
+    "call_type": CallRecord.call_type,
+    "cost": CallRecord.cost,
+}
+PAGE_SIZE = 50
+
+
+class InvalidQuery(ValueError):
+    pass
+
+
+@dataclass
+class CallQuery:
+    user_id: int | None  # None with tenant_id: an admin's tenant-wide view
+    tenant_id: int
+    timezone: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    search: str = ""
+    sort: str = "started_at"
+    descending: bool = True
+    cursor: str = ""
+    page_size: int = PAGE_SIZE
+
+    def utc_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """Start date from 00:00 and end date to 23:59:59.999999 in the user's zone, as naive UTC."""
+        tz = ZoneInfo(self.timezone)
+
+        def to_utc(local: dt.datetime) -> dt.datetime:
+            return local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+
+        lo = to_utc(dt.datetime.combine(self.start, dt.time.min)) if self.start else None
+        # The next day's midnight, exclusive, is exact even on daylight-saving days.
+        hi = to_utc(dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min)) if self.end else None
+        return lo, hi
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filters(q: CallQuery) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [CallRecord.tenant_id == q.tenant_id]
+    if q.user_id is not None:
+        conds.append(CallRecord.user_id == q.user_id)
+    lo, hi = q.utc_range()
+    if lo is not None:
+        conds.append(CallRecord.started_at >= lo)
+    if hi is not None:
+        conds.append(CallRecord.started_at < hi)
+    term = q.search.strip()[:100]
+    if term:
+        pattern = f"%{_escape_like(term.lower())}%"
+        conds.append(or_(*(func.lower(c).like(pattern, escape="\\") for c in (
+            CallRecord.caller_name, CallRecord.caller_number, CallRecord.dialed_number, CallRecord.callee))))
+    return conds
+
+
+def encode_cursor(value: Any, ident: int) -> str:
+    if isinstance(value, dt.datetime):
+        value = {"t": value.isoformat()}
+    elif isinstance(value, Decimal):
+        value = {"d": str(value)}
+    raw = json.dumps([value, ident], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, ident = json.loads(raw)
+        if isinstance(value, dict) and "t" in value:
+            value = dt.datetime.fromisoformat(value["t"])
+        elif isinstance(value, dict) and "d" in value:
+            value = Decimal(value["d"])
+        if not isinstance(ident, int):
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidQuery("cursor") from None
+    expected = SORTABLE[sort].type.python_type
+    if not isinstance(value, expected) and not (expected is Decimal and isinstance(value, int | float)):
+        raise InvalidQuery("cursor")
+    return value, ident
+
+
+@dataclass
+class Page:
+    rows: list[CallRecord]
+    next_cursor: str = ""
+    total: int = 0
+    has_previous: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def page(db: Session, q: CallQuery, with_total: bool = True) -> Page:
+    if q.sort not in SORTABLE:
+        raise InvalidQuery("sort")
+    col = SORTABLE[q.sort]
+    conds = filters(q)
+    stmt = select(CallRecord).where(*conds)
+    if q.cursor:
+        value, ident = decode_cursor(q.cursor, q.sort)
+        if q.descending:
+            stmt = stmt.where(or_(col < value, and_(col == value, CallRecord.id < ident)))
+        else:
+            stmt = stmt.where(or_(col > value, and_(col == value, CallRecord.id > ident)))
+    order = (col.desc(), CallRecord.id.desc()) if q.descending else (col.asc(), CallRecord.id.asc())
+    rows = list(db.scalars(stmt.order_by(*order).limit(q.page_size + 1)))
+    next_cursor = ""
+    if len(rows) > q.page_size:
+        rows = rows[: q.page_size]
+        last = rows[-1]
+        next_cursor = encode_cursor(getattr(last, col.key), last.id)
+    total = db.scalar(select(func.count()).select_from(CallRecord).where(*conds)) if with_total else 0
+    return Page(rows, next_cursor, int(total or 0), bool(q.cursor))
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: dt.date
+    answered: int
+    missed: int
+    incoming: int
+    outgoing: int
+    internal: int
+
+
+def daily_figures(db: Session, q: CallQuery) -> list[DayFigures]:
+    """Calls per local day for the chart. Grouped in Python by local date: time zones differ per user
+    and SQLite has no zone arithmetic."""
+    tz = ZoneInfo(q.timezone)
+    conds = filters(q)
+    answered = case((CallRecord.status == "answered", 1), else_=0)
+    rows = db.execute(select(CallRecord.started_at, answered, CallRecord.call_type).where(*conds)
+                      .order_by(CallRecord.started_at).limit(200_000)).all()
+    days: dict[dt.date, list[int]] = {}
+    for started, ans, kind in rows:
+        day = started.replace(tzinfo=dt.UTC).astimezone(tz).date()
+        f = days.setdefault(day, [0, 0, 0, 0, 0])
+        f[0] += ans
+        f[1] += 1 - ans
+        f[2 + {"incoming": 0, "outgoing": 1}.get(kind, 2)] += 1
+    return [DayFigures(d, *v) for d, v in sorted(days.items())]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """Neutralise spreadsheet formulas (a hostile caller name like '=HYPERLINK(...)')."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_rows(db: Session, q: CallQuery, batch: int = 5000) -> Iterator[Sequence[Any]]:
+    """Every row the filters select, in start order, fetched in keyset batches (constant memory)."""
+    conds = filters(q)
+    cols = (CallRecord.id, CallRecord.caller_name, CallRecord.caller_number, CallRecord.dialed_number,
+            CallRecord.callee, CallRecord.started_at, CallRecord.duration_seconds, CallRecord.status,
+            CallRecord.recording_status, CallRecord.call_type, CallRecord.cost)
+    last: tuple[dt.datetime, int] | None = None
+    while True:
+        stmt = select(*cols).where(*conds)
+        if last is not None:
+            stmt = stmt.where(or_(CallRecord.started_at > last[0],
+                                  and_(CallRecord.started_at == last[0], CallRecord.id > last[1])))
+        chunk = db.execute(stmt.order_by(CallRecord.started_at, CallRecord.id).limit(batch)).all()
+        if not chunk:
+            return
+        yield from chunk
+        last = (chunk[-1][5], chunk[-1][0])
+
+
+def hms(seconds: int) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def caller_display(name: str, number: str) -> str:
+    return f"{name} <{number}>" if name else number
+
+
+def export_csv(db: Session, q: CallQuery, header: Sequence[str], labels: dict[str, str], delimiter: str,
+               ) -> Iterator[bytes]:
+    """UTF-8 with a byte-order mark (Excel needs it to read accents), one header row in the user's language."""
+    tz = ZoneInfo(q.timezone)
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    buf.write("\ufeff")
+    writer.writerow(header)
+    count = 0
+    for row in export_rows(db, q):
+        (_id, name, number, dialed, callee, started, duration, status, rec, kind, cost) = row
+        local = started.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        writer.writerow([csv_safe(caller_display(name, number)), csv_safe(number), csv_safe(dialed),
+                         csv_safe(callee), local, hms(duration), labels.get(status, status),
+                         labels.get("rec_" + rec, rec), labels.get(kind, kind), f"{Decimal(cost):.2f}"])
+        count += 1
+        if count % 2000 == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")

@@ -1,0 +1,52 @@
+"""French wording of Détails d'appels, Messagerie vocale and Appels en cours (from the guide)."""
+
+FR = {
+    "Call answered": "Appel pris",
+    "No answer": "Sans réponse",
+    "Busy": "Occupé",
+    "Failed": "Échec",
+    "Call not recorded": "Appel non enregistré",
+    "Call recorded": "Appel enregistré",
+    "Incoming": "Entrant",
+    "Outgoing": "Sortant",
+    "Internal": "Interne",
+    "Caller": "Appelant",
+    "Caller number": "L'appelant",
+    "Dialed number": "Numéro composé",
+    "Callee": "Appelé",
+    "Start": "Début",
+    "Duration": "Durée",
+    "Status": "État",
+    "Recording status": "État enregistrement",
+    "Call type": "Type d'appel",
+    "User cost": "Coût utilisateur",
+    "This page link is no longer valid; showing the first page.":
+        "Ce lien de page n'est plus valide; voici la première page.",
+    "This number cannot be called.": "Ce numéro ne peut pas être appelé.",
+    "The telephone system cannot be reached right now; try again in a moment.":
+        "Le système téléphonique est injoignable pour le moment; réessayez dans un instant.",
+    "Your phone is ringing: pick it up to call %(number)s.":
+        "Votre téléphone sonne : décrochez pour appeler le %(number)s.",
+    "Calls per day": "Appels par jour",
+    "%(day)s: %(answered)d answered, %(missed)d missed, %(incoming)d incoming, %(outgoing)d outgoing":
+        "%(day)s : %(answered)d pris, %(missed)d manqués, %(incoming)d entrants, %(outgoing)d sortants",
+    "Start date (00:00):": "Date de début (00h00):",
+    "End date (23:59):": "Date de fin (23h59):",
+    "Search": "Rechercher",
+    "Name or number": "Nom ou numéro",
+    "Filter": "Filtrer",
+    "Export": "Exporter",
+    "Times are shown in your time zone (%(tz)s).": "Les heures sont affichées dans votre fuseau horaire (%(tz)s).",
+    "Answered": "Pris",
+    "Missed": "Manqués",
+    "%(num)d call": ("%(num)d appel", "%(num)d appels"),
+    "Call %(number)s": "Appeler le %(number)s",
+    "Play": "Écouter",
+    "Download": "Télécharger",
+    "Pages": "Pages",
+    "First page": "Première page",
+    "Next": "Suivant",
+    "No call matches these filters.": "Aucun appel ne correspond à ces filtres.",
+    "No calls yet: calls made or received at your extension will appear here.":
+        "Aucun appel pour l'instant : les appels faits ou reçus à votre poste apparaîtront ici.",
+}
