@@ -50,3 +50,15 @@ FR = {
     "No calls yet: calls made or received at your extension will appear here.":
         "Aucun appel pour l'instant : les appels faits ou reçus à votre poste apparaîtront ici.",
 }
+FR.update({
+    "Current calls": "Appels en cours",
+    "The page refreshes itself every fifteen seconds.": "La page se rafraîchit automatiquement à toutes les quinze secondes.",
+    "As an administrator you see every call of your company.":
+        "En tant qu'administrateur, vous voyez tous les appels de votre entreprise.",
+    "No call in progress.": "Aucun appel en cours.",
+    "Call start": "Début de l'appel",
+    "Source": "Source",
+    "Destination": "Destination",
+    "Source IP": "Source IP",
+    "Destination IP": "Destination IP",
+})

@@ -125,6 +125,7 @@ BLUEPRINTS = [
     "cdr",
     "xmlcurl",
     "calls",
+    "live",
 ]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.
