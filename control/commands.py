@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 
 from .config import Settings, instance_secret
 
-MAX_LINE = 1 << 20
+MAX_LINE = 1 << 20  # requests
+MAX_REPLY = 40 << 20  # replies may carry a voicemail message's audio (base64)
 
 
 class CommandError(Exception):
@@ -70,7 +71,7 @@ class ControlClient:
                     if not chunk:
                         break
                     buf += chunk
-                    if len(buf) > MAX_LINE:
+                    if len(buf) > MAX_REPLY:
                         raise DaemonUnavailable("reply too large")
         except TimeoutError:
             raise DaemonUnavailable("the control daemon did not answer in time") from None

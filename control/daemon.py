@@ -475,6 +475,63 @@ class ControlDaemon:
             await runner.port.resync_phone(ep, vendor)
         return {"endpoints": endpoints}
 
+    def _mailboxes(self, user_id: int) -> tuple[NodeRunner, list[str]]:
+        db, user, runner = self._user_and_runner(user_id)
+        try:
+            return runner, [e.mailbox for e in user.extensions if e.mailbox]
+        finally:
+            db.close()
+
+    async def cmd_voicemail_list(self, user_id: int) -> dict[str, Any]:
+        """The user's own messages: the mailbox comes from the user, never from the request."""
+        runner, boxes = self._mailboxes(user_id)
+        out = []
+        for box in boxes:
+            for m in await runner.port.voicemail_messages(box):
+                out.append({"id": m.message_id, "mailbox": box, "folder": m.folder.value, "caller": m.caller_id,
+                            "received_at": m.received_at.isoformat(), "duration": m.duration_seconds})
+        return {"messages": out}
+
+    async def _own_message(self, user_id: int, message_id: str) -> tuple[NodeRunner, str]:
+        runner, boxes = self._mailboxes(user_id)
+        for box in boxes:
+            if any(m.message_id == message_id for m in await runner.port.voicemail_messages(box)):
+                return runner, box
+        raise LookupError("no such message")
+
+    async def cmd_voicemail_audio(self, user_id: int, message_id: str) -> dict[str, Any]:
+        import base64
+
+        runner, box = await self._own_message(user_id, str(message_id))
+        audio = await runner.port.voicemail_audio(box, str(message_id))
+        if len(audio) > 24 << 20:
+            raise LookupError("message too large")
+        return {"audio": base64.b64encode(audio).decode()}
+
+    async def cmd_voicemail_delete(self, user_id: int, message_ids: list[str]) -> dict[str, Any]:
+        deleted = 0
+        for mid in [str(m) for m in message_ids][:500]:
+            runner, box = await self._own_message(user_id, mid)
+            await runner.port.voicemail_delete(box, [mid])
+            deleted += 1
+        runner, boxes = self._mailboxes(user_id)
+        for box in boxes:
+            await runner.port.voicemail_refresh(box)  # the phone's message-waiting light
+        return {"deleted": deleted}
+
+    async def cmd_voicemail_mark_heard(self, user_id: int, message_ids: list[str]) -> dict[str, Any]:
+        from .port import MailboxFolder
+
+        moved = 0
+        for mid in [str(m) for m in message_ids][:500]:
+            runner, box = await self._own_message(user_id, mid)
+            await runner.port.voicemail_move(box, [mid], MailboxFolder.OLD)
+            moved += 1
+        runner, boxes = self._mailboxes(user_id)
+        for box in boxes:
+            await runner.port.voicemail_refresh(box)
+        return {"moved": moved}
+
     async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
         number = phone_number(number)
         db, user, runner = self._user_and_runner(user_id)

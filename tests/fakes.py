@@ -3,6 +3,7 @@ portal tests. Adapter tests use the real clients against sim/ instead."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,10 @@ class FakePbx(PbxPort):
     notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
     originates: list[tuple[str, str]] = field(default_factory=list)
     handlers: list[EventHandler] = field(default_factory=list)
-    record_log: list[CallRecordReport] = field(default_factory=list)  # what the PBX wrote to its CDR file
+    record_log: list[CallRecordReport] = field(default_factory=list)
+    mailboxes: dict[str, list[VoicemailMessage]] = field(default_factory=dict)
+    audio: dict[str, bytes] = field(default_factory=dict)
+    refreshed: list[str] = field(default_factory=list)  # what the PBX wrote to its CDR file
     _connected: bool = False
 
     # lifecycle and faults
@@ -141,20 +145,24 @@ class FakePbx(PbxPort):
 
     async def voicemail_messages(self, mailbox: str) -> list[VoicemailMessage]:
         self._check()
-        return []
+        return list(self.mailboxes.get(mailbox, []))
 
     async def voicemail_audio(self, mailbox: str, message_id: str) -> bytes:
         self._check()
-        return b""
+        return self.audio[message_id]
 
     async def voicemail_delete(self, mailbox: str, message_ids: Sequence[str]) -> None:
         self._check()
+        self.mailboxes[mailbox] = [m for m in self.mailboxes.get(mailbox, []) if m.message_id not in message_ids]
 
     async def voicemail_move(self, mailbox: str, message_ids: Sequence[str], folder: MailboxFolder) -> None:
         self._check()
+        self.mailboxes[mailbox] = [dataclasses.replace(m, folder=folder) if m.message_id in message_ids else m
+                                   for m in self.mailboxes.get(mailbox, [])]
 
     async def voicemail_refresh(self, mailbox: str) -> None:
         self._check()
+        self.refreshed.append(mailbox)
 
     async def mailbox_counts(self, mailbox: str) -> MailboxCounts:
         self._check()

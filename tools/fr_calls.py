@@ -62,3 +62,24 @@ FR.update({
     "Source IP": "Source IP",
     "Destination IP": "Destination IP",
 })
+FR.update({
+    "Your voicemail cannot be reached right now (the telephone system does not answer). Try again in a moment.":
+        "Votre boîte vocale est injoignable pour le moment (le système téléphonique ne répond pas). "
+        "Réessayez dans un instant.",
+    "Tick at least one message.": "Cochez au moins un message.",
+    "%(num)d message(s) deleted.": "%(num)d message(s) supprimé(s).",
+    "Marked as heard.": "Marqué comme écouté.",
+    "One of these messages no longer exists.": "L'un de ces messages n'existe plus.",
+    "Voicemail guide": "Guide de la boîte vocale",
+    "Your messages cannot be shown right now.": "Vos messages ne peuvent pas être affichés pour le moment.",
+    "No voice messages.": "Aucun message vocal.",
+    "Delete voicemail": "Supprimer Message vocal",
+    "Download voicemail": "Télécharger Message vocal",
+    "Mark as heard": "Marquer comme écouté",
+    "Select": "Sélectionner",
+    "Date": "Date",
+    "Duration (h-m-s)": "Durée (h-m-s)",
+    "Listen": "Écouter",
+    "Select the message of %(date)s": "Sélectionner le message du %(date)s",
+    "New": "Nouveau",
+})

@@ -126,6 +126,7 @@ BLUEPRINTS = [
     "xmlcurl",
     "calls",
     "live",
+    "voicemail",
 ]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.
