@@ -83,3 +83,5 @@ FR.update({
     "Select the message of %(date)s": "Sélectionner le message du %(date)s",
     "New": "Nouveau",
 })
+FR.update({"Today": "Aujourd'hui", "calls": "appels", "missed calls": "appels manqués",
+           "new voice messages": "nouveaux messages vocaux"})

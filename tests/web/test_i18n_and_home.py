@@ -102,3 +102,29 @@ def test_security_headers(client):
     resp = client.get("/login")
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_home_summary_of_today(client, auth, world, db):
+    import datetime as dt
+
+    from clusterpbx.control.models import CallRecord, MailboxState, NodeKind, PbxNode, utcnow
+
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant()
+    tenant.node_id = node.id
+    tenant.timezone = "UTC"
+    u = world.user(tenant, extension="201")
+    now = utcnow()
+    for i, (status, kind) in enumerate([("answered", "outgoing"), ("no_answer", "incoming"), ("busy", "internal")]):
+        db.add(CallRecord(tenant_id=tenant.id, user_id=u.id, pbx_call_id=f"c{i}", started_at=now, status=status,
+                          call_type=kind))
+    db.add(CallRecord(tenant_id=tenant.id, user_id=u.id, pbx_call_id="old", started_at=now - dt.timedelta(days=3),
+                      status="no_answer", call_type="incoming"))
+    db.add(MailboxState(node_id=node.id, mailbox="201", new_messages=4))
+    db.commit()
+    auth.login(u.email)
+    html = client.get("/home").get_data(as_text=True)
+    assert "<strong>3</strong> appels" in html and "<strong>2</strong> appels manqués" in html
+    assert "<strong>4</strong> nouveaux messages vocaux" in html

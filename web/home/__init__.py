@@ -23,4 +23,30 @@ def root() -> Any:
 @login_required
 def index() -> Any:
     user = current_user.user
-    return render_template("home/index.html", user=user, status=phone_status(get_db(), user))
+    db = get_db()
+    return render_template("home/index.html", user=user, status=phone_status(db, user), today=today_summary(db, user))
+
+
+def today_summary(db: Any, user: Any) -> dict[str, int]:
+    """Today's calls and missed calls (in the user's zone) and new voice messages (projected MWI)."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from clusterpbx.control.calllog import CallQuery, filters
+    from clusterpbx.control.models import CallRecord, MailboxState
+
+    q = CallQuery(user_id=user.id, tenant_id=user.tenant_id, timezone=user.timezone or user.tenant.timezone)
+    from zoneinfo import ZoneInfo
+
+    q.start = q.end = dt.datetime.now(ZoneInfo(q.timezone)).date()
+    conds = filters(q)
+    calls = db.scalar(select(func.count()).select_from(CallRecord).where(*conds)) or 0
+    missed = db.scalar(select(func.count()).select_from(CallRecord).where(
+        *conds, CallRecord.status != "answered", CallRecord.call_type != "outgoing")) or 0
+    boxes = [e.mailbox for e in user.extensions if e.mailbox]
+    new = 0
+    if boxes and user.tenant.node_id:
+        new = db.scalar(select(func.coalesce(func.sum(MailboxState.new_messages), 0)).where(
+            MailboxState.node_id == user.tenant.node_id, MailboxState.mailbox.in_(boxes))) or 0
+    return {"calls": int(calls), "missed": int(missed), "voicemail": int(new)}
