@@ -331,7 +331,8 @@ def run(host: str, port: int, ami_port: int, esl_port: int) -> None:
         seed_demo(s, ami_port=ami_port, esl_port=esl_port, spool_path=spool)
     from .demo_runtime import start_embedded_pbx
 
-    start_embedded_pbx(ami_port=ami_port, esl_port=esl_port, spool=spool)
+    with _session(settings) as s:
+        start_embedded_pbx(s, ami_port=ami_port, esl_port=esl_port, spool=spool)
     start_daemon_thread(settings)
     # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
     app = create_app({"SETTINGS": {"session_cookie_secure": False}})
