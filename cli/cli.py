@@ -160,14 +160,26 @@ def node() -> None:
 @click.option("--secret-stdin", is_flag=True, help="read the AMI secret / ESL password from standard input")
 @click.option("--spool", default="", help="voicemail spool path as seen from the control daemon")
 @click.option("--sip-domain", default="")
+@click.option("--config-dir", default="", help="where `clusterpbx dialplan apply` writes the generated files")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="adapter option: context, voicemail_context, cdr_csv, timezone, json_cdr_error_dir")
 def node_add(name: str, kind: str, host: str, port: int | None, username: str, secret_stdin: bool, spool: str,
-             sip_domain: str) -> None:
+             sip_domain: str, config_dir: str, options: tuple[str, ...]) -> None:
+    known = {"context", "voicemail_context", "cdr_csv", "timezone", "json_cdr_error_dir"}
+    parsed = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep or key not in known:
+            raise click.ClickException(f"--option takes KEY=VALUE with KEY one of {', '.join(sorted(known))}")
+        parsed[key] = value
     secret = sys.stdin.readline().rstrip("\n") if secret_stdin else getpass.getpass("Secret: ")
     with _session(_settings()) as s:
         try:
             n = add_node(s, name, kind, host, port, username, secret, spool, sip_domain)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
+        n.config_dir = config_dir
+        n.options = parsed
         click.echo(f"added {n.kind} node {n.name} at {n.host}:{n.port}")
 
 

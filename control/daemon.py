@@ -67,7 +67,8 @@ def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
 
 def node_address(node: PbxNode, timeout: float) -> NodeAddress:
     return NodeAddress(host=node.host, port=node.port, username=node.username, secret=node.secret,
-                       spool_path=node.spool_path, sip_domain=node.sip_domain, timeout=timeout)
+                       spool_path=node.spool_path, sip_domain=node.sip_domain, timeout=timeout,
+                       extra={str(k): str(v) for k, v in (node.options or {}).items()})
 
 
 @dataclass

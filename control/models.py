@@ -90,6 +90,8 @@ class PbxNode(Base):
     # Where `clusterpbx dialplan apply` writes the generated files.
     config_dir: Mapped[str] = mapped_column(String(1024), default="")
     sip_domain: Mapped[str] = mapped_column(String(255), default="")
+    # Adapter options (NodeAddress.extra): context, voicemail_context, cdr_csv, timezone, json_cdr_error_dir.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
