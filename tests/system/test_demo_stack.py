@@ -1,0 +1,98 @@
+"""The whole stack as `clusterpbx run` assembles it, with real parts only: the embedded PBX speaking
+AMI and ESL on loopback, the real adapters (panoramisk, greenswitch), the control daemon projecting into
+the database, and the portal reading it."""
+
+from __future__ import annotations
+
+import asyncio
+import html as htmllib
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.demo import DEMO_PASSWORD, seed_demo
+from clusterpbx.control.models import CallRecord, CallSettings, PbxNode, Registration, SyncState, User
+from clusterpbx.demo_runtime import demo_model
+from clusterpbx.sim.runner import SimPBX
+
+
+def wait(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+@pytest.fixture
+def stack(app, engine, db, tmp_path):
+    seed_demo(db, spool_path=str(tmp_path / "spool"))
+    db.commit()
+    sim = SimPBX(model=demo_model(db, "demo-asterisk", str(tmp_path / "spool")), ami_port=0, esl_port=0)
+    sim.start()
+    for name, port in (("demo-asterisk", sim.ami_port), ("demo-freeswitch", sim.esl_port)):
+        db.scalar(select(PbxNode).where(PbxNode.name == name)).port = port
+    db.commit()
+    loop = asyncio.new_event_loop()
+    daemon = ControlDaemon(make_session_factory(engine), "s3cret", port=0)
+    loop.run_until_complete(daemon.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    settings = app.config["CLUSTERPBX"]
+    settings.control_url = f"http://127.0.0.1:{daemon.port}"
+    import pathlib
+
+    pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(settings.instance_path) / "control_secret").write_text("s3cret")
+    try:
+        yield sim, daemon
+    finally:
+        asyncio.run_coroutine_threadsafe(daemon.stop(), loop).result(15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        sim.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_calls_flow_from_sim_to_portal(stack, client, auth, db):
+    sim, _daemon = stack
+    user = db.scalar(select(User).where(User.email == "marie.tremblay@demo.clusterpbx.test"))
+    wait(lambda: db.scalar(select(func.count()).select_from(Registration).where(Registration.registered)) >= 10,
+         what="registrations projected")
+    sim.start_scenario(rate=None, seed=4, count=40)
+
+    def stored():
+        db.expire_all()
+        return db.scalar(select(func.count()).select_from(CallRecord)) or 0
+
+    wait(lambda: stored() >= 20, what="call records stored")
+    auth.login(user.email, DEMO_PASSWORD)
+    home = htmllib.unescape(client.get("/home").get_data(as_text=True))
+    assert "Poste connecté" in home
+    mine = db.scalar(select(func.count()).select_from(CallRecord).where(CallRecord.user_id == user.id))
+    calls = htmllib.unescape(client.get("/calls/").get_data(as_text=True))
+    if mine:
+        assert f"{mine} appel" in calls
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_settings_reach_the_pbx_through_the_real_adapter(stack, client, auth, db):
+    sim, _daemon = stack
+    user = db.scalar(select(User).where(User.email == "marie.tremblay@demo.clusterpbx.test"))
+    auth.login(user.email, DEMO_PASSWORD)
+    token = auth.csrf("/settings/advanced")
+    resp = client.post("/settings/advanced", data={
+        "csrf_token": token, "dnd": "y", "call_waiting": "y", "forward_busy": "5149079050",
+        "followme_delay": "20", "forward_noanswer_delay": "25", "language": "fr"})
+    assert resp.status_code == 302
+    db.expire_all()
+    assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+    # The AstDB keys the generated dialplan reads are on the PBX now (dialplan/keys.py).
+    astdb = sim.call_soon(lambda: dict(sim.model.db))
+    assert astdb["DND/201"] == "YES" and astdb["CFB/201"] == "5149079050" and astdb["CW/201"] == "ENABLED"
+    assert astdb["AMPUSER/201/cfringtimer"] == "25"
