@@ -75,6 +75,27 @@ CHECK_SYNC = {
 }
 
 
+def needed_events() -> tuple[str, ...]:
+    """The AMI events the translator uses, plus the two the connection manager watches."""
+    handled = sorted(name[4:] for name in dir(EventTranslator) if name.startswith("_on_"))
+    names = {n.lower() for n in handled}
+    known = {"newchannel": "Newchannel", "newstate": "Newstate", "newcallerid": "NewCallerid",
+             "dialbegin": "DialBegin", "dialstate": "DialState", "dialend": "DialEnd", "bridgeenter": "BridgeEnter",
+             "bridgeleave": "BridgeLeave", "bridgedestroy": "BridgeDestroy", "blindtransfer": "BlindTransfer",
+             "attendedtransfer": "AttendedTransfer", "hangup": "Hangup", "cdr": "Cdr",
+             "confbridgejoin": "ConfbridgeJoin", "confbridgeleave": "ConfbridgeLeave",
+             "confbridgemute": "ConfbridgeMute", "confbridgeunmute": "ConfbridgeUnmute",
+             "confbridgestart": "ConfbridgeStart", "confbridgeend": "ConfbridgeEnd",
+             "queuememberadded": "QueueMemberAdded", "queuememberremoved": "QueueMemberRemoved",
+             "queuememberpause": "QueueMemberPause", "queuememberpaused": "QueueMemberPaused",
+             "queuememberstatus": "QueueMemberStatus",
+             "messagewaiting": "MessageWaiting", "contactstatus": "ContactStatus", "successfulauth": "SuccessfulAuth"}
+    unknown = names - set(known)
+    if unknown:  # a new handler without its AMI spelling here would silently never fire
+        raise RuntimeError(f"add the AMI spelling of {sorted(unknown)} to needed_events()")
+    return tuple(sorted({known[n] for n in names} | {"FullyBooted", "Shutdown"}))
+
+
 class AsteriskAdapter(PbxPort):
     def __init__(self, address: NodeAddress, *, ping_interval: float | None = None,
                  backoff_initial: float = 0.5, backoff_max: float = 30.0) -> None:
@@ -91,6 +112,8 @@ class AsteriskAdapter(PbxPort):
             backoff_initial=backoff_initial, backoff_max=backoff_max)
         if extra.get("events"):
             settings.events = validate.header_value(extra["events"], "events")
+        if extra.get("event_filter", "on") != "off":
+            settings.event_names = needed_events()
         self.connection = AmiConnection(settings, self._on_ami_event, self._on_state)
         self._handlers: list[EventHandler] = []
         self._endpoint_contexts: dict[str, str] = {}
