@@ -125,7 +125,7 @@ class NodeRunner:
         self.projector.reconcile_calls(calls)
         self.projector.reconcile_registrations(regs)
         self.projector.reconcile_queue_members(members)
-        await asyncio.to_thread(self.projector.flush)
+        await self.flush()
         await self.catch_up_records()
         with self.sessions() as db:
             result = await desired.reassert_node(db, self.port, self.node_id)
@@ -133,6 +133,10 @@ class NodeRunner:
         self.resyncs += 1
         self.resynced.set()
         self._write_health(True)
+
+    async def flush(self) -> int:
+        # The batch is taken on the loop thread, where events arrive, and written in a worker thread.
+        return await asyncio.to_thread(self.projector.write, self.projector.take())
 
     async def catch_up_records(self) -> int:
         """Ingest what the PBX recorded while the link was down, from the position last remembered."""
@@ -146,7 +150,7 @@ class NodeRunner:
             return 0
         for report in reports:
             self.projector.handle(CallRecorded(utcnow(), report))
-        await asyncio.to_thread(self.projector.flush)
+        await self.flush()
         if new_position != position:
             with self.sessions() as db:
                 row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
@@ -184,7 +188,7 @@ class NodeRunner:
             await asyncio.sleep(self.flush_interval)
             try:
                 if self.projector.pending:
-                    await asyncio.to_thread(self.projector.flush)
+                    await self.flush()
             except Exception:  # the database may be briefly unavailable; events stay in memory
                 log.exception("node %s: flush failed; will retry", self.name)
 

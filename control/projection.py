@@ -162,27 +162,76 @@ class Projector:
             "source_ip": call.source_ip[:64], "destination_ip": call.destination_ip[:64],
         }
 
+    def take(self) -> Batch:
+        """Move everything pending into a batch. Call it on the thread that calls handle(): the batch can
+        then be written from another thread while new events keep arriving."""
+        batch = Batch(
+            replace_calls=self._replace_calls,
+            ended_calls=list(self._ended_calls),
+            call_rows=[self._call_row(self.calls[c]) for c in self._dirty_calls if c in self.calls],
+            dirty_calls=set(self._dirty_calls),
+            registrations=dict(self._registrations),
+            members=dict(self._members),
+            mailboxes=dict(self._mailboxes),
+            records=list(self._records),
+        )
+        self._dirty_calls = set()
+        self._ended_calls = set()
+        self._replace_calls = False
+        self._registrations = {}
+        self._members = {}
+        self._mailboxes = {}
+        self._records = []
+        return batch
+
+    def requeue(self, batch: Batch) -> None:
+        """Give a batch that could not be written back; newer pending state wins over the batch's."""
+        self._replace_calls |= batch.replace_calls
+        self._dirty_calls |= {c for c in batch.dirty_calls if c in self.calls}
+        self._ended_calls |= {c for c in batch.ended_calls if c not in self.calls}
+        for k, v in batch.registrations.items():
+            self._registrations.setdefault(k, v)
+        for km, vm in batch.members.items():
+            self._members.setdefault(km, vm)
+        for kb, vb in batch.mailboxes.items():
+            self._mailboxes.setdefault(kb, vb)
+        self._records[:0] = batch.records
+
     def flush(self) -> int:
-        """Write everything pending in one transaction; returns the number of call records stored."""
-        if not self.pending:
+        """take() and write() in one go (tests, and callers on a single thread)."""
+        return self.write(self.take())
+
+    def write(self, batch: Batch) -> int:
+        """Write a batch in one transaction; returns the number of call records stored. On failure the
+        batch is requeued (nothing is lost) and the error raised."""
+        if batch.empty:
             return 0
+        try:
+            stored = self._write(batch)
+        except BaseException:
+            self.requeue(batch)
+            raise
+        self.stats.flushes += 1
+        self.stats.records += stored
+        return stored
+
+    def _write(self, batch: Batch) -> int:
         now = utcnow()
         stored = 0
         with self.sessions() as db:
-            if self._replace_calls:
+            if batch.replace_calls:
                 db.execute(delete(LiveCallRow).where(LiveCallRow.node_id == self.node_id))
-            elif self._ended_calls:
-                ended = list(self._ended_calls)
+            elif batch.ended_calls:
+                ended = batch.ended_calls
                 for i in range(0, len(ended), 500):
                     db.execute(delete(LiveCallRow).where(LiveCallRow.node_id == self.node_id,
                                                          LiveCallRow.pbx_call_id.in_(ended[i:i + 500])))
-            rows = [self._call_row(self.calls[c]) for c in self._dirty_calls if c in self.calls]
-            _upsert(db, LiveCallRow.__table__, rows, ["node_id", "pbx_call_id"])  # type: ignore[arg-type]
+            _upsert(db, LiveCallRow.__table__, batch.call_rows, ["node_id", "pbx_call_id"])  # type: ignore[arg-type]
             _upsert(db, Registration.__table__, [  # type: ignore[arg-type]
                 {"node_id": self.node_id, "endpoint": s.endpoint[:64], "registered": s.registered,
                  "contact": s.contact[:255], "user_agent": s.user_agent[:255], "updated_at": now}
-                for s in self._registrations.values()], ["node_id", "endpoint"])
-            removed = [key for key, (_m, gone) in self._members.items() if gone]
+                for s in batch.registrations.values()], ["node_id", "endpoint"])
+            removed = [key for key, (_m, gone) in batch.members.items() if gone]
             for q, iface in removed:
                 db.execute(delete(QueueMemberState).where(QueueMemberState.node_id == self.node_id,
                                                           QueueMemberState.queue == q,
@@ -191,21 +240,29 @@ class Projector:
                 {"node_id": self.node_id, "queue": m.queue[:64], "interface": m.interface[:128],
                  "logged_in": m.logged_in, "paused": m.paused, "pause_reason": m.pause_reason[:80],
                  "in_call": m.in_call, "updated_at": now}
-                for m, gone in self._members.values() if not gone], ["node_id", "queue", "interface"])
+                for m, gone in batch.members.values() if not gone], ["node_id", "queue", "interface"])
             _upsert(db, MailboxState.__table__, [  # type: ignore[arg-type]
                 {"node_id": self.node_id, "mailbox": e.mailbox[:64], "new_messages": e.counts.new,
                  "old_messages": e.counts.old, "updated_at": now}
-                for e in self._mailboxes.values()], ["node_id", "mailbox"])
-            if self._records:
-                stored = callrecords.ingest(db, self.node_id, self._records, self.directory)
+                for e in batch.mailboxes.values()], ["node_id", "mailbox"])
+            if batch.records:
+                stored = callrecords.ingest(db, self.node_id, batch.records, self.directory)
             db.commit()
-        self.stats.flushes += 1
-        self.stats.records += stored
-        self._dirty_calls.clear()
-        self._ended_calls.clear()
-        self._replace_calls = False
-        self._registrations.clear()
-        self._members.clear()
-        self._mailboxes.clear()
-        self._records.clear()
         return stored
+
+
+@dataclasses.dataclass
+class Batch:
+    replace_calls: bool
+    ended_calls: list[str]
+    call_rows: list[dict[str, Any]]
+    dirty_calls: set[str]
+    registrations: dict[str, RegistrationState]
+    members: dict[tuple[str, str], tuple[QueueMember, bool]]
+    mailboxes: dict[str, MailboxChanged]
+    records: list[CallRecordReport]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.replace_calls or self.ended_calls or self.call_rows or self.registrations
+                    or self.members or self.mailboxes or self.records)

@@ -133,3 +133,33 @@ def test_cost_rounding():
     assert cost_of("16135550000", 31, rates) == Decimal("0.0600")
     assert cost_of("33123456", 100, rates) == 0
     assert cost_of("15145550000", 0, rates) == 0
+
+
+def test_events_arriving_during_a_write_are_not_lost(engine, db, world):
+    node, alice, bob = setup_node(db, world)
+    p = Projector(make_session_factory(engine), node.id)
+    p.handle(CallRecorded(T0, report("u1")))
+    batch = p.take()
+    p.handle(CallRecorded(T0, report("u2")))  # arrives while the batch is being written elsewhere
+    p.write(batch)
+    assert p.pending == 1
+    p.flush()
+    assert sorted({r.pbx_call_id for r in db.scalars(select(CallRecord))}) == ["u1", "u2"]
+
+
+def test_a_failed_write_requeues_its_batch(engine, db, world):
+    node, alice, bob = setup_node(db, world)
+    p = Projector(make_session_factory(engine), node.id)
+    p.handle(CallStarted(T0, call("c1")))
+    p.handle(CallRecorded(T0, report("u1")))
+    real = p.sessions
+    p.sessions = lambda: (_ for _ in ()).throw(ConnectionError("database down"))  # type: ignore[assignment]
+    import pytest
+
+    with pytest.raises(ConnectionError):
+        p.flush()
+    assert p.pending == 2
+    p.sessions = real
+    p.flush()
+    assert db.scalar(select(func.count()).select_from(CallRecord)) == 2
+    assert db.scalar(select(func.count()).select_from(LiveCall)) == 1

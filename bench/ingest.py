@@ -1,0 +1,314 @@
+"""How fast the control daemon's pipeline consumes a PBX event stream, beside the raw client library.
+
+  .venv/bin/python -m bench.ingest [--calls 4000] [--backend sqlite|postgresql|both]
+
+1. The embedded PBX (sim/) makes `--calls` calls (its scenario mix) while a raw socket records the
+   bytes its AMI server sends: a steady stream that sim/ produces, with the class mask and Filter the
+   adapter asks for, and again without them (how much the narrow subscription cuts).
+2. A replay server writes those bytes as fast as TCP takes them (after answering Login, Filter and the
+   adapter's start-up actions), in a child process so the producer never competes with the consumer.
+3. Consumers, each in a fresh process: panoramisk's bare Manager counting events (the ceiling), then
+   the daemon's pipeline (AsteriskAdapter with its fixes, event translation, Projector flushing live
+   calls and call records to the database every 100 ms) on SQLite and on PostgreSQL. Lag is the time
+   between the replay's last byte and the last call record committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLASSES = "system,call,agent,user,cdr"
+
+
+# -- 1. record a stream from sim ---------------------------------------------------------------------
+
+def record(calls: int, filtered: bool) -> bytes:
+    from clusterpbx.ami.adapter import needed_events
+    from clusterpbx.sim.runner import SimPBX
+
+    sim = SimPBX(lab="asterisk", ami_port=0, esl_port=None, seed=5)
+    sim.start()
+    try:
+        from clusterpbx.sim.lab import AMI_SECRET, AMI_USER
+
+        s = socket.create_connection(("127.0.0.1", sim.ami_port))
+        s.settimeout(10)
+        f = s.makefile("rb")
+        f.readline()  # banner
+        actions = [f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: "
+                   f"{CLASSES if filtered else 'on'}\r\n\r\n"]
+        if filtered:
+            actions.append("Action: Filter\r\nOperation: Add\r\nFilter: Event: (" + "|".join(needed_events())
+                           + ")\r\n\r\n")
+        for a in actions:
+            s.sendall(a.encode())
+        s.settimeout(0.5)
+        buf = bytearray()
+
+        def drain(quiet: float) -> None:
+            deadline = time.monotonic() + quiet
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(1 << 20)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buf.extend(chunk)
+                deadline = time.monotonic() + quiet
+
+        drain(0.5)
+        buf.clear()  # the login answers are not part of the stream
+        sim.start_scenario(rate=None, seed=11, count=calls, mix={"internal_answered": 5, "internal_voicemail": 2,
+                                                                   "inbound": 2, "outbound": 2, "queue": 1})
+        drain(2.0)
+        s.close()
+        return bytes(buf)
+    finally:
+        sim.stop()
+
+
+# -- 2. replay server (child process) -------------------------------------------------------------
+
+REPLAY_SERVER = r'''
+import asyncio, json, re, sys, time
+stream = open(sys.argv[1], "rb").read()
+LIST_ACTIONS = {"pjsipshowcontacts": "ContactListComplete", "coreshowchannels": "CoreShowChannelsComplete",
+                "queuestatus": "QueueStatusComplete", "pjsipshowendpoints": "EndpointListComplete"}
+
+async def handle(reader, writer):
+    writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+    sent = False
+    while True:
+        try:
+            block = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        headers = dict(l.split(": ", 1) for l in block.decode().split("\r\n") if ": " in l)
+        action = headers.get("Action", "").lower()
+        aid = headers.get("ActionID", "")
+        if action in LIST_ACTIONS:
+            writer.write(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\nMessage: listing\r\n\r\n"
+                         f"Event: {LIST_ACTIONS[action]}\r\nActionID: {aid}\r\nEventList: Complete\r\n"
+                         f"ListItems: 0\r\n\r\n".encode())
+        else:
+            writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n".encode())
+        await writer.drain()
+        if action == "login" and not sent:
+            sent = True
+            asyncio.ensure_future(blast(writer))
+
+async def blast(writer):
+    await asyncio.sleep(0.3)  # let the client finish its start-up actions
+    t0 = time.monotonic()
+    for i in range(0, len(stream), 1 << 16):
+        writer.write(stream[i:i + (1 << 16)])
+        await writer.drain()
+    print(json.dumps({"write_seconds": time.monotonic() - t0, "end_wall": time.time()}), flush=True)
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+'''
+
+
+def start_replay(stream_path: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-c", REPLAY_SERVER, stream_path], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, port
+
+
+# -- 3. consumers (child processes) ---------------------------------------------------------------
+
+RAW_CONSUMER = r'''
+import asyncio, json, sys, time
+from panoramisk import Manager
+expected = int(sys.argv[2])
+async def main():
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    state = {"n": 0, "first": None, "last": None}
+    m = Manager(loop=loop, host="127.0.0.1", port=int(sys.argv[1]), username="bench", secret="bench",
+                ping_delay=3600)
+    def on_event(manager, event):
+        if state["first"] is None:
+            state["first"] = time.monotonic()
+        state["n"] += 1
+        if state["n"] >= expected:
+            state["last"] = time.monotonic()
+            done.set()
+    m.register_event("*", on_event)
+    m.connect()
+    await asyncio.wait_for(done.wait(), 300)
+    print(json.dumps({"events": state["n"], "seconds": state["last"] - state["first"]}))
+    m.close()
+asyncio.run(main())
+'''
+
+PIPELINE_CONSUMER = r'''
+import asyncio, json, sys, time
+from sqlalchemy import func, select
+from clusterpbx.ami.adapter import AsteriskAdapter
+from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.models import CallRecord
+from clusterpbx.control.port import NodeAddress
+from clusterpbx.control.projection import Projector
+port, url, node_id, expected_records, expected_events = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                                                          int(sys.argv[4]), int(sys.argv[5]))
+sessions = make_session_factory(make_engine(url))
+
+async def main():
+    adapter = AsteriskAdapter(NodeAddress(host="127.0.0.1", port=port, username="bench", secret="bench",
+                                          timeout=30, extra={"event_filter": "off"}))
+    projector = Projector(sessions, node_id)
+    raw = {"n": 0, "first": None}
+    inner = adapter._on_ami_event
+    def counting(event):
+        if raw["first"] is None:
+            raw["first"] = time.monotonic()
+        raw["n"] += 1
+        inner(event)
+    adapter._on_ami_event = counting
+    adapter.connection._on_event = counting
+    adapter.subscribe(projector.handle)
+    await adapter.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # the daemon's flush interval
+        done = raw["n"] >= expected_events
+        await asyncio.to_thread(projector.write, projector.take())  # as the daemon's NodeRunner does
+        if done and projector.pending == 0:
+            break
+    end = time.monotonic()
+    with sessions() as db:
+        rows = db.scalar(select(func.count()).select_from(CallRecord))
+    print(json.dumps({"events": raw["n"], "seconds": end - raw["first"], "records": rows,
+                      "end_wall": time.time()}))
+    await adapter.stop()
+asyncio.run(main())
+'''
+
+
+def prepare_db(url: str) -> tuple[int, int]:
+    """A migrated database with a tenant whose users are the sim lab's endpoints."""
+    from sqlalchemy import text
+
+    from clusterpbx.control import migrate
+    from clusterpbx.control.accounts import NewUser, create_tenant, create_user
+    from clusterpbx.control.db import make_engine, make_session_factory
+    from clusterpbx.control.models import NodeKind, PbxNode
+
+    engine = make_engine(url)
+    if url.startswith("postgresql"):
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    migrate.upgrade(url)
+    with make_session_factory(make_engine(url))() as db:
+        node = PbxNode(name="bench", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+        db.add(node)
+        db.flush()
+        tenant = create_tenant(db, "Bench", "bench.example.com", node)
+        for ext in ("100", "101", "102", "103", "104", "105"):
+            create_user(db, tenant, NewUser(f"u{ext}@bench.example.com", "U", ext, "Bench-2026x", ext),
+                        check_policy=False)
+        db.commit()
+        return node.id, tenant.id
+
+
+def count_events(stream: bytes) -> int:
+    return len(re.findall(rb"(?:^|\r\n\r\n)Event: ", stream))
+
+
+def expected_records(stream: bytes, url: str, node_id: int) -> int:
+    """Call-record rows the pipeline must store: the stream's Cdr events through the same rules."""
+    from zoneinfo import ZoneInfo
+
+    from clusterpbx.ami.cdr import report_from_event
+    from clusterpbx.control import callrecords
+    from clusterpbx.control.db import make_engine, make_session_factory
+
+    with make_session_factory(make_engine(url))() as db:
+        directory = callrecords.Directory.load(db, node_id)
+    keys = set()
+    for block in stream.split(b"\r\n\r\n"):
+        if not block.startswith(b"Event: Cdr"):
+            continue
+        fields = dict(line.split(": ", 1) for line in block.decode("utf-8", "replace").split("\r\n") if ": " in line)
+        report = report_from_event(fields, ZoneInfo("UTC"))
+        if report is not None:
+            keys |= {(row["pbx_call_id"], row["user_id"]) for row in callrecords.rows_for(report, node_id, directory)}
+    return len(keys)
+
+
+def run_json(args: list[str]) -> dict[str, float]:
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=4000)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cpbx-ingest-"))
+    full = record(min(args.calls, 500), filtered=False)
+    narrow = record(min(args.calls, 500), filtered=True)
+    print(f"subscription: {count_events(full)} events for 500 calls with Events: on, {count_events(narrow)} with "
+          f"the class mask and Filter ({1 - count_events(narrow) / count_events(full):.0%} less)")
+    stream = record(args.calls, filtered=False)
+    path = work / "stream.bin"
+    path.write_bytes(stream)
+    n_events = count_events(stream)
+    print(f"stream: {args.calls} calls from sim/, {n_events} events, {len(stream) / 1e6:.1f} MB")
+
+    proc, port = start_replay(str(path))
+    try:
+        raw = run_json([sys.executable, "-c", RAW_CONSUMER, str(port), str(n_events)])
+    finally:
+        proc.kill()
+    print(f"panoramisk Manager alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
+
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        url = f"sqlite:///{work}/ingest.db" if backend == "sqlite" else os.environ.get(
+            "CLUSTERPBX_TEST_POSTGRES_URL", "")
+        if not url:
+            print("postgresql: skipped (set CLUSTERPBX_TEST_POSTGRES_URL)")
+            continue
+        node_id, _tenant = prepare_db(url)
+        n_records = expected_records(stream, url, node_id)
+        proc, port = start_replay(str(path))
+        try:
+            result = run_json([sys.executable, "-c", PIPELINE_CONSUMER, str(port), url, str(node_id),
+                               str(n_records), str(n_events)])
+            assert proc.stdout is not None
+            replay = json.loads(proc.stdout.readline())
+        finally:
+            proc.kill()
+        lag = result["end_wall"] - replay["end_wall"]
+        print(f"daemon pipeline on {backend}: {result['events'] / result['seconds']:,.0f} events/s "
+              f"({result['events']} events, {result['records']} of {n_records} expected call-record rows "
+              f"committed), "
+              f"lag after the last byte {lag:.2f}s, "
+              f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
