@@ -29,6 +29,34 @@ class Settings:
     # Local command channel of the control daemon (loopback HTTP with a shared secret).
     control_url: str = "http://127.0.0.1:8765"
     control_timeout: float = 5.0
+    # Absolute base of every link the portal sends by e-mail and of the Google redirect URI. Links are
+    # never built from the Host header, which a client controls. Set it to the public https address.
+    public_url: str = "http://127.0.0.1:8000"
+    # Outgoing mail (sign-up confirmation, password reset). Without smtp_host, messages are written
+    # as .eml files to <instance>/outbox and a warning is logged (handy for the demo).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout: float = 10.0
+    # "Connexion avec Gmail" (OpenID Connect); the button shows only when the client id and secret are set.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    google_timeout: float = 10.0
+    # The Google profile picture is fetched server-side from these host suffixes only (comma-separated).
+    google_picture_hosts: str = "googleusercontent.com"
+    google_picture_max_bytes: int = 2 * 1024 * 1024
+    # Self sign-up ("S'enregistrer") and "Mot de passe oublié ?": per-IP limits on the forms, a limit on
+    # the e-mails sent to one address, and how long the e-mailed links stay valid.
+    signup_rate_limit: str = "5 per hour"
+    forgot_rate_limit: str = "5 per hour"
+    mail_per_address_rate_limit: str = "3 per hour"
+    signup_link_hours: int = 48
+    reset_link_minutes: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -46,6 +46,7 @@ def test_login_language_logout(live_server, browser_page, world):
     assert page.get_by_role("heading", name="About me").is_visible()
     screenshot(page, "home-en")
     page.get_by_role("link", name="Settings").click()
+    page.locator(".tabs").get_by_role("link", name="Account").click()
     assert page.get_by_role("heading", name="Web portal password").is_visible()
     screenshot(page, "settings-account-en")
 

@@ -14,8 +14,11 @@ def test_login_page_has_guide_fields_in_french(client):
     html = client.get("/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     for text in ("Langue", "Courriel", "Mot de passe", "Connexion", "Français", "English"):
         assert text in html
-    # Google login, sign-up and forgot-password come with the identity issue: no dead links meanwhile.
-    assert "Gmail" not in html and "enregistrer" not in html
+    # The guide's other two options are always there; "Connexion avec Gmail" only once Google is configured
+    # (tests/identity/test_google.py checks the button with a configured provider).
+    assert "S'enregistrer" in html and 'href="/signup"' in html
+    assert "Mot de passe oublié ?" in html and 'href="/password/forgot"' in html
+    assert "Gmail" not in html and "/login/google" not in html
 
 
 def test_login_and_logout(client, auth, world):

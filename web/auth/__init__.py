@@ -92,7 +92,9 @@ def login() -> Any:
         user = db.scalar(select(User).where(func.lower(User.email) == email))
         password = form.password.data or ""
         ok = verify_password(user.password_hash if user else "", password)
-        if user is not None and ok and user.tenant.allow_password_login and user.active and user.approved:
+        # A self sign-up logs in only once its address is confirmed (and the tenant approved it).
+        if (user is not None and ok and user.tenant.allow_password_login and user.active and user.approved
+                and user.email_confirmed):
             if failure is not None:
                 db.delete(failure)
             if needs_rehash(user.password_hash):
