@@ -106,9 +106,14 @@ def _int(value: str | None, default: int = 0) -> int:
 
 def lower_keys(event: Mapping[str, object]) -> dict[str, str]:
     """Header names lower-cased; a header repeated in one message keeps its last value."""
+    # panoramisk's CaseInsensitiveDict already keeps lower-cased keys: reading them directly is the
+    # difference between this function dominating the event path and not showing up in a profile.
+    store = getattr(event, "_store", None)
+    pairs = ((k, v) for k, (_orig, v) in store.items()) if isinstance(store, dict) else \
+        ((k.lower(), v) for k, v in event.items())
     out: dict[str, str] = {}
-    for k, v in event.items():
-        out[k.lower()] = v[-1] if isinstance(v, list) and v else str(v) if v is not None else ""
+    for k, v in pairs:
+        out[k] = v if type(v) is str else v[-1] if isinstance(v, list) and v else str(v) if v is not None else ""
     return out
 
 
@@ -240,11 +245,12 @@ class EventTranslator:
     # ---------------------------------------------------------------- events
 
     def feed(self, event: Mapping[str, object]) -> list[PbxEvent]:
-        e = lower_keys(event)
-        name = e.get("event", "")
+        raw_name = event.get("Event") or event.get("event") or ""
+        name = raw_name[-1] if isinstance(raw_name, list) and raw_name else str(raw_name)
         handler = getattr(self, f"_on_{name.lower()}", None)
-        if handler is None:
+        if handler is None:  # most of an unfiltered stream (VarSet, Newexten...): skip before any copying
             return []
+        e = lower_keys(event)
         out: list[PbxEvent] = handler(e, self.clock())
         return out
 
