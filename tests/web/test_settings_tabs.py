@@ -3,14 +3,10 @@ as pending, applied through the control daemon when it is reachable."""
 
 from __future__ import annotations
 
-import asyncio
 import html as htmllib
-import threading
 
 import pytest
 
-from clusterpbx.control.daemon import ControlDaemon
-from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     CallSettings,
     DestinationGroup,
@@ -20,6 +16,7 @@ from clusterpbx.control.models import (
     SyncState,
     VoicemailSettings,
 )
+from tests.daemon_harness import daemon_for_app
 from tests.fakes import FakePbx
 
 
@@ -122,16 +119,7 @@ def test_applied_when_daemon_answers(app, client, auth, db, world, engine):
     tenant.node_id = node.id
     db.commit()
     fake = FakePbx()
-    loop = asyncio.new_event_loop()
-    daemon = ControlDaemon(make_session_factory(engine), "s3cret", port=0, port_factory=lambda n, a: fake)
-    loop.run_until_complete(daemon.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        settings = app.config["CLUSTERPBX"]
-        settings.control_url = f"http://127.0.0.1:{daemon.port}"
-        (app.instance_path and __import__("pathlib").Path(settings.instance_path)).mkdir(parents=True, exist_ok=True)
-        (__import__("pathlib").Path(settings.instance_path) / "control_secret").write_text("s3cret")
+    with daemon_for_app(app, engine, fake):
         auth.login(user.email)
         resp = post(client, auth, "/settings/advanced", form(dnd="y", forward_noanswer="4385551234"))
         assert resp.status_code == 302
@@ -139,10 +127,6 @@ def test_applied_when_daemon_answers(app, client, auth, db, world, engine):
         assert fake.features["201"].dnd and fake.features["201"].forward_noanswer == "4385551234"
         db.expire_all()
         assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
-    finally:
-        asyncio.run_coroutine_threadsafe(daemon.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 def vm_form(**over):
