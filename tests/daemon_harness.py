@@ -18,9 +18,10 @@ from tests.fakes import FakePbx
 def daemon_for_app(app: Any, engine: Any, fake: FakePbx, secret: str = "s3cret") -> Iterator[ControlDaemon]:
     loop = asyncio.new_event_loop()
     daemon = ControlDaemon(make_session_factory(engine), secret, port=0, port_factory=lambda n, a: fake)
-    loop.run_until_complete(daemon.start())
+    # Started on its own thread's loop: the calling thread may already run one (Playwright's).
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    asyncio.run_coroutine_threadsafe(daemon.start(), loop).result(30)
     settings = app.config["CLUSTERPBX"]
     old_url = settings.control_url
     settings.control_url = f"http://127.0.0.1:{daemon.port}"
