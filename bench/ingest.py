@@ -125,7 +125,11 @@ asyncio.run(main())
 
 
 def start_replay(stream_path: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-c", REPLAY_SERVER, stream_path], stdout=subprocess.PIPE, text=True)
+    return start_replay_with(REPLAY_SERVER, stream_path)
+
+
+def start_replay_with(code: str, stream_path: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-c", code, stream_path], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, port
@@ -261,12 +265,183 @@ def run_json(args: list[str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- FreeSWITCH: the same, over ESL ----------------------------------------------------------------
+
+def record_esl(calls: int) -> bytes:
+    from clusterpbx.sim.runner import SimPBX
+
+    sim = SimPBX(lab="freeswitch", ami_port=0, esl_port=0, seed=5)
+    sim.start()
+    try:
+        s = socket.create_connection(("127.0.0.1", sim.esl_port))
+        s.settimeout(0.5)
+        buf = bytearray()
+
+        def drain(quiet: float) -> None:
+            deadline = time.monotonic() + quiet
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(1 << 20)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buf.extend(chunk)
+                deadline = time.monotonic() + quiet
+
+        drain(0.3)
+        s.sendall(b"auth ClueCon\n\n")
+        drain(0.3)
+        s.sendall(b"event plain ALL\n\n")
+        drain(0.5)
+        buf.clear()
+        sim.start_scenario(rate=None, seed=11, count=calls, mix={"internal_answered": 5, "internal_voicemail": 2,
+                                                                   "inbound": 2, "outbound": 2, "queue": 1})
+        drain(2.0)
+        s.close()
+        return bytes(buf)
+    finally:
+        sim.stop()
+
+
+ESL_REPLAY = r'''
+import asyncio, json, sys, time
+stream = open(sys.argv[1], "rb").read()
+
+async def handle(reader, writer):
+    writer.write(b"Content-Type: auth/request\n\n")
+    sent = False
+    while True:
+        try:
+            block = (await reader.readuntil(b"\n\n")).decode()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        if block.startswith("api "):
+            body = b"+OK\n"
+            writer.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body)
+        else:
+            writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+        await writer.drain()
+        if block.startswith("event ") and not sent:
+            sent = True
+            asyncio.ensure_future(blast(writer))
+
+async def blast(writer):
+    await asyncio.sleep(0.3)
+    t0 = time.monotonic()
+    for i in range(0, len(stream), 1 << 16):
+        writer.write(stream[i:i + (1 << 16)])
+        await writer.drain()
+    print(json.dumps({"write_seconds": time.monotonic() - t0, "end_wall": time.time()}), flush=True)
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+'''
+
+GREENSWITCH_CONSUMER = r'''
+import json, sys, time
+import gevent
+from greenswitch import InboundESL
+expected = int(sys.argv[2])
+state = {"n": 0, "first": None, "last": None}
+done = gevent.event.Event()
+def on_event(event):
+    if state["first"] is None:
+        state["first"] = time.monotonic()
+    state["n"] += 1
+    if state["n"] >= expected:
+        state["last"] = time.monotonic()
+        done.set()
+conn = InboundESL(host="127.0.0.1", port=int(sys.argv[1]), password="ClueCon")
+conn.connect()
+conn.register_handle("*", on_event)
+conn.send("event plain ALL")
+done.wait(300)
+print(json.dumps({"events": state["n"], "seconds": (state["last"] or time.monotonic()) - state["first"]}))
+'''
+
+ESL_PIPELINE_CONSUMER = r'''
+import asyncio, json, sys, time
+from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.port import NodeAddress
+from clusterpbx.control.projection import Projector
+from clusterpbx.esl.adapter import FreeSwitchAdapter
+port, url, node_id, expected_calls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sessions = make_session_factory(make_engine(url))
+
+async def main():
+    adapter = FreeSwitchAdapter(NodeAddress(host="127.0.0.1", port=port, secret="ClueCon", timeout=30,
+                                            sip_domain="127.0.0.1"))
+    projector = Projector(sessions, node_id)
+    seen = {"first": None, "ended": 0}
+    def handle(event):
+        if seen["first"] is None:
+            seen["first"] = time.monotonic()
+        if type(event).__name__ == "CallEnded":
+            seen["ended"] += 1
+        projector.handle(event)
+    adapter.subscribe(handle)
+    await adapter.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        done = seen["ended"] >= expected_calls
+        await asyncio.to_thread(projector.write, projector.take())
+        if done and projector.pending == 0:
+            break
+    end = time.monotonic()
+    print(json.dumps({"seconds": end - seen["first"], "records": projector.stats.records, "ended": seen["ended"],
+                      "end_wall": time.time()}))
+    await adapter.stop()
+asyncio.run(main())
+'''
+
+
+def count_esl_events(stream: bytes) -> int:
+    return stream.count(b"Content-Type: text/event-plain")
+
+
+def narrow_share(path: Path, kind: str) -> tuple[int, int]:
+    """(all events, events the adapter subscribes to) in a real recorded call stream."""
+    if kind == "ami":
+        from clusterpbx.ami.adapter import needed_events
+        from tests.ami.capture import server_events
+
+        events = [e for e in server_events(path.name) if "Event" in e]
+        names = set(needed_events())
+        classes = set(CLASSES.split(","))
+        kept = [e for e in events if e["Event"] in names
+                and ({p.strip() for p in e.get("Privilege", "").split(",")} & classes or "Privilege" not in e)]
+        return len(events), len(kept)
+    from urllib.parse import unquote
+
+    from clusterpbx.esl.connection import DEFAULT_EVENTS
+
+    data = path.read_bytes()
+    names = [m.group(1).decode() for m in re.finditer(rb"\nEvent-Name: ([A-Za-z_:]+)\n", data)]
+    subclasses = [unquote(m.group(1).decode()) for m in re.finditer(rb"\nEvent-Subclass: ([^\n]+)\n", data)]
+    wanted = set(DEFAULT_EVENTS)
+    kept = sum(1 for n in names if n in wanted and n != "CUSTOM") + sum(1 for sc in subclasses if sc in wanted)
+    return len(names), kept
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=4000)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cpbx-ingest-"))
+    fixtures = Path(os.environ.get("CLUSTERPBX_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+    total, kept = narrow_share(fixtures / "asterisk" / "06_call_answered_events.txt", "ami")
+    print(f"real Asterisk call (capture 06, read=all): {total} events, {kept} with the adapter's class mask and "
+          f"Filter ({1 - kept / total:.0%} less)")
+    total, kept = narrow_share(fixtures / "freeswitch" / "05_events_plain_answered_call.txt", "esl")
+    print(f"real FreeSWITCH call (capture 05, event plain ALL): {total} events, {kept} with the adapter's "
+          f"subscription ({1 - kept / total:.0%} less)")
     full = record(min(args.calls, 500), filtered=False)
     narrow = record(min(args.calls, 500), filtered=True)
     print(f"subscription: {count_events(full)} events for 500 calls with Events: on, {count_events(narrow)} with "
@@ -307,6 +482,34 @@ def main() -> int:
               f"committed), "
               f"lag after the last byte {lag:.2f}s, "
               f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
+
+    esl_stream = record_esl(args.calls)
+    esl_path = work / "esl.bin"
+    esl_path.write_bytes(esl_stream)
+    n_esl = count_esl_events(esl_stream)
+    n_calls = esl_stream.count(b"Event-Name: CHANNEL_HANGUP_COMPLETE")
+    print(f"ESL stream: {args.calls} calls from sim/, {n_esl} plain events (event plain ALL), "
+          f"{len(esl_stream) / 1e6:.1f} MB")
+    proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
+    try:
+        raw = run_json([sys.executable, "-c", GREENSWITCH_CONSUMER, str(port), str(n_esl)])
+    finally:
+        proc.kill()
+    print(f"greenswitch InboundESL alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
+    url = f"sqlite:///{work}/ingest-fs.db"
+    node_id, _tenant = prepare_db(url)
+    proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
+    try:
+        result = run_json([sys.executable, "-c", ESL_PIPELINE_CONSUMER, str(port), url, str(node_id),
+                           str(max(1, n_calls // 2))])
+        assert proc.stdout is not None
+        replay = json.loads(proc.stdout.readline())
+    finally:
+        proc.kill()
+    rate = n_esl / result["seconds"]
+    print(f"daemon pipeline (FreeSWITCH adapter) on sqlite: {rate:,.0f} events/s, lag after the last byte "
+          f"{result['end_wall'] - replay['end_wall']:.2f}s, {rate / (raw['events'] / raw['seconds']):.0%} of the "
+          f"ceiling")
     return 0
 
 
