@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clusterpbx.control.models import Extension, PbxNode, Queue, Tenant
+from clusterpbx.control.pbxnames import PbxNames
 
 log = logging.getLogger("clusterpbx.demo")
 
@@ -26,16 +27,18 @@ def demo_model(db: Session, node_name: str, spool: str) -> Any:
     model.credentials[node.username or "clusterpbx"] = node.secret
     tenants = db.scalars(select(Tenant).where(Tenant.node_id == node.id)).all()
     for tenant in tenants:
+        # The names the generated configuration would create (control.pbxnames), as on a real node.
+        names = PbxNames.for_tenant(db, tenant)
         for ext in db.scalars(select(Extension).where(Extension.tenant_id == tenant.id).order_by(Extension.number)):
             name = ext.user.display_name if ext.user else ext.number
-            model.add_endpoint(ext.sip_username, name=name, context="from-internal", password=ext.sip_password,
-                               mailbox=f"{ext.mailbox}@default" if ext.mailbox else "")
+            model.add_endpoint(ext.sip_username, name=name, context=f"cpbx-{names.slug}", password=ext.sip_password,
+                               mailbox=f"{ext.mailbox}@{names.voicemail_context}" if ext.mailbox else "")
             if ext.mailbox:
-                model.add_mailbox(ext.mailbox, context="default", password=ext.vm_pin, fullname=name)
+                model.add_mailbox(ext.mailbox, context=names.voicemail_context, password=ext.vm_pin, fullname=name)
             model.register(ext.sip_username, f"sip:{ext.sip_username}@127.0.0.1:{5100 + int(ext.number) % 1000}",
                            user_agent="ClusterPBX demo phone")
         for queue in db.scalars(select(Queue).where(Queue.tenant_id == tenant.id)):
-            model.add_queue(queue.name, strategy=queue.strategy)
+            model.add_queue(names.queue(queue), strategy=queue.strategy)
     return model
 
 

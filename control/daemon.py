@@ -481,9 +481,12 @@ class ControlDaemon:
         return {"endpoints": endpoints}
 
     def _mailboxes(self, user_id: int) -> tuple[NodeRunner, list[str]]:
+        from .pbxnames import PbxNames
+
         db, user, runner = self._user_and_runner(user_id)
         try:
-            return runner, [e.mailbox for e in user.extensions if e.mailbox]
+            names = PbxNames.for_tenant(db, user.tenant)
+            return runner, [names.mailbox(e) for e in user.extensions if e.mailbox]
         finally:
             db.close()
 
@@ -549,6 +552,42 @@ class ControlDaemon:
             db.close()
         await runner.port.click_to_call(endpoint, number)
         return {"endpoint": endpoint, "number": number}
+
+    # -- personal conference: the room always comes from the user, never from the request -----------
+
+    def _own_room(self, user_id: int) -> tuple[NodeRunner, str]:
+        from .conference import room_name
+
+        db, user, runner = self._user_and_runner(user_id)
+        try:
+            return runner, room_name(db, user)
+        finally:
+            db.close()
+
+    async def cmd_conference_participants(self, user_id: int) -> dict[str, Any]:
+        runner, room = self._own_room(user_id)
+        people = await runner.port.conference_participants(room)
+        return {"room": room, "participants": [
+            {"id": p.participant_id, "number": p.caller_number, "name": p.caller_name, "admin": p.admin,
+             "muted": p.muted, "listen_only": p.listen_only} for p in people]}
+
+    async def _own_participant(self, user_id: int, participant_id: str) -> tuple[NodeRunner, str, str]:
+        runner, room = self._own_room(user_id)
+        pid = str(participant_id)
+        # Only someone in the owner's room right now: an id from another room is "not found".
+        if not any(p.participant_id == pid for p in await runner.port.conference_participants(room)):
+            raise LookupError("no such participant")
+        return runner, room, pid
+
+    async def cmd_conference_kick(self, user_id: int, participant_id: str) -> dict[str, Any]:
+        runner, room, pid = await self._own_participant(user_id, participant_id)
+        await runner.port.conference_kick(room, pid)
+        return {"room": room, "kicked": pid}
+
+    async def cmd_conference_mute(self, user_id: int, participant_id: str, muted: bool) -> dict[str, Any]:
+        runner, room, pid = await self._own_participant(user_id, participant_id)
+        await runner.port.conference_mute(room, pid, bool(muted))
+        return {"room": room, "participant": pid, "muted": bool(muted)}
 
 
 async def run_forever(daemon: ControlDaemon, stop: asyncio.Event) -> None:

@@ -24,6 +24,7 @@ from .models import (
     VoicemailSettings,
     utcnow,
 )
+from .pbxnames import PbxNames
 from .port import ExtensionFeatures, PbxError, PbxPort
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ def features_for(user: User, call: CallSettings | None, vm: VoicemailSettings | 
     )
 
 
-def queue_interface(user: User) -> str | None:
+def queue_interface(db: Session, user: User) -> str | None:
     ext = user.primary_extension
-    return f"PJSIP/{ext.sip_username}" if ext else None
+    if ext is None or user.tenant.node is None:
+        return None
+    return PbxNames.for_tenant(db, user.tenant).member(ext)
 
 
 @dataclass
@@ -86,21 +89,23 @@ async def push_user(db: Session, port: PbxPort, user: User) -> PushResult:
     result.pending += not ok
     if error:
         result.errors.append(error)
-    interface = queue_interface(user)
+    interface = queue_interface(db, user)
     memberships = db.scalars(select(QueueMembership).where(QueueMembership.user_id == user.id)).all()
+    names = PbxNames.for_tenant(db, user.tenant) if memberships and user.tenant.node is not None else None
     for m in memberships:
         queue = db.get(Queue, m.queue_id)
-        if queue is None or interface is None:
+        if queue is None or interface is None or names is None:
             continue
+        pbx_queue = names.queue(queue)
         try:
             if m.logged_in:
-                await port.queue_login(queue.name, interface, user.display_name)
+                await port.queue_login(pbx_queue, interface, user.display_name)
                 if m.paused:
-                    await port.queue_pause(queue.name, interface, m.pause_reason)
+                    await port.queue_pause(pbx_queue, interface, m.pause_reason)
                 else:
-                    await port.queue_resume(queue.name, interface)
+                    await port.queue_resume(pbx_queue, interface)
             else:
-                await port.queue_logout(queue.name, interface)
+                await port.queue_logout(pbx_queue, interface)
             _mark(m, True)
             result.applied += 1
         except PbxError as exc:

@@ -316,11 +316,15 @@ def _main_ctx(t: Tenant) -> _Ctx:
         "Hangup()",
     )
     agent = f"Local/${{CPBX_FROM}}@{ctx(t, 'leg')}/n"
+    # Log in to every queue the administrator made this extension an agent of (control.pbxnames names).
+    logins = [f'ExecIf($["${{CPBX_FROM}}"="{number}"]?AddQueueMember({queue_id(t, q)},{agent}))'
+              for q in sorted(t.queues, key=lambda q: q.name) for number in sorted(q.members)]
+    logouts = [f"RemoveQueueMember({queue_id(t, q)},{agent})" for q in sorted(t.queues, key=lambda q: q.name)]
     c.exten(
         "*45",
         caller,
         '(check)GotoIf($["${CPBX_FROM}"=""]?nope)',
-        f"UnpauseQueueMember(,{agent},,logged-in)",
+        *logins,
         "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: queue,Value: login)",
         "Playback(agent-loginok)",
         "Hangup()",
@@ -331,7 +335,7 @@ def _main_ctx(t: Tenant) -> _Ctx:
         "*46",
         caller,
         '(check)GotoIf($["${CPBX_FROM}"=""]?nope)',
-        f"PauseQueueMember(,{agent},,logged-out)",
+        *logouts,
         "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: queue,Value: logout)",
         "Playback(agent-loggedoff)",
         "Hangup()",
@@ -646,14 +650,11 @@ def render_queues(snapshot: NodeSnapshot) -> str:
                 "joinempty=yes\n"
                 "leavewhenempty=no\n"
                 "ringinuse=no\n"
+                # Members are dynamic: the ClusterPBX daemon adds and removes them (QueueAdd/QueueRemove)
+                # as users log in and out in the portal or with *45/*46, and re-asserts them after a
+                # restart. Keep persistentmembers=yes in your queues.conf [general].
+                f"; agents: {', '.join(sorted(q.members)) or 'none'}\n"
             )
-            for number in sorted(q.members):
-                e = t.extension(number)
-                assert e is not None  # validate() checked it
-                out.append(
-                    f"member => Local/{number}@{ctx(t, 'leg')}/n,0,{s.text(e.display_name) or number},"
-                    f"hint:{number}@{ctx(t)}\n"
-                )
     return "".join(out)
 
 

@@ -3,9 +3,6 @@ meets the ORM, so rendering itself stays a pure function."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,24 +16,16 @@ from clusterpbx.control.models import (
     User,
     VoicemailSettings,
 )
+from clusterpbx.control.pbxnames import tenant_slugs
 
 from . import model
 
 
-def slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:24] or "tenant"
-
-
 def node_snapshot(db: Session, node: PbxNode) -> model.NodeSnapshot:
-    tenants = []
-    used_slugs: set[str] = set()
-    for t in db.scalars(select(Tenant).where(Tenant.node_id == node.id).order_by(Tenant.id)):
-        s = slug(t.domain.split(".")[0] if t.domain else t.name)
-        if s in used_slugs:
-            s = f"{s}-{t.id}"
-        used_slugs.add(s)
-        tenants.append(_tenant(db, t, s))
+    # The slugs (and so every PBX-side name) come from control.pbxnames, which the daemon uses too.
+    slugs = tenant_slugs(db, node.id)
+    tenants = [_tenant(db, t, slugs[t.id])
+               for t in db.scalars(select(Tenant).where(Tenant.node_id == node.id).order_by(Tenant.id))]
     return model.NodeSnapshot(
         node=model.Node(kind=node.kind.value, name=node.name, domain=node.sip_domain or node.host),
         tenants=tuple(tenants),

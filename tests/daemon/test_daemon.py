@@ -95,13 +95,13 @@ def test_reconnect_reasserts_queue_membership(engine, db, world):
         await d.start()
         runner = d.nodes[node.id]
         await asyncio.wait_for(runner.resynced.wait(), 5)
-        assert fake.members[("support", "PJSIP/201")].paused
+        assert fake.members[("cpbx-acme-support", "Local/201@cpbx-acme-leg/n")].paused
         # The PBX restarts and forgets its members; on reconnect the daemon puts them back.
         fake.go_down()
         fake.members.clear()
         fake.come_back()
         await wait_for(lambda: runner.resyncs >= 2)
-        assert fake.members[("support", "PJSIP/201")].pause_reason == "Dîner"
+        assert fake.members[("cpbx-acme-support", "Local/201@cpbx-acme-leg/n")].pause_reason == "Dîner"
         await d.stop()
 
     asyncio.run(scenario())

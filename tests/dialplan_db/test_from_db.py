@@ -101,3 +101,32 @@ def test_settings_change_reaches_the_dialplan_snapshot(db):
     db.commit()
     snap = node_snapshot(db, fs)
     assert snap.tenants[0].extensions[0].number == user.extensions[0].number
+
+
+def test_pbx_names_match_the_generated_configuration(db):
+    from clusterpbx.control.models import NodeKind, Queue
+    from clusterpbx.control.pbxnames import PbxNames
+
+    seed_demo(db)
+    db.commit()
+    tenant = db.scalar(select(Tenant))
+    queue = db.scalar(select(Queue).where(Queue.name == "support"))
+    ext = tenant.users[0].extensions[0]
+    ast = db.scalar(select(PbxNode).where(PbxNode.name == "demo-asterisk"))
+    names = PbxNames.for_tenant(db, tenant)
+    files = render_node(node_snapshot(db, ast))
+    assert f"[{names.queue(queue)}]" in files["queues_clusterpbx.conf"]
+    assert f"[{names.voicemail_context}]" in files["voicemail_clusterpbx.conf"]
+    # *45 logs the extension in as exactly the member the daemon adds.
+    agent = names.member(ext).replace(ext.number, "${CPBX_FROM}", 1)
+    assert f"AddQueueMember({names.queue(queue)},{agent})" in files["extensions_clusterpbx.conf"]
+    fs = db.scalar(select(PbxNode).where(PbxNode.name == "demo-freeswitch"))
+    tenant.node_id = fs.id
+    db.commit()
+    db.expire_all()
+    fs_names = PbxNames.for_tenant(db, tenant)
+    assert fs_names.kind is NodeKind.FREESWITCH
+    fs_files = render_node(node_snapshot(db, fs))
+    everything = "".join(fs_files.values())
+    assert f'name="{fs_names.queue(queue)}"' in everything
+    assert f'name="{fs_names.member(ext)}"' in everything

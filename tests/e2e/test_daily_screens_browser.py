@@ -44,7 +44,7 @@ def test_calls_voicemail_live(app, engine, live_server, browser_page, world, db)
         "live1", utcnow() - dt.timedelta(seconds=53), CallState.ANSWERED, source_number="2192",
         destination_number="5142842020", source_uri="sip:2192@office.modulis.clusterpbx.com",
         destination_uri="sip:5142842020@office.modulis", source_ip="199.182.134.109", destination_ip="199.182.133.20")
-    box = user.extensions[0].mailbox
+    box = f"{user.extensions[0].mailbox}@cpbx-demo"  # as the generated voicemail.conf names it
     fake.mailboxes[box] = [
         VoicemailMessage("m1", box, MailboxFolder.OLD, '"Test Modulis" <55555>', dt.datetime(2026, 5, 15, 15, 45, 5), 9),
         VoicemailMessage("m2", box, MailboxFolder.INBOX, '"JP Vallée" <219>', dt.datetime(2026, 9, 24, 14, 41, 42), 12),

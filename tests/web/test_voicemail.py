@@ -15,6 +15,8 @@ from clusterpbx.control.port import MailboxFolder, VoicemailMessage
 from tests.daemon_harness import daemon_for_app
 from tests.fakes import FakePbx
 
+MINE, THEIRS = "201@cpbx-acme", "202@cpbx-acme"
+
 
 def msg(mid, box, folder=MailboxFolder.INBOX, caller='"Test Modulis" <55555>', minute=0, seconds=9):
     return VoicemailMessage(mid, box, folder, caller, dt.datetime(2026, 5, 15, 15, 45 + minute), seconds)
@@ -31,9 +33,10 @@ def setup(app, engine, db, world):
     me = world.user(tenant, extension="201")
     other = world.user(tenant, extension="202")
     fake = FakePbx()
-    fake.mailboxes["201"] = [msg("a1", "201"), msg("a2", "201", MailboxFolder.OLD, '"JP Vallée" <219>', 1, 12),
-                             msg("a3", "201", caller='"<script>x</script>" <0000>', minute=2, seconds=26)]
-    fake.mailboxes["202"] = [msg("b1", "202", caller="Secret")]
+    # The daemon names mailboxes as the generated voicemail.conf does: box@cpbx-<tenant slug>.
+    fake.mailboxes[MINE] = [msg("a1", MINE), msg("a2", MINE, MailboxFolder.OLD, '"JP Vallée" <219>', 1, 12),
+                            msg("a3", MINE, caller='"<script>x</script>" <0000>', minute=2, seconds=26)]
+    fake.mailboxes[THEIRS] = [msg("b1", THEIRS, caller="Secret")]
     for mid in ("a1", "a2", "a3", "b1"):
         fake.audio[mid] = b"RIFF" + mid.encode() + b"WAVE"
     with daemon_for_app(app, engine, fake):
@@ -63,7 +66,7 @@ def test_other_users_message_unreachable(client, auth, setup):
     assert client.get("/voicemail/b1/audio").status_code == 404
     token = auth.csrf("/voicemail/")
     client.post("/voicemail/action", data={"csrf_token": token, "action": "delete", "message": ["b1"]})
-    assert [m.message_id for m in fake.mailboxes["202"]] == ["b1"]
+    assert [m.message_id for m in fake.mailboxes[THEIRS]] == ["b1"]
 
 
 def test_delete_updates_mwi(client, auth, setup):
@@ -73,8 +76,8 @@ def test_delete_updates_mwi(client, auth, setup):
     resp = client.post("/voicemail/action", data={"csrf_token": token, "action": "delete",
                                                   "message": ["a1", "a3"]}, follow_redirects=True)
     assert "2 message(s) supprimé(s)" in page(resp)
-    assert [m.message_id for m in fake.mailboxes["201"]] == ["a2"]
-    assert fake.refreshed == ["201"]
+    assert [m.message_id for m in fake.mailboxes[MINE]] == ["a2"]
+    assert fake.refreshed == [MINE]
 
 
 def test_download_several_as_zip_and_one_as_wav(client, auth, setup):
@@ -96,7 +99,7 @@ def test_mark_heard_moves_to_old(client, auth, setup):
     auth.login(me.email)
     token = auth.csrf("/voicemail/")
     client.post("/voicemail/action", data={"csrf_token": token, "action": "heard", "message": ["a1"]})
-    assert {m.message_id: m.folder for m in fake.mailboxes["201"]}["a1"] is MailboxFolder.OLD
+    assert {m.message_id: m.folder for m in fake.mailboxes[MINE]}["a1"] is MailboxFolder.OLD
 
 
 def test_daemon_down_says_so(client, auth, world):
