@@ -236,6 +236,15 @@ def dialplan_apply(node_name: str) -> None:
         raise click.ClickException(f"files written, but the reload failed: {exc}") from None
 
 
+def _register_provision() -> None:
+    from clusterpbx.provisioning.cli import provision
+
+    cli.add_command(provision)
+
+
+_register_provision()
+
+
 @cli.command("web")
 @click.option("--bind", default="127.0.0.1:8000")
 @click.option("--workers", type=int, default=2)

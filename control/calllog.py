@@ -255,14 +255,24 @@ def export_csv(db: Session, q: CallQuery, header: Sequence[str], labels: dict[st
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
     buf.write("\ufeff")
     writer.writerow(header)
-    count = 0
-    safe = csv_safe
+    first = FORMULA_FIRST
+    status_l, kind_l = {k: labels.get(k, k) for k in ("answered", "no_answer", "busy", "failed")}, {
+        k: labels.get(k, k) for k in ("incoming", "outgoing", "internal")}
+    rec_l = {k: labels.get("rec_" + k, k) for k in ("none", "recorded")}
+    hms_table = _HMS
     write = writer.writerow
-    for row in export_rows(db, q):
-        (_id, name, number, dialed, callee, started, duration, status, rec, kind, cost) = row
-        write((safe(f"{name} <{number}>" if name else number), safe(number), safe(dialed), safe(callee),
-               str(local(as_datetime(started).replace(microsecond=0))), hms_fast(duration),
-               labels.get(status, status), labels.get("rec_" + rec, rec), labels.get(kind, kind),
+    count = 0
+    for _id, name, number, dialed, callee, started, duration, status, rec, kind, cost in export_rows(db, q):
+        # Inline on purpose: this loop runs once per exported row (a million for a large tenant).
+        caller = f"{name} <{number}>" if name else number
+        d = duration if duration > 0 else 0
+        write(("'" + caller if caller[:1] in first else caller,
+               "'" + number if number[:1] in first else number,
+               "'" + dialed if dialed[:1] in first else dialed,
+               "'" + callee if callee[:1] in first else callee,
+               str(local(as_datetime(started).replace(microsecond=0))),
+               f"{d // 3600:02d}:{hms_table[d % 3600]}",
+               status_l.get(status, status), rec_l.get(rec, rec), kind_l.get(kind, kind),
                f"{float(cost or 0):.2f}"))
         count += 1
         if count % 5000 == 0:

@@ -127,6 +127,12 @@ BLUEPRINTS = [
     "calls",
     "live",
     "voicemail",
+    "provision",
+    "phone",
+    "softphone",
+    "queues",
+    "directory",
+    "conference",
 ]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.

@@ -1,0 +1,176 @@
+"""The provisioning endpoint phones fetch from: `/prov/<tenant key>/<vendor file name>`, rendered from the
+database at request time. The tenant key in the path lets a new phone in; each phone then has its own
+HTTP Digest credentials (written into its config), optional source networks per tenant, rate-limited
+failures logged in a fail2ban-friendly line, and every fetch recorded in ProvisioningFetch."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
+
+from clusterpbx.control.models import Device, ProvisioningFetch, Tenant
+from clusterpbx.provisioning import digest
+from clusterpbx.provisioning.model import clean
+from clusterpbx.provisioning.render import base_url as tenant_base_url
+from clusterpbx.provisioning.render import classify, device_config, ensure_credentials, generic_options
+from clusterpbx.provisioning.softphone import APPS, linphone, redeem_token, zoiper
+from clusterpbx.provisioning.vendors import VENDORS
+
+from .. import csrf
+from ..db import get_db
+from ..limiter import limiter
+from ..softphone import account_for
+
+bp = Blueprint("provision", __name__, url_prefix="/prov")
+log = logging.getLogger("clusterpbx.web.provision")
+
+MIN_KEY_LENGTH = 16
+NOT_FOUND = "not found\n"
+
+
+def _failure_limit() -> str:
+    return str(current_app.config["CLUSTERPBX"].extra.get("provisioning_failure_limit", "30 per minute"))
+
+
+def _count_failure(response: Response) -> bool:
+    # Only refusals count toward the limit: a normal Digest challenge or a config served does not.
+    return bool(g.get("prov_failed"))
+
+
+def public_url() -> str:
+    return str(current_app.config["CLUSTERPBX"].public_url)
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def in_networks(address: str, networks: str) -> bool:
+    if not networks.strip():
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for cidr in networks.split(","):
+        try:
+            if cidr.strip() and ip in ipaddress.ip_network(cidr.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def record(device: Device | None, mac: str, path: str, result: int) -> None:
+    db = get_db()
+    db.add(ProvisioningFetch(device_id=device.id if device else None, mac=mac[:32], address=_address()[:64],
+                             path=clean(path, 255), result=result))
+    db.commit()
+
+
+def refuse(reason: str, path: str, *, status: int = 404, device: Device | None = None, mac: str = "",
+           challenge: str = "") -> Response:
+    """The same body whatever went wrong, so a scanner learns nothing; one log line for fail2ban."""
+    g.prov_failed = True
+    log.warning("provisioning refused: address=%s reason=%s path=%s", _address(), reason,
+                clean(path, 120).replace(" ", "_") or "-")
+    record(device, mac, path, status)
+    headers = {"WWW-Authenticate": challenge} if challenge else {}
+    return Response(NOT_FOUND if status == 404 else "unauthorized\n", status, mimetype="text/plain",
+                    headers=headers)
+
+
+def served(body: bytes, mimetype: str) -> Response:
+    return Response(body, 200, mimetype=mimetype, headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/<key>/<path:filename>", methods=["GET"])
+@csrf.exempt
+@limiter.limit(_failure_limit, deduct_when=_count_failure)
+def fetch(key: str, filename: str) -> Any:
+    db = get_db()
+    tenant = None
+    if len(key) >= MIN_KEY_LENGTH:
+        candidate = db.scalar(select(Tenant).where(Tenant.provisioning_key == key))
+        # The lookup is by value; compare again in constant time before trusting it.
+        if candidate is not None and hmac.compare_digest(candidate.provisioning_key.encode(), key.encode()):
+            tenant = candidate
+    if tenant is None:
+        return refuse("bad_key", filename)
+    if not in_networks(_address(), tenant.provisioning_networks or ""):
+        return refuse("network", filename)
+    req = classify(filename, request.headers.get("User-Agent", ""))
+    if req.kind == "invalid":
+        return refuse("bad_path", filename)
+    if req.kind == "generic" and req.vendor is not None:
+        rendered = req.vendor.render_generic(filename, generic_options(tenant), tenant_base_url(public_url(), tenant))
+        record(None, "", filename, 200)
+        return served(rendered.body, rendered.mimetype)
+    device = db.scalar(select(Device).where(Device.mac == req.mac, Device.tenant_id == tenant.id))
+    if device is None:
+        return refuse("unknown_mac", filename, mac=req.mac)
+    vendor = VENDORS.get(device.vendor)
+    name = vendor.canonical(filename, device.mac, device.model) if vendor is not None else None
+    if vendor is None or name is None or (req.vendor is not None and req.vendor is not vendor):
+        return refuse("unknown_file", filename, device=device, mac=device.mac)
+
+    secret = current_app.config["SECRET_KEY"]
+    state = dict((device.overrides or {}).get("_prov") or {})
+    # require_digest: true = always, false = never (tenant key only, for a phone that cannot answer a
+    # challenge; weaker, the operator's explicit choice), absent = after the first boot.
+    policy = (device.overrides or {}).get("require_digest")
+    armed = bool(policy) if policy is not None else bool(state.get("armed"))
+    auth = request.authorization
+    if auth is not None and auth.type == "digest":
+        verdict = digest.verify(auth.parameters, method=request.method, path=request.path,
+                                username=device.prov_username, password=device.prov_password, secret=secret)
+        if verdict == "stale":
+            g.prov_failed = False
+            return Response("unauthorized\n", 401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": digest.challenge(secret, stale=True)})
+        if verdict != "ok":
+            return refuse("bad_credentials", filename, status=401, device=device, mac=device.mac,
+                          challenge=digest.challenge(secret))
+    elif auth is not None or armed:
+        if auth is not None:
+            return refuse("bad_credentials", filename, status=401, device=device, mac=device.mac,
+                          challenge=digest.challenge(secret))
+        # A normal first step of Digest: ask for credentials (not a failure, not logged as one).
+        return Response("unauthorized\n", 401, mimetype="text/plain",
+                        headers={"WWW-Authenticate": digest.challenge(secret)})
+
+    if ensure_credentials(device):
+        db.commit()
+    rendered = vendor.render(device_config(db, device, public_url()), name)
+    if not armed and policy is None and device.prov_password and device.prov_password.encode() in rendered.body:
+        # The phone now holds its own credentials: from here on, Digest is required for this MAC
+        # (an admin re-opens the window with `clusterpbx provision reopen --mac`).
+        overrides = dict(device.overrides or {})
+        overrides["_prov"] = {**state, "armed": True}
+        device.overrides = overrides
+    record(device, device.mac, filename, 200)
+    return served(rendered.body, rendered.mimetype)
+
+
+@bp.route("/softphone/<app_name>", methods=["GET"])
+@csrf.exempt
+@limiter.limit(_failure_limit, deduct_when=_count_failure)
+def softphone(app_name: str) -> Any:
+    """The single-use URL behind the softphone QR code (Linphone) or Zoiper's token URL."""
+    token = request.args.get("t", "")
+    if app_name not in APPS or not token or len(token) > 512:
+        return refuse("bad_token", f"softphone/{app_name}")
+    db = get_db()
+    user = redeem_token(db, current_app.config["SECRET_KEY"], token, app_name, _address())
+    if user is None:
+        return refuse("bad_token", f"softphone/{app_name}")
+    account = account_for(user)
+    if account is None:
+        return refuse("no_extension", f"softphone/{app_name}")
+    rendered = linphone(account) if app_name == "linphone" else zoiper(account)
+    return served(rendered.body, rendered.mimetype)
