@@ -337,6 +337,8 @@ class FreeSwitchAdapter(PbxPort):
 
     async def reload_configuration(self) -> None:
         await self.api("reloadxml")
+        # mod_xml_curl answers are cached by FreeSWITCH: drop them so live-fetched settings apply now.
+        await self.api("xml_flush_cache")
 
     # ---------------------------------------------------------------- queues (mod_callcenter)
 

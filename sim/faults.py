@@ -55,5 +55,8 @@ def send_malformed(pbx: SimPBX, data: bytes | None = None, which: str = "ami") -
 def reject_logins(pbx: SimPBX, on: bool = True, which: str = "ami") -> None:
     """Make every login fail (as with a wrong secret) until switched off again."""
     for srv in _servers(pbx, which):
-        if hasattr(srv, "reject_logins"):
+        hook = getattr(srv, "reject_logins", None)
+        if callable(hook):  # the ESL server has a method
+            pbx.call_soon(hook, on)
+        elif hook is not None:  # the AMI server has a flag
             pbx.call_soon(setattr, srv, "reject_logins", on)
