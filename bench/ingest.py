@@ -233,6 +233,23 @@ def prepare_db(url: str) -> tuple[int, int]:
         return node.id, tenant.id
 
 
+def recorded_stream(reps: int) -> bytes:
+    """A real Asterisk 22 call's full event stream (capture 06, read=all), repeated with fresh ids."""
+    from tests.ami.capture import server_bytes
+
+    data = server_bytes("06_call_answered_events.txt")
+    blocks = [b for b in data.split(b"\r\n\r\n") if b.startswith(b"Event: ")
+              and not b.startswith((b"Event: FullyBooted", b"Event: SuccessfulAuth", b"Event: ChallengeSent"))]
+    one = b"".join(b + b"\r\n\r\n" for b in blocks)
+    ids = re.compile(rb"1795797593\.(\d+)")
+    bridge = re.compile(rb"(BridgeUniqueid: )[0-9a-f-]{36}")
+    out = []
+    for i in range(reps):
+        x = ids.sub(lambda m, i=i: b"%d.%s" % (1700000000 + i, m.group(1)), one)
+        out.append(bridge.sub(lambda m, i=i: m.group(1) + b"%036d" % i, x))
+    return b"".join(out)
+
+
 def count_events(stream: bytes) -> int:
     return len(re.findall(rb"(?:^|\r\n\r\n)Event: ", stream))
 
@@ -482,6 +499,34 @@ def main() -> int:
               f"committed), "
               f"lag after the last byte {lag:.2f}s, "
               f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
+
+    # The same with a real recorded call's stream: heavier events (VarSet, Newexten...) the daemon skips.
+    real = recorded_stream(args.calls)
+    real_path = work / "real.bin"
+    real_path.write_bytes(real)
+    n_real = count_events(real)
+    print(f"recorded stream: capture 06 repeated {args.calls} times, {n_real} events, {len(real) / 1e6:.1f} MB")
+    proc, port = start_replay(str(real_path))
+    try:
+        raw = run_json([sys.executable, "-c", RAW_CONSUMER, str(port), str(n_real)])
+    finally:
+        proc.kill()
+    print(f"panoramisk Manager alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
+    url = f"sqlite:///{work}/ingest-real.db"
+    node_id, _tenant = prepare_db(url)
+    n_records = expected_records(real, url, node_id)
+    proc, port = start_replay(str(real_path))
+    try:
+        result = run_json([sys.executable, "-c", PIPELINE_CONSUMER, str(port), url, str(node_id), str(n_records),
+                           str(n_real)])
+        assert proc.stdout is not None
+        replay = json.loads(proc.stdout.readline())
+    finally:
+        proc.kill()
+    print(f"daemon pipeline on sqlite: {result['events'] / result['seconds']:,.0f} events/s ({result['records']} of "
+          f"{n_records} expected call-record rows), lag after the last byte "
+          f"{result['end_wall'] - replay['end_wall']:.2f}s, "
+          f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
 
     esl_stream = record_esl(args.calls)
     esl_path = work / "esl.bin"

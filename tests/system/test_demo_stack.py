@@ -96,3 +96,34 @@ def test_settings_reach_the_pbx_through_the_real_adapter(stack, client, auth, db
     astdb = sim.call_soon(lambda: dict(sim.model.db))
     assert astdb["DND/201"] == "YES" and astdb["CFB/201"] == "5149079050" and astdb["CW/201"] == "ENABLED"
     assert astdb["AMPUSER/201/cfringtimer"] == "25"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_setting_saved_while_the_pbx_is_down_reaches_it_when_it_returns(stack, client, auth, db):
+    from clusterpbx.sim import faults
+
+    sim, daemon = stack
+    user = db.scalar(select(User).where(User.email == "jp.vallee@demo.clusterpbx.test"))
+    wait(lambda: all(r.port.connected for r in daemon.nodes.values()), what="daemon connected")
+    faults.stop(sim)  # 'core stop now': Shutdown, sockets closed, nothing listens
+    asterisk = next(r for r in daemon.nodes.values() if r.name == "demo-asterisk")
+    wait(lambda: not asterisk.port.connected, what="the daemon notices the PBX is gone")
+    auth.login(user.email, DEMO_PASSWORD)
+    token = auth.csrf("/settings/advanced")
+    resp = client.post("/settings/advanced", data={
+        "csrf_token": token, "dnd": "y", "call_waiting": "y", "followme_delay": "20",
+        "forward_noanswer_delay": "20", "language": "fr"})
+    assert resp.status_code == 302
+    assert "en attente" in htmllib.unescape(client.get("/settings/advanced").get_data(as_text=True))
+    db.expire_all()
+    assert db.get(CallSettings, user.id).sync_state is SyncState.PENDING
+    assert "DND/202" not in sim.call_soon(lambda: dict(sim.model.db))
+    sim.run(sim.ami.start())  # the PBX is back, on the same port
+    wait(lambda: sim.call_soon(lambda: sim.model.db.get("DND/202")) == "YES", timeout=30,
+         what="DND written after the PBX came back")
+
+    def applied():
+        db.expire_all()
+        return db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+
+    wait(applied, timeout=15, what="the setting marked applied")
