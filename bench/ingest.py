@@ -345,11 +345,11 @@ async def handle(reader, writer):
 
 async def blast(writer):
     await asyncio.sleep(0.3)
-    t0 = time.monotonic()
+    start = time.time()
     for i in range(0, len(stream), 1 << 16):
         writer.write(stream[i:i + (1 << 16)])
         await writer.drain()
-    print(json.dumps({"write_seconds": time.monotonic() - t0, "end_wall": time.time()}), flush=True)
+    print(json.dumps({"start_wall": start, "end_wall": time.time()}), flush=True)
 
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -367,18 +367,18 @@ expected = int(sys.argv[2])
 state = {"n": 0, "first": None, "last": None}
 done = gevent.event.Event()
 def on_event(event):
-    if state["first"] is None:
-        state["first"] = time.monotonic()
     state["n"] += 1
     if state["n"] >= expected:
-        state["last"] = time.monotonic()
+        state["last"] = time.time()
         done.set()
 conn = InboundESL(host="127.0.0.1", port=int(sys.argv[1]), password="ClueCon")
 conn.connect()
 conn.register_handle("*", on_event)
 conn.send("event plain ALL")
 done.wait(300)
-print(json.dumps({"events": state["n"], "seconds": (state["last"] or time.monotonic()) - state["first"]}))
+# greenswitch parses everything into a queue before handling it: time it from the first byte sent
+# (the replay's start), not from the first handled event.
+print(json.dumps({"events": state["n"], "end_wall": state["last"] or time.time()}))
 '''
 
 ESL_PIPELINE_CONSUMER = r'''
@@ -538,8 +538,11 @@ def main() -> int:
     proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
     try:
         raw = run_json([sys.executable, "-c", GREENSWITCH_CONSUMER, str(port), str(n_esl)])
+        assert proc.stdout is not None
+        replay = json.loads(proc.stdout.readline())
     finally:
         proc.kill()
+    raw["seconds"] = raw["end_wall"] - replay["start_wall"]
     print(f"greenswitch InboundESL alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
     url = f"sqlite:///{work}/ingest-fs.db"
     node_id, _tenant = prepare_db(url)
@@ -551,7 +554,7 @@ def main() -> int:
         replay = json.loads(proc.stdout.readline())
     finally:
         proc.kill()
-    rate = n_esl / result["seconds"]
+    rate = n_esl / (result["end_wall"] - replay["start_wall"])
     print(f"daemon pipeline (FreeSWITCH adapter) on sqlite: {rate:,.0f} events/s, lag after the last byte "
           f"{result['end_wall'] - replay['end_wall']:.2f}s, {rate / (raw['events'] / raw['seconds']):.0%} of the "
           f"ceiling")
