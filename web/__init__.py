@@ -133,6 +133,7 @@ BLUEPRINTS = [
     "queues",
     "directory",
     "conference",
+    "health",
 ]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.
