@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from clusterpbx.sim import model as M
 from clusterpbx.sim.lab import AMI_SECRET, AMI_USER, PJSIP_NOTIFY_TYPES
@@ -291,6 +292,9 @@ class AmiServer:
         self._pending: list[tuple[str, bytes]] | None = None
         self._stall_until = 0.0
         self._unsubscribe: Callable[[], None] | None = None
+        # Like Asterisk's cdr_csv backend: every call record is also appended to this file, whether or
+        # not a manager session is listening (the daemon's catch-up path reads it).
+        self.cdr_csv: Path | None = None
         self._handlers: dict[str, Callable[[Session, Request], None]] = {
             name[4:].lower(): getattr(self, name) for name in dir(self) if name.startswith("act_")
         }
@@ -365,8 +369,24 @@ class AmiServer:
     # ------------------------------------------------------------------ events
 
     def _on_model_event(self, ev: M.ModelEvent) -> None:
+        if self.cdr_csv is not None and isinstance(ev, M.CallRecord):
+            self._append_cdr_csv(ev.record)
         for cls, pairs in translate(ev):
             self.broadcast(cls, pairs)
+
+    def _append_cdr_csv(self, r: M.CallRecordData) -> None:
+        """One line in cdr_csv's column order (loguniqueid, loguserfield): text quoted, numbers not,
+        an empty answer time left bare, as recorded in fixtures/asterisk/cdr-csv/Master.csv."""
+        def q(text: str) -> str:
+            return '"' + text.replace('"', '""') + '"'
+
+        answer = q(_ts(r.answer)) if r.answer is not None else ""
+        fields = [q(r.accountcode), q(r.src), q(r.dst), q(r.dcontext), q(r.clid), q(r.channel), q(r.dstchannel),
+                  q(r.lastapp), q(r.lastdata), q(_ts(r.start)), answer, q(_ts(r.end)), str(r.duration),
+                  str(r.billsec), q(r.disposition), q(r.amaflags), q(r.uniqueid), q(r.userfield)]
+        assert self.cdr_csv is not None
+        with open(self.cdr_csv, "a", encoding="utf-8") as fh:
+            fh.write(",".join(fields) + "\n")
 
     def broadcast(self, cls: str, pairs: Pairs) -> None:
         data = _fmt(pairs)
