@@ -85,7 +85,16 @@ def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport |
         source_endpoint=endpoint_of(f.get("channel", "")),
         destination_endpoint=endpoint_of(f.get("dstchannel", "")),
         status=_STATUS.get((f.get("disposition") or "").upper(), CallStatus.FAILED),
+        recording_path=_recording(f.get("userfield", "")),
     )
+
+
+def _recording(userfield: str) -> str:
+    """The generated dialplan puts the MixMonitor file (relative to the monitor folder) in userfield."""
+    path = userfield.strip()
+    if path.endswith(".wav") and path.startswith("clusterpbx/") and ".." not in path and len(path) < 512:
+        return path
+    return ""
 
 
 _EVENT_TO_CSV = {"accountcode": "AccountCode", "src": "Source", "dst": "Destination",

@@ -610,6 +610,8 @@ def _global_ctxs() -> list[_Ctx]:
         "s",
         "Set(CPBX_RECFILE=clusterpbx/${ARG1}/${STRFTIME(${EPOCH},,%Y/%m/%d)}/${ARG2}-${UNIQUEID}.wav)",
         "Set(CDR(recordingfile)=${CPBX_RECFILE})",
+        # userfield travels in the AMI Cdr event and in cdr_csv (loguserfield=yes): the portal reads it.
+        "Set(CDR(userfield)=${CPBX_RECFILE})",
         "MixMonitor(${CPBX_RECFILE},b)",
         "Return()",
     )

@@ -90,3 +90,15 @@ def test_hostile_caller_name_is_kept_as_text():
     r = report_from_event(event, TZ)
     assert r is not None and "<script>" in r.caller_name and r.caller_number == "5551234"
     assert r.status is CallStatus.NO_ANSWER
+
+
+def test_recording_path_from_userfield():
+    base = {"Event": "Cdr", "CallerID": '"A" <201>', "Source": "201", "Destination": "5145550000",
+            "Channel": "PJSIP/201-00000001", "DestinationChannel": "PJSIP/trunk-00000002", "LastApplication": "Dial",
+            "StartTime": "2026-11-27 10:00:00", "AnswerTime": "2026-11-27 10:00:02", "EndTime": "2026-11-27 10:00:10",
+            "Duration": "10", "BillableSeconds": "8", "Disposition": "ANSWERED", "UniqueID": "9.1"}
+    rec = report_from_event({**base, "UserField": "clusterpbx/acme/2026/11/27/out-9.1.wav"}, TZ)
+    assert rec is not None and rec.recording_path == "clusterpbx/acme/2026/11/27/out-9.1.wav"
+    for hostile in ("../../etc/passwd.wav", "/etc/shadow", "clusterpbx/../../x.wav", "note"):
+        r = report_from_event({**base, "UserField": hostile}, TZ)
+        assert r is not None and r.recording_path == ""

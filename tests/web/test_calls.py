@@ -164,3 +164,29 @@ def test_click_to_call_without_daemon_says_so(client, auth, montreal_user):
     token = auth.csrf("/calls/")
     resp = client.post("/calls/call", data={"csrf_token": token, "number": "5149079050"}, follow_redirects=True)
     assert "injoignable" in page(resp) or "ne peut pas être joint" in page(resp)
+
+
+def test_own_recording_plays_and_downloads(client, auth, db, world, montreal_user, tmp_path):
+    from clusterpbx.control.models import NodeKind, PbxNode
+
+    spool = tmp_path / "spool"
+    wav = spool / "monitor" / "clusterpbx" / "acme" / "out-1.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF....WAVE")
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038, spool_path=str(spool))
+    db.add(node)
+    db.flush()
+    montreal_user.tenant.allow_recording_download = True
+    (rec,) = add(db, montreal_user, 1, dt.datetime(2026, 9, 1, 12, 0), recording_status="recorded",
+                 recording_path="clusterpbx/acme/out-1.wav", node_id=node.id)
+    (escape,) = add(db, montreal_user, 1, dt.datetime(2026, 9, 1, 13, 0), recording_status="recorded",
+                    recording_path="../../../etc/passwd", node_id=node.id, pbx_call_id="esc")
+    auth.login(montreal_user.email)
+    assert "Écouter" in page(client.get("/calls/"))
+    played = client.get(f"/calls/{rec.id}/recording")
+    assert played.status_code == 200 and played.data == b"RIFF....WAVE"
+    assert "attachment" in client.get(f"/calls/{rec.id}/recording?download=1").headers["Content-Disposition"]
+    assert client.get(f"/calls/{escape.id}/recording").status_code == 404
+    montreal_user.tenant.allow_recording_download = False
+    db.commit()
+    assert client.get(f"/calls/{rec.id}/recording").status_code == 404
