@@ -47,6 +47,9 @@ class FakePbx(PbxPort):
     mailboxes: dict[str, list[VoicemailMessage]] = field(default_factory=dict)
     audio: dict[str, bytes] = field(default_factory=dict)
     refreshed: list[str] = field(default_factory=list)  # what the PBX wrote to its CDR file
+    # Conference rooms by name, with who is in them; kicks and mutes as the PBX received them.
+    rooms: dict[str, list[ConferenceParticipant]] = field(default_factory=dict)
+    conference_actions: list[tuple[str, str, str]] = field(default_factory=list)
     _connected: bool = False
 
     # lifecycle and faults
@@ -123,17 +126,22 @@ class FakePbx(PbxPort):
 
     async def conference_rooms(self) -> list[ConferenceRoom]:
         self._check()
-        return []
+        return [ConferenceRoom(name, len(people)) for name, people in self.rooms.items() if people]
 
     async def conference_participants(self, room: str) -> list[ConferenceParticipant]:
         self._check()
-        return []
+        return list(self.rooms.get(room, []))
 
     async def conference_kick(self, room: str, participant_id: str) -> None:
         self._check()
+        self.conference_actions.append((room, participant_id, "kick"))
+        self.rooms[room] = [p for p in self.rooms.get(room, []) if p.participant_id != participant_id]
 
     async def conference_mute(self, room: str, participant_id: str, muted: bool) -> None:
         self._check()
+        self.conference_actions.append((room, participant_id, "mute" if muted else "unmute"))
+        self.rooms[room] = [dataclasses.replace(p, muted=muted) if p.participant_id == participant_id else p
+                            for p in self.rooms.get(room, [])]
 
     async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
         self._check()
