@@ -42,6 +42,7 @@ from clusterpbx.control.port import (
     CallRecordReport,
     ConferenceParticipant,
     ConferenceRoom,
+    ConferenceSettings,
     Connected,
     Disconnected,
     EventHandler,
@@ -328,7 +329,16 @@ class AsteriskAdapter(PbxPort):
 
     async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
         number, prefix = self._feature_key(extension)
-        entries = self._feature_entries(self.feature_settings(number, prefix, features))
+        await self._write_entries(self._feature_entries(self.feature_settings(number, prefix, features)))
+
+    async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
+        number, prefix = self._feature_key(extension)
+        conf = keys.conference_model(settings.validated(), number)
+        entries = [e for e in keys.asterisk_feature_entries(keys.FeatureSettings(
+            extension=number, astdb_prefix=prefix, conference=conf)) if "/conf/" in e[1]]
+        await self._write_entries(entries)
+
+    async def _write_entries(self, entries: list[keys.Entry]) -> None:
         for _family, key, value in entries:
             validate.header_value(key, "key")
             if value is not None:

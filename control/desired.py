@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .models import (
     CallSettings,
+    PersonalConference,
     Queue,
     QueueMembership,
     SyncState,
@@ -25,7 +26,7 @@ from .models import (
     utcnow,
 )
 from .pbxnames import PbxNames
-from .port import ExtensionFeatures, PbxError, PbxPort
+from .port import ConferenceSettings, ExtensionFeatures, PbxError, PbxPort
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ def features_for(user: User, call: CallSettings | None, vm: VoicemailSettings | 
     )
 
 
+def conference_for(conf: PersonalConference) -> ConferenceSettings:
+    return ConferenceSettings(
+        enabled=bool(conf.enabled), admin_pin=conf.admin_pin or "", user_pin=conf.user_pin or "",
+        max_members=conf.max_members or 15, announce_count=bool(conf.announce_count),
+        announce_join_leave=bool(conf.announce_join_leave), music_on_hold=bool(conf.music_on_hold),
+        star_menu=bool(conf.star_menu), wait_for_admin=bool(conf.wait_for_admin), listen_only=bool(conf.listen_only))
+
+
 def queue_interface(db: Session, user: User) -> str | None:
     ext = user.primary_extension
     if ext is None or user.tenant.node is None:
@@ -63,7 +72,8 @@ class PushResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _mark(row: CallSettings | VoicemailSettings | QueueMembership, ok: bool, error: str = "") -> None:
+def _mark(row: CallSettings | VoicemailSettings | QueueMembership | PersonalConference, ok: bool,
+          error: str = "") -> None:
     row.sync_state = SyncState.APPLIED if ok else SyncState.PENDING
     row.sync_error = "" if ok else error[:500]
     if ok:
@@ -89,6 +99,17 @@ async def push_user(db: Session, port: PbxPort, user: User) -> PushResult:
     result.pending += not ok
     if error:
         result.errors.append(error)
+    conf = db.get(PersonalConference, user.id)
+    owner = user.primary_extension
+    if conf is not None and owner is not None:
+        try:
+            await port.write_conference(owner.number, conference_for(conf))
+            _mark(conf, True)
+            result.applied += 1
+        except PbxError as exc:
+            _mark(conf, False, f"{type(exc).__name__}: {exc}")
+            result.pending += 1
+            result.errors.append(str(exc))
     interface = queue_interface(db, user)
     memberships = db.scalars(select(QueueMembership).where(QueueMembership.user_id == user.id)).all()
     names = PbxNames.for_tenant(db, user.tenant) if memberships and user.tenant.node is not None else None
@@ -129,6 +150,8 @@ def pending_users_of_node(db: Session, node_id: int) -> list[User]:
                           .join(Tenant).where(Tenant.node_id == node_id, VoicemailSettings.sync_state == pending)))
     ids |= set(db.scalars(select(QueueMembership.user_id).join(User, User.id == QueueMembership.user_id)
                           .join(Tenant).where(Tenant.node_id == node_id, QueueMembership.sync_state == pending)))
+    ids |= set(db.scalars(select(PersonalConference.user_id).join(User, User.id == PersonalConference.user_id)
+                          .join(Tenant).where(Tenant.node_id == node_id, PersonalConference.sync_state == pending)))
     return [u for u in (db.get(User, i) for i in sorted(ids)) if u is not None]
 
 

@@ -156,6 +156,31 @@ class ExtensionFeatures:
         return self
 
 
+@dataclass(frozen=True)
+class ConferenceSettings:
+    """A user's personal conference, written where the generated dialplan reads it at call time."""
+
+    enabled: bool = False
+    admin_pin: str = ""
+    user_pin: str = ""
+    max_members: int = 15
+    announce_count: bool = True
+    announce_join_leave: bool = False
+    music_on_hold: bool = True
+    star_menu: bool = True
+    wait_for_admin: bool = False
+    listen_only: bool = False
+
+    def validated(self) -> ConferenceSettings:
+        for name in ("admin_pin", "user_pin"):
+            value = getattr(self, name)
+            if value:
+                validation.pin(value, 4, 20, name)
+        if not 0 <= self.max_members <= 500:
+            raise validation.InvalidValue("max_members", "out_of_range")
+        return self
+
+
 class MailboxFolder(enum.StrEnum):
     INBOX = "INBOX"
     OLD = "Old"
@@ -371,6 +396,10 @@ class PbxPort(abc.ABC):
 
     @abc.abstractmethod
     async def read_features(self, extension: str) -> ExtensionFeatures: ...
+
+    async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
+        """Write the personal conference's PIN, size and options (AstDB / mod_db, see dialplan/keys.py)."""
+        raise PbxRefused("this adapter cannot write conference settings")
 
     # voicemail
     @abc.abstractmethod

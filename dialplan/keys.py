@@ -242,3 +242,15 @@ def freeswitch_feature_entries(settings: FeatureSettings) -> list[Entry]:
         realm = r["conference"] if name == "enabled" else f"{r['conference']}_{name}"
         entries.append((realm, k, "true" if value == "on" else value))
     return sorted(entries, key=lambda e: (e[0], e[1]))
+
+
+def conference_model(settings: object, owner: str) -> PersonalConference:
+    """The renderer's PersonalConference from the port's ConferenceSettings (duck-typed: dialplan does
+    not import control)."""
+    g = settings.__getattribute__
+    return PersonalConference(
+        owner=owner, enabled=g("enabled"), admin_pin=g("admin_pin"), user_pin=g("user_pin"),
+        max_members=g("max_members"), options=ConferenceOptions(
+            announce_count=g("announce_count"), announce_join_leave=g("announce_join_leave"),
+            music_on_hold=g("music_on_hold"), star_menu=g("star_menu"), wait_for_admin=g("wait_for_admin"),
+            listen_only_users=g("listen_only")))

@@ -62,6 +62,7 @@ from clusterpbx.control.port import (
     CallRecordReport,
     ConferenceParticipant,
     ConferenceRoom,
+    ConferenceSettings,
     Connected,
     Disconnected,
     EventHandler,
@@ -499,8 +500,18 @@ class FreeSwitchAdapter(PbxPort):
         conf = keys.FS_REALMS["conference"]
         return [e for e in keys.freeswitch_feature_entries(settings) if not e[0].startswith(conf)]
 
+    async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
+        number = validation.extension(extension)
+        conf = keys.conference_model(settings.validated(), number)
+        realm = keys.FS_REALMS["conference"]
+        entries = [e for e in keys.freeswitch_feature_entries(keys.FeatureSettings(
+            extension=number, domain=self.domain, conference=conf)) if e[0].startswith(realm)]
+        await self._write_entries(entries)
+
     async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
-        entries = self._entries(self._settings(extension, features))
+        await self._write_entries(self._entries(self._settings(extension, features)))
+
+    async def _write_entries(self, entries: list[keys.Entry]) -> None:
         commands = []
         for realm, key, value in entries:
             validate.name(realm, "realm")

@@ -12,6 +12,7 @@ from clusterpbx.control.port import (
     CallRecordReport,
     ConferenceParticipant,
     ConferenceRoom,
+    ConferenceSettings,
     Connected,
     Disconnected,
     EventHandler,
@@ -46,7 +47,8 @@ class FakePbx(PbxPort):
     record_log: list[CallRecordReport] = field(default_factory=list)
     mailboxes: dict[str, list[VoicemailMessage]] = field(default_factory=dict)
     audio: dict[str, bytes] = field(default_factory=dict)
-    refreshed: list[str] = field(default_factory=list)  # what the PBX wrote to its CDR file
+    refreshed: list[str] = field(default_factory=list)
+    conferences_written: dict[str, ConferenceSettings] = field(default_factory=dict)  # what the PBX wrote to its CDR file
     # Conference rooms by name, with who is in them; kicks and mutes as the PBX received them.
     rooms: dict[str, list[ConferenceParticipant]] = field(default_factory=dict)
     conference_actions: list[tuple[str, str, str]] = field(default_factory=list)
@@ -146,6 +148,10 @@ class FakePbx(PbxPort):
     async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
         self._check()
         self.features[extension] = features.validated()
+
+    async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
+        self._check()
+        self.conferences_written[extension] = settings.validated()
 
     async def read_features(self, extension: str) -> ExtensionFeatures:
         self._check()
