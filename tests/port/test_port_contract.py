@@ -263,3 +263,23 @@ def test_injection_is_refused(pbx: Harness, attempt: str) -> None:
         assert port.connected
 
     pbx.run(scenario)
+
+
+def test_conference_settings_written_where_the_dialplan_reads_them(pbx: Harness) -> None:
+    from clusterpbx.control.port import ConferenceSettings
+
+    def conf_keys() -> dict[str, str]:
+        db = pbx.sim.call_soon(lambda: dict(pbx.sim.model.db))
+        return {k: v for k, v in db.items() if "conf" in k and pbx.callee in k}
+
+    async def scenario(port: PbxPort) -> None:
+        await port.write_conference(pbx.callee, ConferenceSettings(enabled=True, admin_pin="4821", user_pin="1357",
+                                                                   max_members=8, wait_for_admin=True))
+        written = conf_keys()
+        assert "4821" in written.values() and "1357" in written.values() and "8" in written.values()
+        await port.write_conference(pbx.callee, ConferenceSettings(enabled=False))
+        assert conf_keys() == {}
+        with pytest.raises(InvalidValue):
+            await port.write_conference(pbx.callee, ConferenceSettings(enabled=True, admin_pin="12\n34"))
+
+    pbx.run(scenario)
