@@ -168,8 +168,11 @@ class NodeRunner:
 
             with self.sessions() as db:
                 node = db.get(PbxNode, self.node_id)
-                if node is None or not node.config_dir:
+                if node is None:
                     return False
+                if not node.config_dir:
+                    # FreeSWITCH fetching live over mod_xml_curl only needs its cache dropped.
+                    return node.kind is NodeKind.FREESWITCH
                 files = render_node(node_snapshot(db, node))
                 return bool(write_files(files, node.config_dir))
 

@@ -49,6 +49,9 @@ def stack(app, engine, db, tmp_path):
 
     pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     (pathlib.Path(settings.instance_path) / "control_secret").write_text("s3cret")
+    # The daemon connects and resyncs in the background; tests start once every node is in step.
+    wait(lambda: all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()), timeout=30,
+         what="daemon connected and resynced")
     try:
         yield sim, daemon
     finally:
