@@ -173,16 +173,9 @@ def daily_figures(db: Session, q: CallQuery) -> list[DayFigures]:
     return [DayFigures(d, *v) for d, v in sorted(days.items())]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas (a hostile caller name like '=HYPERLINK(...)')."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in FORMULA_FIRST else text
-
-
-FORMULA_FIRST = frozenset(c for c in FORMULA_START)
+# A cell starting with one of these is a formula to a spreadsheet (a hostile caller name such as
+# '=HYPERLINK(...)'): the export prefixes it with a quote.
+FORMULA_FIRST = frozenset("=+-@\t\r")
 
 
 def export_rows(db: Session, q: CallQuery, batch: int = 10000) -> Iterator[Sequence[Any]]:
@@ -218,12 +211,7 @@ def hms(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-_HMS = [f"{s // 60:02d}:{s % 60:02d}" for s in range(3600)]
-
-
-def hms_fast(seconds: int) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600:02d}:{_HMS[seconds % 3600]}"
+_HMS = [f"{s // 60:02d}:{s % 60:02d}" for s in range(3600)]  # "mm:ss" of every second in an hour
 
 
 def caller_display(name: str, number: str) -> str:
