@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Insert, Table, select
+from sqlalchemy import Insert, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,16 +46,20 @@ class Directory:
     default_tenant_id: int | None
 
     @classmethod
-    def load(cls, db: Session, node_id: int) -> Directory:
+    def load(cls, db: Session, node_id: int, endpoints: Iterable[str] | None = None) -> Directory:
+        """The node's whole directory (the daemon keeps it), or only the given endpoints (one HTTP-posted
+        record needs two, not the node's thousands of extensions)."""
         tenants = db.scalars(select(Tenant).where(Tenant.node_id == node_id)).all()
         ids = [t.id for t in tenants]
         by_endpoint: dict[str, tuple[int, int | None, str]] = {}
-        rows = db.execute(
-            select(Extension.sip_username, Extension.number, Extension.tenant_id, Extension.user_id,
-                   User.first_name, User.last_name)
-            .join(User, User.id == Extension.user_id, isouter=True)
-            .where(Extension.tenant_id.in_(ids))
-        ).all()
+        stmt = (select(Extension.sip_username, Extension.number, Extension.tenant_id, Extension.user_id,
+                       User.first_name, User.last_name)
+                .join(User, User.id == Extension.user_id, isouter=True)
+                .where(Extension.tenant_id.in_(ids)))
+        if endpoints is not None:
+            wanted = [e for e in endpoints if e]
+            stmt = stmt.where(or_(Extension.sip_username.in_(wanted), Extension.number.in_(wanted)))
+        rows = db.execute(stmt).all()
         for sip, number, tenant_id, user_id, first, last in rows:
             name = f"{first or ''} {last or ''}".strip()
             by_endpoint[sip] = (tenant_id, user_id, name)

@@ -32,6 +32,7 @@ def freeswitch(node_name: str) -> Any:
         return Response(f"invalid record: {exc}\n", 400, mimetype="text/plain")
     if report is not None:
         db = get_db()
-        callrecords.ingest(db, node.id, [report], callrecords.Directory.load(db, node.id))
+        parties = (report.source_endpoint, report.destination_endpoint, report.dialed_number)
+        callrecords.ingest(db, node.id, [report], callrecords.Directory.load(db, node.id, parties))
         db.commit()
     return Response("OK\n", 200, mimetype="text/plain")
