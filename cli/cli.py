@@ -248,10 +248,14 @@ _register_provision()
 @cli.command("web")
 @click.option("--bind", default="127.0.0.1:8000")
 @click.option("--workers", type=int, default=2)
-def web(bind: str, workers: int) -> None:
+@click.option("--threads", type=int, default=16, help="threads per worker (live pages hold one each)")
+def web(bind: str, workers: int, threads: int) -> None:
     """Serve the portal with gunicorn (production)."""
+    # Threaded workers: "Appels en cours" keeps a server-sent-events request open for up to a minute,
+    # which would take a whole sync worker.
     argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--access-logfile", "-", "clusterpbx.web.wsgi:app"]
+            "--worker-class", "gthread", "--threads", str(threads), "--access-logfile", "-",
+            "clusterpbx.web.wsgi:app"]
     os.execvp(sys.executable, argv)  # noqa: S606 (an argv list, no shell)
 
 

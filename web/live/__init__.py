@@ -20,7 +20,7 @@ from ..db import get_db
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 MAX_ROWS = 5000
-STREAM_SECONDS = 300  # the browser reconnects by itself; a worker is never held for long
+STREAM_SECONDS = 60  # the browser reconnects by itself (retry: 3000); a worker thread is held a minute at most
 
 
 def visible_calls(db: Session, user: User) -> list[LiveCall]:
