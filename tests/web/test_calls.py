@@ -144,8 +144,11 @@ def test_chart_shown_for_a_period(client, auth, db, montreal_user):
     add(db, montreal_user, 1, dt.datetime(2026, 9, 2, 16, 0), status="no_answer", pbx_call_id="m")
     auth.login(montreal_user.email)
     html = page(client.get("/calls/?start=2026-09-01&end=2026-09-30"))
-    assert "<svg" in html and "2026-09-01: 2 answered" not in html  # French
-    assert "2026-09-02 : 0 pris, 1 manqué" in html or "2026-09-02" in html
+    assert "<svg" in html
+    # One bar per local day, with its figures (the add() helper makes outgoing calls).
+    assert "2026-09-01 : 2 pris, 0 manqués, 0 entrants, 2 sortants" in html
+    assert "2026-09-02 : 0 pris, 1 manqués, 0 entrants, 1 sortants" in html
+    assert html.count('<rect class="ans"') == 2
 
 
 def test_another_users_recording_is_404(app, client, auth, db, world, montreal_user):

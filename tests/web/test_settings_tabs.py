@@ -176,7 +176,7 @@ def test_voicemail_refusals(client, auth, db, world, data, message):
     ("4821", "4821", True, ""),
     ("48213579", "48213579", True, ""),
     ("482", "482", False, "entre 4 et 20"),
-    ("1" * 21, "1" * 21, False, "uniquement des chiffres"),  # the digits pattern is checked first... or length
+    ("1" * 21, "1" * 21, False, "entre 4 et 20"),
     ("48a1", "48a1", False, "uniquement des chiffres"),
     ("4821", "4822", False, "ne correspondent pas"),
     ("1111", "1111", False, "trop facile"),
@@ -193,8 +193,7 @@ def test_voicemail_pin_rules(client, auth, db, world, pin, confirm, ok, message)
         assert r.status_code == 302 and after == pin
     else:
         assert r.status_code == 400 and after == before
-        if message != "uniquement des chiffres" or "a" in pin or "\n" in pin:
-            assert message in page(r)
+        assert message in page(r)
 
 
 def test_tenant_may_tighten_pin_length(client, auth, db, world):
