@@ -45,13 +45,11 @@ from clusterpbx.control.port import (
     ConferenceSettings,
     Connected,
     Disconnected,
-    EventHandler,
     ExtensionFeatures,
     LiveCall,
     MailboxCounts,
     MailboxFolder,
     NodeAddress,
-    PbxEvent,
     PbxPort,
     PbxRefused,
     PhoneVendor,
@@ -116,7 +114,6 @@ class AsteriskAdapter(PbxPort):
         if extra.get("event_filter", "on") != "off":
             settings.event_names = needed_events()
         self.connection = AmiConnection(settings, self._on_ami_event, self._on_state)
-        self._handlers: list[EventHandler] = []
         self._endpoint_contexts: dict[str, str] = {}
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -133,17 +130,6 @@ class AsteriskAdapter(PbxPort):
     @property
     def connected(self) -> bool:
         return self.connection.connected
-
-    def subscribe(self, handler: EventHandler) -> None:
-        self._handlers.append(handler)
-
-    def _emit(self, events: Sequence[PbxEvent]) -> None:
-        for event in events:
-            for handler in list(self._handlers):
-                try:
-                    handler(event)
-                except Exception:  # a subscriber's bug is logged, never the end of the session
-                    log.exception("PBX event handler failed on %s", type(event).__name__)
 
     def _on_state(self, up: bool, reason: str) -> None:
         if up:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import enum
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import validation
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -336,9 +339,18 @@ class PbxPort(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None: ...
 
-    @abc.abstractmethod
     def subscribe(self, handler: EventHandler) -> None:
         """Receive domain events. A handler that raises is logged and never kills the session."""
+        self.__dict__.setdefault("_handlers", []).append(handler)
+
+    def _emit(self, events: Sequence[PbxEvent]) -> None:
+        """Deliver events to every subscriber, in order; a subscriber's bug is logged, never fatal."""
+        for event in events:
+            for handler in list(self.__dict__.get("_handlers", ())):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("PBX event handler failed on %s", type(event).__name__)
 
     @property
     @abc.abstractmethod

@@ -65,14 +65,12 @@ from clusterpbx.control.port import (
     ConferenceSettings,
     Connected,
     Disconnected,
-    EventHandler,
     ExtensionFeatures,
     LiveCall,
     MailboxCounts,
     MailboxFolder,
     NodeAddress,
     PbxError,
-    PbxEvent,
     PbxPort,
     PbxRefused,
     PbxTimeout,
@@ -168,7 +166,6 @@ class FreeSwitchAdapter(PbxPort):
             backoff_initial=backoff_initial, backoff_max=backoff_max,
             event_format="json" if extra.get("event_format") == "json" else "plain")
         self.connection = EslConnection(settings, self._on_esl_event, self._on_state)
-        self._handlers: list[EventHandler] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._jobs: dict[str, asyncio.Future[str]] = {}
         self._tier_task: asyncio.Task[None] | None = None
@@ -200,17 +197,6 @@ class FreeSwitchAdapter(PbxPort):
     @property
     def connected(self) -> bool:
         return self.connection.connected
-
-    def subscribe(self, handler: EventHandler) -> None:
-        self._handlers.append(handler)
-
-    def _emit(self, events: Sequence[PbxEvent]) -> None:
-        for event in events:
-            for handler in list(self._handlers):
-                try:
-                    handler(event)
-                except Exception:  # a subscriber's bug is logged, never the end of the session
-                    log.exception("PBX event handler failed on %s", type(event).__name__)
 
     def _to_loop(self, fn: Any, *args: Any) -> None:
         loop = self._loop
