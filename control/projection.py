@@ -215,6 +215,19 @@ class Projector:
         self.stats.records += stored
         return stored
 
+    def _learn_endpoints(self, db: Session, records: list[CallRecordReport]) -> None:
+        """Users and extensions created after the daemon started: look up the parties the directory does
+        not know yet (one indexed query), so their calls are not dropped as concerning nobody."""
+        known = self.directory.by_endpoint
+        unknown = {p for r in records for p in (r.source_endpoint, r.destination_endpoint, r.dialed_number)
+                   if p and p not in known}
+        if not unknown:
+            return
+        found = callrecords.Directory.load(db, self.node_id, unknown)
+        known.update(found.by_endpoint)
+        for tenant_id, rates in found.rates.items():
+            self.directory.rates.setdefault(tenant_id, rates)
+
     def _write(self, batch: Batch) -> int:
         now = utcnow()
         stored = 0
@@ -246,6 +259,7 @@ class Projector:
                  "old_messages": e.counts.old, "updated_at": now}
                 for e in batch.mailboxes.values()], ["node_id", "mailbox"])
             if batch.records:
+                self._learn_endpoints(db, batch.records)
                 stored = callrecords.ingest(db, self.node_id, batch.records, self.directory)
             db.commit()
         return stored

@@ -163,3 +163,13 @@ def test_a_failed_write_requeues_its_batch(engine, db, world):
     p.flush()
     assert db.scalar(select(func.count()).select_from(CallRecord)) == 2
     assert db.scalar(select(func.count()).select_from(LiveCall)) == 1
+
+
+def test_calls_of_a_user_created_after_start_are_recorded(engine, db, world):
+    node, alice, bob = setup_node(db, world)
+    p = Projector(make_session_factory(engine), node.id)
+    carol = world.user(alice.tenant, extension="203", first_name="Carol", last_name="C")
+    p.handle(CallRecorded(T0, report("late", src_ep="203", dst_ep="201", dialed="201")))
+    p.flush()
+    rows = db.scalars(select(CallRecord).where(CallRecord.pbx_call_id == "late")).all()
+    assert sorted(r.user_id for r in rows) == sorted([carol.id, alice.id])
