@@ -5,6 +5,7 @@ extracted template: every msgid must have a French entry here, or the script fai
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -177,7 +178,10 @@ def main() -> int:
                     auto_comments=msg.auto_comments)
     if missing:
         print("missing French for:", *missing, sep="\n  ")
-        return 1
+        # While several features are being built at once, CLUSTERPBX_I18N_PARTIAL=1 still writes the
+        # catalogue for what is translated; the default (and CI) refuses any missing message.
+        if not os.environ.get("CLUSTERPBX_I18N_PARTIAL"):
+            return 1
     template = catalog
     out = root / "fr" / "LC_MESSAGES" / "messages.po"
     out.parent.mkdir(parents=True, exist_ok=True)
