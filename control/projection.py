@@ -14,13 +14,25 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import callrecords
+from .models import (
+    Extension,
+    MailboxState,
+    Queue,
+    QueueMembership,
+    QueueMemberState,
+    Registration,
+    SyncState,
+    Tenant,
+    User,
+    utcnow,
+)
 from .models import LiveCall as LiveCallRow
-from .models import MailboxState, QueueMemberState, Registration, utcnow
+from .pbxnames import PbxNames
 from .port import (
     CallAnswered,
     CallEnded,
@@ -69,6 +81,10 @@ class Projector:
         self._replace_calls = False
         self._registrations: dict[str, RegistrationState] = {}
         self._members: dict[tuple[str, str], tuple[QueueMember, bool]] = {}
+        # Member changes seen live (a phone's *45/*46, the PBX's own console), as opposed to snapshots:
+        # only these are adopted as the user's wish, because a snapshot after a PBX restart also shows
+        # members missing that nobody logged out.
+        self._member_changes: dict[tuple[str, str], tuple[QueueMember, bool]] = {}
         self._mailboxes: dict[str, MailboxChanged] = {}
         self._records: list[CallRecordReport] = []
         self.stats = ProjectionStats()
@@ -110,7 +126,8 @@ class Projector:
         elif isinstance(event, RegistrationChanged):
             self._registrations[event.state.endpoint] = event.state
         elif isinstance(event, QueueMemberChanged):
-            self._members[(event.member.queue, event.member.interface)] = (event.member, event.removed)
+            key = (event.member.queue, event.member.interface)
+            self._members[key] = self._member_changes[key] = (event.member, event.removed)
         elif isinstance(event, MailboxChanged):
             self._mailboxes[event.mailbox] = event
         elif isinstance(event, Connected):
@@ -143,7 +160,7 @@ class Projector:
     @property
     def pending(self) -> int:
         return (len(self._dirty_calls) + len(self._ended_calls) + len(self._registrations)
-                + len(self._members) + len(self._mailboxes) + len(self._records) + int(self._replace_calls))
+                + len(self._members) + len(self._member_changes) + len(self._mailboxes) + len(self._records) + int(self._replace_calls))
 
     def _call_row(self, call: LiveCall) -> dict[str, Any]:
         tenant_id = None
@@ -172,6 +189,7 @@ class Projector:
             dirty_calls=set(self._dirty_calls),
             registrations=dict(self._registrations),
             members=dict(self._members),
+            member_changes=dict(self._member_changes),
             mailboxes=dict(self._mailboxes),
             records=list(self._records),
         )
@@ -180,6 +198,7 @@ class Projector:
         self._replace_calls = False
         self._registrations = {}
         self._members = {}
+        self._member_changes = {}
         self._mailboxes = {}
         self._records = []
         return batch
@@ -193,6 +212,8 @@ class Projector:
             self._registrations.setdefault(k, v)
         for km, vm in batch.members.items():
             self._members.setdefault(km, vm)
+        for km, vm in batch.member_changes.items():
+            self._member_changes.setdefault(km, vm)
         for kb, vb in batch.mailboxes.items():
             self._mailboxes.setdefault(kb, vb)
         self._records[:0] = batch.records
@@ -254,6 +275,8 @@ class Projector:
                  "logged_in": m.logged_in, "paused": m.paused, "pause_reason": m.pause_reason[:80],
                  "in_call": m.in_call, "updated_at": now}
                 for m, gone in batch.members.values() if not gone], ["node_id", "queue", "interface"])
+            if batch.member_changes:
+                adopt_member_changes(db, self.node_id, batch.member_changes)
             _upsert(db, MailboxState.__table__, [  # type: ignore[arg-type]
                 {"node_id": self.node_id, "mailbox": e.mailbox[:64], "new_messages": e.counts.new,
                  "old_messages": e.counts.old, "updated_at": now}
@@ -273,6 +296,7 @@ class Batch:
     dirty_calls: set[str]
     registrations: dict[str, RegistrationState]
     members: dict[tuple[str, str], tuple[QueueMember, bool]]
+    member_changes: dict[tuple[str, str], tuple[QueueMember, bool]]
     mailboxes: dict[str, MailboxChanged]
     records: list[CallRecordReport]
 
@@ -280,3 +304,38 @@ class Batch:
     def empty(self) -> bool:
         return not (self.replace_calls or self.ended_calls or self.call_rows or self.registrations
                     or self.members or self.mailboxes or self.records)
+
+
+def adopt_member_changes(db: Session, node_id: int,
+                         changes: dict[tuple[str, str], tuple[QueueMember, bool]]) -> int:
+    """Make a queue login, logout or pause done on the PBX side (a phone's *45/*46) the user's
+    desired state, so the next re-assertion does not undo it. A membership with a portal change still
+    pending keeps the portal's value: that change is newer than anything the PBX reports."""
+    wanted: dict[tuple[str, str], QueueMembership] = {}
+    for tenant in db.scalars(select(Tenant).where(Tenant.node_id == node_id)):
+        names = PbxNames.for_tenant(db, tenant)
+        rows = db.execute(select(QueueMembership, Queue, Extension)
+                          .join(Queue, Queue.id == QueueMembership.queue_id)
+                          .join(User, User.id == QueueMembership.user_id)
+                          .join(Extension, Extension.user_id == User.id)
+                          .where(Queue.tenant_id == tenant.id, User.tenant_id == tenant.id)
+                          .order_by(Extension.number)).all()
+        seen: set[int] = set()
+        for membership, queue, ext in rows:
+            # Ordered like User.extensions: the first is the primary one, the one queue_interface() pushes.
+            if membership.id not in seen:
+                seen.add(membership.id)
+                wanted[(names.queue(queue), names.member(ext))] = membership
+    adopted = 0
+    for key, (member, removed) in changes.items():
+        row = wanted.get(key)
+        if row is None or row.sync_state is not SyncState.APPLIED:
+            continue
+        logged_in = member.logged_in and not removed
+        paused = logged_in and member.paused
+        reason = member.pause_reason[:80] if paused else ""
+        if (row.logged_in, row.paused, row.pause_reason) != (logged_in, paused, reason):
+            row.logged_in, row.paused, row.pause_reason = logged_in, paused, reason
+            row.applied_at = utcnow()
+            adopted += 1
+    return adopted

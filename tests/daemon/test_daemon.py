@@ -22,7 +22,7 @@ from clusterpbx.control.models import (
     SyncState,
     VoicemailSettings,
 )
-from clusterpbx.control.port import CallState
+from clusterpbx.control.port import CallState, QueueMemberChanged
 from clusterpbx.control.port import LiveCall as LiveCallValue
 from tests.fakes import FakePbx
 
@@ -105,6 +105,52 @@ def test_reconnect_reasserts_queue_membership(engine, db, world):
         await d.stop()
 
     asyncio.run(scenario())
+
+
+def test_queue_logout_from_the_phone_survives_reconnect(engine, db, world):
+    """*46 on the phone logs the agent out on the PBX: that becomes the user's wish, so a reconnect
+    does not log them back in (the other agent, untouched, is logged back in)."""
+    node, tenant = make_node(db, world)
+    user = world.user(tenant, extension="201")
+    other = world.user(tenant, extension="202")
+    q = Queue(tenant_id=tenant.id, name="support", label="Soutien")
+    db.add(q)
+    db.flush()
+    mine = QueueMembership(queue_id=q.id, user_id=user.id, logged_in=True)
+    theirs = QueueMembership(queue_id=q.id, user_id=other.id, logged_in=True)
+    db.add_all([mine, theirs])
+    db.commit()
+    fake = FakePbx()
+    key = ("cpbx-acme-support", "Local/201@cpbx-acme-leg/n")
+    other_key = ("cpbx-acme-support", "Local/202@cpbx-acme-leg/n")
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        assert key in fake.members and other_key in fake.members
+        # 201 dials *46: the PBX removes the member and says so.
+        gone = fake.members.pop(key)
+        fake.emit(QueueMemberChanged(at=dt.datetime.now(), member=gone, removed=True))
+
+        def adopted():
+            db.expire_all()
+            return db.get(QueueMembership, mine.id).logged_in is False
+        await wait_for(adopted)
+        # A restart of the PBX forgets every member; the reconnect re-asserts the desired state.
+        fake.go_down()
+        fake.members.clear()
+        fake.come_back()
+        await wait_for(lambda: runner.resyncs >= 2)
+        assert key not in fake.members
+        assert other_key in fake.members
+        await d.stop()
+
+    asyncio.run(scenario())
+    db.expire_all()
+    assert db.get(QueueMembership, mine.id).logged_in is False
+    assert db.get(QueueMembership, theirs.id).logged_in is True
 
 
 def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):

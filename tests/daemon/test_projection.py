@@ -9,7 +9,17 @@ from sqlalchemy import func, select
 
 from clusterpbx.control.callrecords import Rate, cost_of
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallRecord, LiveCall, NodeKind, PbxNode, RateEntry, Registration
+from clusterpbx.control.models import (
+    CallRecord,
+    LiveCall,
+    NodeKind,
+    PbxNode,
+    Queue,
+    QueueMembership,
+    RateEntry,
+    Registration,
+    SyncState,
+)
 from clusterpbx.control.port import (
     CallAnswered,
     CallEnded,
@@ -18,6 +28,8 @@ from clusterpbx.control.port import (
     CallStarted,
     CallState,
     CallStatus,
+    QueueMember,
+    QueueMemberChanged,
     RegistrationChanged,
     RegistrationState,
 )
@@ -173,3 +185,39 @@ def test_calls_of_a_user_created_after_start_are_recorded(engine, db, world):
     p.flush()
     rows = db.scalars(select(CallRecord).where(CallRecord.pbx_call_id == "late")).all()
     assert sorted(r.user_id for r in rows) == sorted([carol.id, alice.id])
+
+
+def test_queue_changes_made_on_the_pbx_become_the_users_wish(engine, db, world):
+    node, alice, bob = setup_node(db, world)
+    q = Queue(tenant_id=alice.tenant_id, name="support", label="Soutien")
+    db.add(q)
+    db.flush()
+    a = QueueMembership(queue_id=q.id, user_id=alice.id, logged_in=True, sync_state=SyncState.APPLIED)
+    # Bob just asked the portal to log in; the daemon has not pushed it yet.
+    b = QueueMembership(queue_id=q.id, user_id=bob.id, logged_in=True, sync_state=SyncState.PENDING)
+    db.add_all([a, b])
+    db.commit()
+    p = Projector(make_session_factory(engine), node.id)
+    # A snapshot after a PBX restart lists nobody: that is not a logout anybody asked for.
+    p.reconcile_queue_members([])
+    p.flush()
+    db.expire_all()
+    assert db.get(QueueMembership, a.id).logged_in is True
+    # Live events: Alice pauses from her phone, Bob's (older) logout arrives while his login is pending.
+    alice_member = QueueMember("cpbx-acme-support", "Local/201@cpbx-acme-leg/n", paused=True, pause_reason="Lunch")
+    p.handle(QueueMemberChanged(at=T0, member=alice_member))
+    p.handle(QueueMemberChanged(at=T0, member=QueueMember("cpbx-acme-support", "Local/202@cpbx-acme-leg/n"),
+                                removed=True))
+    # A member the portal does not know (another system's queue) is ignored.
+    p.handle(QueueMemberChanged(at=T0, member=QueueMember("sales", "PJSIP/999")))
+    p.flush()
+    db.expire_all()
+    row = db.get(QueueMembership, a.id)
+    assert (row.logged_in, row.paused, row.pause_reason) == (True, True, "Lunch")
+    assert db.get(QueueMembership, b.id).logged_in is True
+    # Alice logs out from the phone (*46).
+    p.handle(QueueMemberChanged(at=T0, member=alice_member, removed=True))
+    p.flush()
+    db.expire_all()
+    row = db.get(QueueMembership, a.id)
+    assert (row.logged_in, row.paused, row.pause_reason) == (False, False, "")
