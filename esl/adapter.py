@@ -18,6 +18,10 @@ Choices (NodeAddress.extra keys in brackets):
   restart and is shared by every daemon. Members report ``PJSIP/<user>`` when the agent name matches
   [``agent_name``], else the agent name.
 * Conferences: ``conference json_list`` / ``<room> json_list``, ``kick``, ``mute``/``unmute`` by member id.
+* Messages (SMS): ``chat sip|<user>@<domain>|<to>|<escaped text>|text/plain`` (line feeds, ``|`` and quotes
+  escaped as FreeSWITCH's argument splitter expects, see validate.message_body); to a trunk host, ``<to>`` is
+  ``<profile>/<number>@<host>`` with [``sms_profile``] (default: the sofia profile), since mod_sofia takes a bare
+  ``@host`` for a profile name; without a trunk, ``<number>@<domain>`` (a user registered on the box).
 * Features: ``dialplan.keys.freeswitch_feature_entries`` decides every mod_db key (``db insert``, and
   ``db delete`` for None); the personal-conference keys are not part of ExtensionFeatures and are left
   alone; ``followme_delay`` is the follow-me ring time (as the Asterisk adapter maps it).
@@ -149,6 +153,7 @@ class FreeSwitchAdapter(PbxPort):
         self.domain = validate.domain(address.sip_domain or address.host)
         self.profile = validate.name(extra.get("sofia_profile") or "internal", "sofia_profile")
         self.vm_profile = validate.name(extra.get("voicemail_profile") or "default", "voicemail_profile")
+        self.sms_profile = validate.name(extra.get("sms_profile") or self.profile, "sms_profile")
         if extra.get("context"):
             self.context = validate.context(extra["context"])
         elif extra.get("tenant"):
@@ -666,7 +671,13 @@ class FreeSwitchAdapter(PbxPort):
         user = validate.user(from_endpoint, "from_endpoint")
         number = validate.dial_number(to_number, "to_number")
         text = validate.message_body(body)
-        host = validate.domain(trunk, "trunk") if trunk else self.domain
-        result = await self.api(f"chat sip|{user}@{self.domain}|{number}@{host}|{text}")
+        if trunk:
+            # mod_sofia reads `to` as [profile/]user@host and, without a profile, looks the host up as a
+            # profile name: an outside host needs the profile to send from ([sms_profile], else sofia_profile).
+            to = f"{self.sms_profile}/{number}@{validate.domain(trunk, 'trunk')}"
+        else:
+            to = f"{number}@{self.domain}"  # a user registered on this box
+        # The text comes escaped (validate.message_body); plain text, not mod_sofia's default text/html.
+        result = await self.api(f"chat sip|{user}@{self.domain}|{to}|{text}|text/plain")
         if result.strip() != "Sent":
             raise PbxRefused(f"chat: {result.strip()[:200]}")

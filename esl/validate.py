@@ -127,16 +127,27 @@ def caller_id_number(value: str, field: str = "caller_id") -> str:
 
 
 def message_body(value: str, field: str = "body") -> str:
-    """An SMS text for `chat`: it travels on the command line, so no line break or control character."""
+    """An SMS text for `chat`, escaped for FreeSWITCH's argument splitter (switch_separate_string then
+    cleanup_separated_string): it travels on the one command line, so a line feed goes as the two
+    characters \\n (FreeSWITCH turns them back into a line feed), and `|` (the separator), `'` (paired
+    quotes would be removed), `"` and the backslash itself are escaped, as are leading and trailing spaces
+    (trimmed otherwise). Any other control character, and over-long texts, are refused."""
     if not isinstance(value, str):
         raise InvalidValue(field, "not_text")
-    if validation.has_control_chars(value):
+    if validation.has_control_chars(value.replace("\n", "")):
         raise InvalidValue(field, "control_characters")
     if not value.strip():
         raise InvalidValue(field, "empty")
     if len(value) > MAX_MESSAGE_BODY:
         raise InvalidValue(field, "too_long")
-    return value
+    out = "".join("\\n" if c == "\n" else "\\" + c if c in "|'\"\\" else c for c in value)
+    stripped = out.lstrip(" ")
+    out = "\\s" * (len(out) - len(stripped)) + stripped
+    stripped = out.rstrip(" ")
+    out = stripped + "\\s" * (len(out) - len(stripped))
+    if len(out) > MAX_COMMAND - 300:
+        raise InvalidValue(field, "too_long")
+    return out
 
 
 def encoded_text(value: str, field: str = "reason") -> str:

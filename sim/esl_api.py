@@ -965,17 +965,82 @@ class EslApi:
         return "_undef_" if value is None else value
 
     async def chat(self, arg: str, session: Session) -> str:
-        parts = arg.split("|")
+        # mod_dptools: switch_separate_string(cmd, '|', argv, 5), the 5th being the content type.
+        parts = separate_string(arg, "|", 5)
         if len(parts) < 4:
             return "Invalid"
-        proto, from_, to, body = parts[0], parts[1], parts[2], "|".join(parts[3:])
+        proto, from_, to, body = parts[:4]
         if proto not in ("sip", "global"):
             return "Error! Message Not Sent"
-        self.model.send_message(to, from_, body, destination=f"sip:{to}")
-        return "Sent"
+        # mod_sofia reads `to` as [profile/]user@host; without a profile the host must name one (or an alias).
+        user_part, _, host = to.partition("@")
+        prof, slash, _user = user_part.rpartition("/")
+        if (prof if slash else host) not in (PROFILE, self.domain):
+            return "Error! Message Not Sent"
+        content_type = parts[4] if len(parts) > 4 and parts[4] else "text/html"  # mod_sofia's default
+        msg = self.model.send_message(to, from_, body, destination=f"sip:{to}",
+                                      variables={"content_type": content_type})
+        return "Sent" if msg.delivered else "Error! Message Not Sent"
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+
+
+def separate_string(buf: str, delim: str, max_parts: int) -> list[str]:
+    """FreeSWITCH's switch_separate_string for a delimiter other than a space: a backslash escapes the
+    next character and paired single quotes protect delimiters; past `max_parts - 1` splits the rest stays
+    in the last part. Each part is then cleaned as cleanup_separated_string does."""
+    parts: list[str] = []
+    cur: list[str] = []
+    inside = False
+    i = 0
+    while i < len(buf):
+        c = buf[i]
+        if c == "\\" and i + 1 < len(buf):
+            cur += [c, buf[i + 1]]
+            i += 2
+            continue
+        if c == "'" and (inside or "'" in buf[i + 1:]):
+            inside = not inside
+        elif c == delim and not inside and len(parts) < max_parts - 1:
+            parts.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return [_cleanup_separated(p, delim) for p in parts]
+
+
+def _cleanup_separated(s: str, delim: str) -> str:
+    s = s.lstrip(" ")
+    out: list[str] = []
+    end: int | None = None
+    inside = False
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            e = s[i + 1]
+            if e in ("'", '"', delim, "\\") or e in _UNESCAPE:
+                out.append(_UNESCAPE.get(e, e) if e not in ("'", '"', delim, "\\") else e)
+                end = len(out)
+                i += 2
+                continue
+        if c == "'" and (inside or "'" in s[i + 1:]):
+            inside = not inside
+            if inside:
+                end = len(out)
+        else:
+            out.append(c)
+            if c != " " or inside:
+                end = len(out)
+        i += 1
+    return "".join(out[:end] if end is not None else out)
 
 
 def _table(header: str, rows: list[str]) -> str:

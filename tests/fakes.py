@@ -52,6 +52,7 @@ class FakePbx(PbxPort):
     # Conference rooms by name, with who is in them; kicks and mutes as the PBX received them.
     rooms: dict[str, list[ConferenceParticipant]] = field(default_factory=dict)
     conference_actions: list[tuple[str, str, str]] = field(default_factory=list)
+    messages: list[tuple[str, str, str, str]] = field(default_factory=list)  # SIP MESSAGEs sent (SMS)
     _connected: bool = False
 
     # lifecycle and faults
@@ -192,3 +193,4 @@ class FakePbx(PbxPort):
 
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
         self._check()
+        self.messages.append((from_endpoint, to_number, body, trunk))

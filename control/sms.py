@@ -1,0 +1,541 @@
+"""SMS and MMS ("SMS" screen): one-way text messages to mobile phones, sent through a provider chosen
+per tenant.
+
+Save first, then send: `send_sms` validates everything and stores the message as *queued* before
+anything is contacted; the control daemon then delivers it (`deliver`) through the tenant's provider:
+
+- ``pbx``: a SIP MESSAGE to the tenant's SMS trunk through the PBX port (AMI MessageSend, FreeSWITCH chat);
+- ``twilio``: Twilio's REST API (or any Twilio-compatible one), with MMS media served by a signed,
+  expiring URL of the portal and delivery reports on a status callback (X-Twilio-Signature checked);
+- ``webhook``: a generic JSON POST, with an optional bearer token and HMAC signature.
+
+No Flask and no sockets here except the providers' HTTP calls, which only the daemon makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import validation
+from .callsettings import SettingRefused, check_destination
+from .images import ImageRejected, clean_mms_image
+from .models import SmsMessage, Tenant, User, utcnow
+from .port import PbxError, PbxPort, PbxUnreachable
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("pbx", "twilio", "webhook")
+STATUSES = ("queued", "sent", "delivered", "failed")
+MAX_BODY = 1000  # characters; the lowest of the paths (FreeSWITCH `chat`); Twilio allows 1600
+MAX_NUMBER_INPUT = 40
+MEDIA_TTL = dt.timedelta(hours=1)  # how long a provider may fetch an MMS image
+CLAIM_TTL = dt.timedelta(minutes=5)  # a send in progress (crash safety: retried after this)
+GIVE_UP_AFTER = dt.timedelta(hours=24)  # a message still queued after this is marked failed
+DEFAULT_HTTP_TIMEOUT = 4.0  # below the portal's command-channel timeout (5 s)
+HISTORY_LIMIT = 100
+
+
+class SmsRefused(ValueError):
+    """The message cannot be accepted; `code` and `params` make the translated message."""
+
+    def __init__(self, field: str, code: str, **params: str):
+        super().__init__(f"{field}: {code}")
+        self.field = field
+        self.code = code
+        self.params = params
+
+
+class ProviderError(Exception):
+    """The provider refused or failed: the message is kept as failed with this text."""
+
+
+class ProviderUnavailable(Exception):
+    """Nobody to hand the message to right now (PBX node down): it stays queued for the retry job."""
+
+
+# -- the text: line breaks, control characters, length, segments ----------------------------------------
+
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Segments:
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets (GSM-7, extended characters count 2) or UTF-16 code units (UCS-2)
+    count: int  # SMS parts the text is split into
+    per_segment: int  # capacity of each part for this length (160/153 or 70/67)
+
+
+def segments(text: str) -> Segments:
+    """How a text travels: GSM-7 when every character is in the GSM 03.38 alphabet, else UCS-2."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        units = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    if units <= single:
+        return Segments(encoding, units, 1 if units else 0, single)
+    return Segments(encoding, units, math.ceil(units / multi), multi)
+
+
+def clean_body(raw: str) -> str:
+    """Line breaks become plain LF (CR and CRLF too); tabs become spaces; any other control or format
+    character is refused, so nothing can break a protocol line further down."""
+    if not isinstance(raw, str):
+        raise SmsRefused("body", "control_characters")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    if validation.has_control_chars(text.replace("\n", "")):
+        raise SmsRefused("body", "control_characters")
+    text = text.strip()
+    if len(text) > MAX_BODY:
+        raise SmsRefused("body", "too_long", max=str(MAX_BODY))
+    return text
+
+
+# -- numbers ------------------------------------------------------------------------------------------------
+
+def normalise_number(raw: str, country: str) -> str:
+    """The number as E.164 (+15141231234), read with the tenant's default country when it has no +."""
+    if not isinstance(raw, str) or validation.has_control_chars(raw):
+        raise SmsRefused("to", "control_characters", number="")
+    shown = raw.strip()[:MAX_NUMBER_INPUT]
+    if not shown:
+        raise SmsRefused("to", "number_required", number="")
+    if len(raw.strip()) > MAX_NUMBER_INPUT or not re.fullmatch(r"[0-9+()./\s\-]+", raw.strip()):
+        raise SmsRefused("to", "invalid_number", number=shown)
+    try:
+        parsed = phonenumbers.parse(raw.strip(), (country or "CA").upper())
+    except phonenumbers.NumberParseException:
+        raise SmsRefused("to", "invalid_number", number=shown) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise SmsRefused("to", "invalid_number", number=shown)
+    kind = phonenumbers.number_type(parsed)
+    if kind in (phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST):
+        raise SmsRefused("to", "premium_number", number=shown)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_allowed(db: Session, user: User, e164: str) -> None:
+    """The user's allowed destinations (control.callsettings.check_destination, the rule the settings
+    screen applies and the dialplan enforces on calls). A number of the tenant's own country is checked
+    as the user would dial it (national form, e.g. 5141231234) and in its international digits
+    (15141231234); a foreign number only in its international digits."""
+    parsed = phonenumbers.parse(e164)
+    candidates = [e164.lstrip("+")]
+    if phonenumbers.region_code_for_number(parsed) == (user.tenant.default_country or "CA").upper():
+        national = re.sub(r"\D", "", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+        candidates += [national, phonenumbers.national_significant_number(parsed)]
+    refusal: SettingRefused | None = None
+    for number in dict.fromkeys(candidates):
+        try:
+            check_destination(db, user, number, "to")
+            return
+        except SettingRefused as exc:
+            refusal = refusal or exc
+    assert refusal is not None
+    raise SmsRefused("to", refusal.code, number=e164, rule=refusal.params.get("rule", ""))
+
+
+# -- quota ----------------------------------------------------------------------------------------------------
+
+def month_start_utc(tenant: Tenant, now: dt.datetime | None = None) -> dt.datetime:
+    """The first instant of the current month in the tenant's time zone, as naive UTC."""
+    now = now or utcnow()
+    tz = ZoneInfo(tenant.timezone or "UTC")
+    local = now.replace(tzinfo=dt.UTC).astimezone(tz)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def month_usage(db: Session, tenant: Tenant, now: dt.datetime | None = None) -> int:
+    """Messages of the tenant this month that count against the quota (all but the failed ones)."""
+    return int(db.scalar(select(func.count()).select_from(SmsMessage).where(
+        SmsMessage.tenant_id == tenant.id, SmsMessage.created_at >= month_start_utc(tenant, now),
+        SmsMessage.status != "failed")) or 0)
+
+
+# -- intake (the portal, the REST API) --------------------------------------------------------------------------
+
+def send_sms(db: Session, user: User, to: str, body: str, image: bytes | None = None, *,
+             now: dt.datetime | None = None, max_image_bytes: int | None = None) -> SmsMessage:
+    """Validate and store the message as queued (committed); the caller then asks the daemon to send it
+    (`cmd_sms_send`). Raises SmsRefused (nothing stored) or ImageRejected."""
+    tenant = user.tenant
+    provider = tenant.sms_provider if tenant.sms_provider in PROVIDERS else ""
+    if not provider or tenant.sms_monthly_quota <= 0:
+        raise SmsRefused("to", "disabled")
+    text = clean_body(body)
+    e164 = normalise_number(to, tenant.default_country)
+    check_allowed(db, user, e164)
+    if provider == "pbx" and user.primary_extension is None:
+        raise SmsRefused("to", "no_extension")
+    data: bytes | None = None
+    if image:
+        if provider == "pbx":
+            raise SmsRefused("image", "mms_unsupported")
+        data = clean_mms_image(image, **({"max_bytes": max_image_bytes} if max_image_bytes else {})).data
+    if not text and data is None:
+        raise SmsRefused("body", "empty")
+    # One message at a time per tenant past this point (PostgreSQL row lock), so the quota holds.
+    db.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    if month_usage(db, tenant, now) >= tenant.sms_monthly_quota:
+        db.rollback()
+        raise SmsRefused("to", "quota_reached", quota=str(tenant.sms_monthly_quota))
+    msg = SmsMessage(tenant_id=tenant.id, user_id=user.id, to_number=e164, body=text, image=data,
+                     status="queued", provider=provider, created_at=now or utcnow())
+    db.add(msg)
+    db.commit()
+    return msg
+
+
+def history(db: Session, user: User, limit: int = HISTORY_LIMIT) -> list[SmsMessage]:
+    """The user's own messages, newest first."""
+    return list(db.scalars(select(SmsMessage).where(SmsMessage.user_id == user.id)
+                           .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(limit)))
+
+
+def own_message(db: Session, user: User, message_id: int) -> SmsMessage | None:
+    msg = db.get(SmsMessage, message_id)
+    return msg if msg is not None and msg.user_id == user.id else None
+
+
+# -- signed media URLs and status callbacks ----------------------------------------------------------------------
+
+def _media_sig(secret: str, message_id: int, expires: int) -> str:
+    mac = hmac.new(secret.encode(), f"sms-media:{message_id}:{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def media_path(secret: str, message_id: int, now: dt.datetime | None = None, ttl: dt.timedelta = MEDIA_TTL) -> str:
+    expires = int(((now or utcnow()) + ttl).replace(tzinfo=dt.UTC).timestamp())
+    return f"/sms/media/{message_id}/{expires}/{_media_sig(secret, message_id, expires)}.jpg"
+
+
+def media_signature_ok(secret: str, message_id: int, expires: int, sig: str, now: dt.datetime | None = None) -> bool:
+    if expires < int((now or utcnow()).replace(tzinfo=dt.UTC).timestamp()):
+        return False
+    return hmac.compare_digest(_media_sig(secret, message_id, expires).encode(), sig.encode())
+
+
+def callback_path(message_id: int) -> str:
+    return f"/sms/status/{message_id}"
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, list[str]]) -> str:
+    """Twilio's X-Twilio-Signature: Base64(HMAC-SHA1(auth token, URL + each POST parameter's name and
+    value, sorted by name; a repeated value once, as Twilio's own validator does))."""
+    data = url + "".join(k + v for k in sorted(params) for v in sorted(set(params[k])))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+_RANK = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2}
+TWILIO_STATUSES = {"sent": "sent", "delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
+def apply_status(db: Session, msg: SmsMessage, status: str, error: str = "", now: dt.datetime | None = None) -> bool:
+    """A delivery report: moves the status forward only (a late "sent" never undoes "delivered")."""
+    if status not in _RANK or _RANK[status] <= _RANK.get(msg.status, 0):
+        return False
+    msg.status = status
+    msg.status_at = now or utcnow()
+    if status == "failed":
+        msg.error = safe_text(error) or "failed"
+    db.commit()
+    return True
+
+
+def handle_status_callback(db: Session, message_id: int, *, url: str, form: Mapping[str, list[str]],
+                           raw_body: bytes, headers: Mapping[str, str]) -> str:
+    """Authenticate a provider's delivery report and apply it. Returns "ok", "not_found" or "forbidden"."""
+    msg = db.get(SmsMessage, message_id)
+    if msg is None or not msg.provider_message_id:
+        return "not_found"
+    tenant = db.get(Tenant, msg.tenant_id)
+    cfg = dict(tenant.sms_config or {}) if tenant else {}
+    if msg.provider == "twilio":
+        token = str(cfg.get("auth_token", ""))
+        given = headers.get("X-Twilio-Signature", "")
+        if not token or not hmac.compare_digest(twilio_signature(token, url, form).encode(), given.encode()):
+            return "forbidden"
+        if (form.get("MessageSid") or form.get("SmsSid") or [""])[0] != msg.provider_message_id:
+            return "forbidden"
+        status = TWILIO_STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or [""])[0], "")
+        code = (form.get("ErrorCode") or [""])[0]
+        apply_status(db, msg, status, f"Twilio error {code}" if code else "undelivered")
+        return "ok"
+    if msg.provider == "webhook":
+        secret = str(cfg.get("hmac_secret", ""))
+        given = headers.get("X-ClusterPBX-Signature", "")
+        if not secret or not hmac.compare_digest(webhook_signature(secret, raw_body).encode(), given.encode()):
+            return "forbidden"
+        try:
+            report = json.loads(raw_body)
+        except ValueError:
+            return "forbidden"
+        if not isinstance(report, dict) or str(report.get("id", "")) != msg.provider_message_id:
+            return "forbidden"
+        apply_status(db, msg, str(report.get("status", "")), str(report.get("error", "")))
+        return "ok"
+    return "not_found"
+
+
+def safe_text(value: Any, limit: int = 300) -> str:
+    """A provider's words made safe to store and show: one line, no control characters, bounded."""
+    text = "".join(" " if validation.has_control_chars(c) else c for c in str(value))
+    return " ".join(text.split())[:limit]
+
+
+# -- providers ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Outgoing:
+    """What a provider needs, read from the database before anything is contacted."""
+
+    message_id: int
+    to: str
+    body: str
+    has_image: bool
+    from_endpoint: str
+    media_url: str = ""
+    callback_url: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class SmsProvider(Protocol):
+    name: str
+
+    async def send(self, out: Outgoing) -> str:
+        """Hand the message over; return the provider's message id ("" if none)."""
+
+
+class PbxProvider:
+    """SIP MESSAGE through the tenant's PBX node to its SMS trunk (`trunk` in sms_config)."""
+
+    name = "pbx"
+
+    def __init__(self, port: PbxPort | None):
+        self.port = port
+
+    async def send(self, out: Outgoing) -> str:
+        if self.port is None or not self.port.connected:
+            raise ProviderUnavailable("the telephone system is not connected")
+        try:
+            await self.port.send_message(out.from_endpoint, out.to, out.body, str(out.config.get("trunk", "")))
+        except PbxUnreachable as exc:
+            raise ProviderUnavailable(str(exc)) from None
+        except PbxError as exc:
+            raise ProviderError(f"PBX: {safe_text(exc)}") from None
+        except validation.InvalidValue as exc:
+            raise ProviderError(f"PBX: {exc.field}: {exc.code}") from None
+        return ""
+
+
+def _http_url(value: Any, what: str) -> str:
+    url = str(value or "")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or validation.has_control_chars(url):
+        raise ProviderError(f"SMS provider misconfigured: {what}")
+    return url.rstrip("/")
+
+
+def _timeout(cfg: Mapping[str, Any]) -> float:
+    try:
+        return max(0.5, min(float(cfg.get("timeout", DEFAULT_HTTP_TIMEOUT)), DEFAULT_HTTP_TIMEOUT))
+    except (TypeError, ValueError):
+        return DEFAULT_HTTP_TIMEOUT
+
+
+def _post(url: str, timeout: float, **kw: Any) -> Any:
+    import requests
+
+    try:
+        return requests.post(url, timeout=timeout, allow_redirects=False, **kw)
+    except requests.Timeout:
+        raise ProviderError(f"the SMS provider did not answer within {timeout:g} s") from None
+    except requests.RequestException as exc:
+        raise ProviderError(f"the SMS provider cannot be reached ({type(exc).__name__})") from None
+
+
+def _config_value(cfg: Mapping[str, Any], key: str) -> str:
+    value = str(cfg.get(key, "") or "")
+    if not value or validation.has_control_chars(value):
+        raise ProviderError(f"SMS provider misconfigured: {key}")
+    return value
+
+
+class TwilioProvider:
+    """Twilio's Messages API (form-encoded, basic auth); any Twilio-compatible API through `api_base`."""
+
+    name = "twilio"
+
+    async def send(self, out: Outgoing) -> str:
+        cfg = out.config
+        sid = _config_value(cfg, "account_sid")
+        token = _config_value(cfg, "auth_token")
+        if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
+            raise ProviderError("SMS provider misconfigured: account_sid")
+        base = _http_url(cfg.get("api_base") or "https://api.twilio.com", "api_base")
+        form: list[tuple[str, str]] = [("To", out.to)]
+        sender = _config_value(cfg, "from")
+        form.append(("MessagingServiceSid" if sender.startswith("MG") else "From", sender))
+        if out.body:
+            form.append(("Body", out.body))
+        if out.media_url:
+            form.append(("MediaUrl", out.media_url))
+        if out.callback_url:
+            form.append(("StatusCallback", out.callback_url))
+        url = f"{base}/2010-04-01/Accounts/{sid}/Messages.json"
+        resp = await asyncio.to_thread(_post, url, _timeout(cfg), data=form, auth=(sid, token))
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        if resp.status_code >= 300:
+            detail = answer.get("message") or resp.reason or ""
+            code = f" ({answer['code']})" if answer.get("code") else ""
+            raise ProviderError(safe_text(f"Twilio refused the message: HTTP {resp.status_code} {detail}{code}"))
+        return safe_text(answer.get("sid", ""), 128)
+
+
+class WebhookProvider:
+    """A JSON POST to the tenant's URL (optional bearer token, optional HMAC-SHA256 of the body)."""
+
+    name = "webhook"
+
+    async def send(self, out: Outgoing) -> str:
+        cfg = out.config
+        url = _http_url(cfg.get("url"), "url")
+        payload = {"message_id": out.message_id, "to": out.to, "body": out.body, "from": str(cfg.get("from", "")),
+                   "media_url": out.media_url or None, "status_callback": out.callback_url or None}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"}
+        if cfg.get("bearer_token"):
+            headers["Authorization"] = f"Bearer {_config_value(cfg, 'bearer_token')}"
+        if cfg.get("hmac_secret"):
+            headers["X-ClusterPBX-Signature"] = webhook_signature(_config_value(cfg, "hmac_secret"), body)
+        resp = await asyncio.to_thread(_post, url, _timeout(cfg), data=body, headers=headers)
+        if resp.status_code >= 300:
+            raise ProviderError(safe_text(f"the SMS gateway refused the message: HTTP {resp.status_code} "
+                                          f"{resp.text[:200]}"))
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = {}
+        return safe_text(answer.get("id", ""), 128) if isinstance(answer, dict) else ""
+
+
+# -- delivery (the control daemon) ------------------------------------------------------------------------------
+
+@dataclass
+class SmsContext:
+    """What the daemon gives the delivery: the PBX port of a tenant, the portal's public URL and key."""
+
+    port_for_tenant: Callable[[Tenant], PbxPort | None]
+    public_url: str
+    secret_key: str
+
+
+def _claim(db: Session, message_id: int, now: dt.datetime) -> bool:
+    taken = db.connection().execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status == "queued",
+               (SmsMessage.claimed_at.is_(None)) | (SmsMessage.claimed_at < now - CLAIM_TTL))
+        .values(claimed_at=now, attempts=SmsMessage.attempts + 1)
+    ).rowcount
+    db.commit()
+    return bool(taken)
+
+
+async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsContext,
+                  now: Callable[[], dt.datetime] = utcnow) -> dict[str, str]:
+    """Send one queued message through its tenant's provider and record the outcome. A message being
+    sent elsewhere, or already sent, is left alone."""
+    with sessions() as db:
+        if not _claim(db, int(message_id), now()):
+            msg = db.get(SmsMessage, int(message_id))
+            if msg is None:
+                raise LookupError("no such message")
+            return {"status": msg.status, "error": msg.error}
+        msg = db.get(SmsMessage, int(message_id))
+        assert msg is not None
+        tenant = db.get(Tenant, msg.tenant_id)
+        user = db.get(User, msg.user_id)
+        assert tenant is not None and user is not None
+        ext = user.primary_extension
+        base = ctx.public_url.rstrip("/")
+        out = Outgoing(message_id=msg.id, to=msg.to_number, body=msg.body, has_image=msg.image is not None,
+                       from_endpoint=ext.sip_username if ext else "",
+                       config=dict(tenant.sms_config or {}))
+        if msg.provider != "pbx":
+            out.callback_url = base + callback_path(msg.id)
+            if msg.image is not None:
+                out.media_url = base + media_path(ctx.secret_key, msg.id, now())
+        provider: SmsProvider
+        if msg.provider == "pbx":
+            provider = PbxProvider(ctx.port_for_tenant(tenant))
+        elif msg.provider == "twilio":
+            provider = TwilioProvider()
+        elif msg.provider == "webhook":
+            provider = WebhookProvider()
+        else:
+            msg.status, msg.error = "failed", "no SMS provider configured"
+            db.commit()
+            return {"status": msg.status, "error": msg.error}
+        try:
+            provider_id = await provider.send(out)
+        except ProviderUnavailable as exc:
+            msg.claimed_at = None
+            db.commit()
+            return {"status": "queued", "error": safe_text(exc)}
+        except ProviderError as exc:
+            msg.status, msg.error, msg.status_at = "failed", safe_text(exc) or "failed", now()
+            db.commit()
+            log.info("sms %s failed: %s", msg.id, msg.error)
+            return {"status": "failed", "error": msg.error}
+        msg.status, msg.error, msg.provider_message_id = "sent", "", provider_id
+        msg.sent_at = msg.status_at = now()
+        db.commit()
+        return {"status": "sent", "error": ""}
+
+
+def due_messages(db: Session, now: dt.datetime, limit: int = 100) -> list[int]:
+    """Queued messages to (re)try; those queued for too long are marked failed instead."""
+    stale = db.scalars(select(SmsMessage).where(SmsMessage.status == "queued",
+                                                SmsMessage.created_at < now - GIVE_UP_AFTER)).all()
+    for msg in stale:
+        msg.status, msg.error, msg.status_at = "failed", "not sent within 24 hours", now
+    db.commit()
+    return list(db.scalars(select(SmsMessage.id).where(
+        SmsMessage.status == "queued",
+        (SmsMessage.claimed_at.is_(None)) | (SmsMessage.claimed_at < now - CLAIM_TTL))
+        .order_by(SmsMessage.id).limit(limit)))
+
+
+__all__ = ["ImageRejected", "SmsRefused", "send_sms", "deliver", "segments", "normalise_number"]
