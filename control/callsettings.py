@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import validation
+from . import audit, validation
 from .models import CallSettings, Extension, SyncState, User, VoicemailSettings, utcnow
 
 
@@ -97,6 +97,7 @@ def save_call_settings(db: Session, user: User, data: CallSettingsInput) -> Call
         errors.append(SettingRefused("language", "invalid_language"))
     if errors:
         raise SettingsRefused(errors)
+    before = {**audit.state(db.get(CallSettings, user.id)), "language": user.language}
     cs = db.get(CallSettings, user.id) or CallSettings(user_id=user.id)
     cs.call_waiting = data.call_waiting
     cs.dnd = data.dnd
@@ -112,6 +113,7 @@ def save_call_settings(db: Session, user: User, data: CallSettingsInput) -> Call
     cs.updated_at = utcnow()
     user.language = data.language
     db.add(cs)
+    audit.user_change(db, user, "call_settings", before, {**audit.state(cs), "language": user.language})
     db.commit()
     return cs
 
@@ -144,6 +146,7 @@ def save_voicemail(db: Session, user: User, data: VoicemailInput) -> VoicemailSe
         errors.append(SettingRefused("delete_after_email", "delete_needs_email"))
     if errors:
         raise SettingsRefused(errors)
+    before = audit.state(db.get(VoicemailSettings, user.id))
     vm = db.get(VoicemailSettings, user.id) or VoicemailSettings(user_id=user.id)
     vm.ooo_enabled = data.ooo_enabled
     vm.ooo_start = data.ooo_start
@@ -156,6 +159,7 @@ def save_voicemail(db: Session, user: User, data: VoicemailInput) -> VoicemailSe
     vm.sync_state = SyncState.PENDING
     vm.updated_at = utcnow()
     db.add(vm)
+    audit.user_change(db, user, "voicemail_settings", before, audit.state(vm))
     db.commit()
     return vm
 
@@ -171,9 +175,12 @@ def change_voicemail_pin(db: Session, user: User, pin: str, confirm: str) -> Non
                              max=str(min(20, tenant.vm_pin_max_length))) from None
     if len(set(pin)) == 1 or (user.primary_extension and pin == user.primary_extension.number):
         raise SettingRefused("pin", "pin_trivial")
+    before = {"vm_pin": [ext.vm_pin for ext in user.extensions]}
     for ext in user.extensions:
         ext.vm_pin = pin
     vm = db.get(VoicemailSettings, user.id) or VoicemailSettings(user_id=user.id)
     vm.sync_state = SyncState.PENDING
     db.add(vm)
+    audit.user_change(db, user, "voicemail_pin", before, {"vm_pin": [ext.vm_pin for ext in user.extensions]},
+                      secrets=("vm_pin",))
     db.commit()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from . import audit
 from .models import PbxNode, PersonalConference, SyncState, Tenant, User, utcnow
 from .pbxnames import tenant_slugs
 
@@ -88,6 +89,7 @@ def save_conference(db: Session, user: User, data: ConferenceInput) -> PersonalC
         errors.append(ConferenceRefused("enabled", "no_extension"))
     if errors:
         raise ConferenceErrors(errors)
+    before = audit.state(db.get(PersonalConference, user.id))
     conf = db.get(PersonalConference, user.id) or PersonalConference(user_id=user.id)
     conf.enabled = data.enabled
     conf.admin_pin = admin_pin
@@ -99,6 +101,7 @@ def save_conference(db: Session, user: User, data: ConferenceInput) -> PersonalC
     conf.sync_error = ""
     conf.updated_at = utcnow()
     db.add(conf)
+    audit.user_change(db, user, "personal_conference", before, audit.state(conf), secrets=("admin_pin", "user_pin"))
     db.commit()
     return conf
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from . import validation
+from . import audit, validation
 from .models import Extension, PersonalContact, Registration, User
 from .presence import PhoneStatus
 
@@ -157,6 +157,8 @@ def add_colleague(db: Session, user: User, ref_user_id: int) -> PersonalContact:
     # The name is kept for sorting; the number always follows the colleague's current extension.
     pc = PersonalContact(user_id=user.id, ref_user_id=ref.id, name=ref.display_name[:120], number="")
     db.add(pc)
+    db.flush()
+    audit.user_change(db, user, "personal_contact", {}, audit.state(pc), action="create", object_id=pc.id)
     db.commit()
     return pc
 
@@ -175,6 +177,8 @@ def add_external(db: Session, user: User, name: str, number: str) -> PersonalCon
     _check_room(db, user)
     pc = PersonalContact(user_id=user.id, ref_user_id=None, name=clean_name, number=clean_number)
     db.add(pc)
+    db.flush()
+    audit.user_change(db, user, "personal_contact", {}, audit.state(pc), action="create", object_id=pc.id)
     db.commit()
     return pc
 
@@ -185,5 +189,6 @@ def remove(db: Session, user: User, contact_id: int) -> None:
                                                  PersonalContact.user_id == user.id))
     if pc is None:
         raise LookupError("no such contact")
+    audit.user_change(db, user, "personal_contact", audit.state(pc), {}, action="delete", object_id=pc.id)
     db.delete(pc)
     db.commit()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import validation
 from .accounts import AccountError, NewUser, create_user, normalise_email
@@ -136,8 +136,11 @@ def sign_up(db: Session, email: str, first_name: str, last_name: str, password: 
     if tenant is None:
         hash_password(password)
         return SignupResult(SignupOutcome.UNKNOWN_DOMAIN)
+    from .admin import Actor
+
     user = create_user(db, tenant, NewUser(email=email, first_name=first_name, last_name=last_name,
-                                           password=password, language=language), check_policy=False)
+                                           password=password, language=language), check_policy=False,
+                       actor=Actor.command_line("self sign-up"))
     user.email_confirmed = False
     user.approved = False  # until the address is confirmed, and then the tenant decides
     db.flush()
@@ -172,6 +175,12 @@ def reset_password(user: User, new_password: str) -> list[str]:
         return broken
     user.password_hash = hash_password(new_password)
     user.session_version += 1
+    db = object_session(user)
+    if db is not None:
+        from . import audit
+
+        audit.user_change(db, user, "password", {"password": ""}, {"password": "x"}, secrets=("password",),
+                          action="reset_password_link")
     if not user.email_confirmed:
         # Reading the reset mail proves the address, as the confirmation link would have.
         confirm_email(user)

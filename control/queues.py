@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .models import PauseReason, Queue, QueueMembership, QueueMemberState, SyncState, User, utcnow
 from .pbxnames import PbxNames
 from .validation import has_control_chars
@@ -104,6 +105,7 @@ def set_state(db: Session, user: User, membership_id: int, action: QueueAction,
                                                 QueueMembership.user_id == user.id))
     if m is None:
         raise LookupError("no such queue membership")
+    before = audit.state(m)
     if action is QueueAction.LOGIN:
         m.logged_in, m.paused, m.pause_reason = True, False, ""
     elif action is QueueAction.LOGOUT:
@@ -125,5 +127,6 @@ def set_state(db: Session, user: User, membership_id: int, action: QueueAction,
     m.sync_state = SyncState.PENDING
     m.sync_error = ""
     m.updated_at = utcnow()
+    audit.user_change(db, user, "queue_membership", before, audit.state(m), action=action.value, object_id=m.id)
     db.commit()
     return m

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from clusterpbx.control import validation
+from clusterpbx.control import audit, validation
 from clusterpbx.control.callsettings import SettingRefused, check_destination
 from clusterpbx.control.models import Device, Extension, PhoneKey, SyncState, User
 
@@ -104,11 +104,15 @@ def validate_rows(db: Session, user: User, rows: list[KeyRow], capacity: int) ->
 
 def save_rows(db: Session, user: User, rows: list[KeyRow]) -> None:
     """Replace the user's buttons; they stay pending until the phone is asked to resynchronise."""
+    before = [[k.kind, k.value, k.label] for k in db.scalars(
+        select(PhoneKey).where(PhoneKey.user_id == user.id).order_by(PhoneKey.position))]
     db.execute(delete(PhoneKey).where(PhoneKey.user_id == user.id))
     db.flush()
     for pos, row in enumerate(rows, 1):
         db.add(PhoneKey(user_id=user.id, position=pos, kind=row.kind, value=row.value, label=row.label,
                         sync_state=SyncState.PENDING))
+    audit.user_change(db, user, "phone_keys", {"keys": before},
+                      {"keys": [[row.kind, row.value, row.label] for row in rows]})
     db.commit()
 
 

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 
+from clusterpbx.control import audit
 from clusterpbx.control.images import ImageRejected, clean_profile_image
 from clusterpbx.control.models import utcnow
 
@@ -61,9 +62,12 @@ def upload() -> Any:
     except ImageRejected as exc:
         flash(rejection_message(exc.code), "error")
         return render_template("profile/index.html", upload_form=form, choice_form=ChoiceForm(), user=user), 400
+    before = {"picture_source": user.picture_source, "uploaded_picture": audit.HIDDEN}
     user.uploaded_picture = clean.data
     user.picture_source = "uploaded"
     user.picture_updated_at = utcnow()
+    audit.user_change(get_db(), user, "profile_picture", before,
+                      {"picture_source": user.picture_source, "uploaded_picture": audit.SECRET_CHANGED})
     get_db().commit()
     flash(_("Your profile picture was updated."), "success")
     return redirect(url_for("profile.index"))
@@ -83,7 +87,9 @@ def choose() -> Any:
     if form.source.data == "uploaded" and not user.uploaded_picture:
         flash(_("Upload a picture first."), "error")
         return redirect(url_for("profile.index"))
+    before = {"picture_source": user.picture_source}
     user.picture_source = form.source.data
+    audit.user_change(get_db(), user, "profile_picture", before, {"picture_source": user.picture_source})
     get_db().commit()
     flash(_("Your profile picture was updated."), "success")
     return redirect(url_for("profile.index"))

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import Length
 
+from clusterpbx.control import audit
 from clusterpbx.control.passwords import PasswordPolicy, hash_password, verify_password
 
 from ..auth import PortalUser
@@ -88,6 +89,7 @@ def account() -> Any:
             user.password_hash = hash_password(new)
             # End every other session and remember-me cookie; keep this one signed in.
             user.session_version += 1
+            audit.user_change(get_db(), user, "password", {"password": ""}, {"password": "x"}, secrets=("password",))
             get_db().commit()
             login_user(PortalUser(user))
             flash(_("Your password was changed."), "success")
