@@ -16,14 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clusterpbx.control import migrate
-from clusterpbx.control.accounts import (
-    AccountError,
-    NewUser,
-    add_node,
-    create_tenant,
-    create_user,
-    import_users_csv,
-)
+from clusterpbx.control.admin import Actor, Invalid, resource
 from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import PbxNode, Tenant
@@ -47,6 +40,10 @@ def _session(settings: Settings) -> Iterator[Session]:
     finally:
         db.close()
         engine.dispose()
+
+
+def _invalid(exc: Invalid) -> click.ClickException:
+    return click.ClickException("; ".join(f"{k}: {v}" if k else v for k, v in exc.errors.items()))
 
 
 def _tenant(db: Session, domain: str) -> Tenant:
@@ -94,10 +91,12 @@ def domain_create(name: str, domain_name: str, node: str | None, email_domains: 
             pbx = s.scalar(select(PbxNode).where(PbxNode.name == node))
             if pbx is None:
                 raise click.ClickException(f"no node named {node!r}")
+        data = {"name": name, "domain": domain_name, "node_id": pbx.id if pbx else None,
+                "email_domains": email_domains}
         try:
-            t = create_tenant(s, name, domain_name, pbx, email_domains)
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from None
+            t = resource("tenants").create(s, Actor.command_line(), data)
+        except Invalid as exc:
+            raise _invalid(exc) from None
         click.echo(f"created tenant {t.name} ({t.domain})")
 
 
@@ -121,11 +120,13 @@ def user_create(domain_name: str, email: str, first_name: str, last_name: str, e
     """Create a user (the password is prompted for, never taken on the command line)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
     with _session(_settings()) as s:
+        data = {"tenant_id": _tenant(s, domain_name).id, "email": email, "first_name": first_name,
+                "last_name": last_name, "password": password, "extension": extension, "department": department,
+                "language": language, "role": role}
         try:
-            u = create_user(s, _tenant(s, domain_name),
-                            NewUser(email, first_name, last_name, password, extension, department, language, role))
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from None
+            u = resource("users").create(s, Actor.command_line(), data)
+        except Invalid as exc:
+            raise _invalid(exc) from None
         click.echo(f"created user {u.email}")
 
 
@@ -134,16 +135,70 @@ def user_create(domain_name: str, email: str, first_name: str, last_name: str, e
 @click.option("--domain", "domain_name", required=True)
 @click.option("--dry-run", is_flag=True, help="check every line and report, write nothing")
 def user_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
-    """Import users from CSV (columns: email, first_name, last_name, extension, department, language, role,
-    password). Every line is checked first; nothing is written if any line is wrong."""
+    """Import users from CSV (the columns of `user export`, plus password, sip_password, vm_pin; only email
+    is required). A line whose e-mail exists in the tenant updates that user. Every line is checked first;
+    nothing is written if any line is wrong."""
+    from clusterpbx.control.admin.csvio import import_users
+
+    _import(import_users, csv_file, domain_name, dry_run, "user")
+
+
+@user.command("export")
+@click.option("--domain", "domain_name", required=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="file to write (default: standard output)")
+def user_export(domain_name: str, output: Any) -> None:
+    """Export the tenant's users as CSV (re-importable with `user import`; no passwords)."""
+    from clusterpbx.control.admin.csvio import export_users
+
     with _session(_settings()) as s:
-        report = import_users_csv(s, _tenant(s, domain_name), csv_file.read(), dry_run=dry_run)
-        for line, message in report.errors:
+        output.write(export_users(s, Actor.command_line(), _tenant(s, domain_name).id))
+
+
+def _import(service: Any, csv_file: Any, domain_name: str, dry_run: bool, noun: str) -> None:
+    with _session(_settings()) as s:
+        report = service(s, Actor.command_line(), _tenant(s, domain_name).id, csv_file.read(), dry_run)
+        for line, message in report.by_line():
             click.echo(f"line {line}: {message}", err=True)
         if report.errors:
             s.rollback()
-            raise click.ClickException(f"{len(report.errors)} error(s); nothing was imported")
-        click.echo("dry run: every line is valid" if dry_run else f"imported {report.created} user(s)")
+            raise click.ClickException(f"{len(report.by_line())} line(s) in error; nothing was imported")
+        counts = f"{report.created} to create, {report.updated} to update, {report.unchanged} unchanged"
+        if dry_run:
+            click.echo(f"dry run: every line is valid ({counts}); nothing was written")
+        else:
+            click.echo(f"imported {report.created + report.updated} {noun}(s): {report.created} created, "
+                       f"{report.updated} updated, {report.unchanged} unchanged")
+
+
+@cli.group()
+def device() -> None:
+    """Desk phones (devices)."""
+
+
+@device.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--domain", "domain_name", required=True)
+@click.option("--dry-run", is_flag=True, help="check every line and report, write nothing")
+def device_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
+    """Import phones from CSV (columns: mac, vendor, model, label, owner (user e-mail), prov_username,
+    prov_password). A line whose MAC exists in the tenant updates that phone. Nothing is written if any
+    line is wrong."""
+    from clusterpbx.control.admin.csvio import import_devices
+
+    _import(import_devices, csv_file, domain_name, dry_run, "phone")
+
+
+@device.command("export")
+@click.option("--domain", "domain_name", required=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="file to write (default: standard output)")
+def device_export(domain_name: str, output: Any) -> None:
+    """Export the tenant's phones as CSV (re-importable with `device import`; no passwords)."""
+    from clusterpbx.control.admin.csvio import export_devices
+
+    with _session(_settings()) as s:
+        output.write(export_devices(s, Actor.command_line(), _tenant(s, domain_name).id))
 
 
 @cli.group()
@@ -165,21 +220,20 @@ def node() -> None:
               help="adapter option: context, voicemail_context, cdr_csv, timezone, json_cdr_error_dir")
 def node_add(name: str, kind: str, host: str, port: int | None, username: str, secret_stdin: bool, spool: str,
              sip_domain: str, config_dir: str, options: tuple[str, ...]) -> None:
-    known = {"context", "voicemail_context", "cdr_csv", "timezone", "json_cdr_error_dir"}
-    parsed = {}
+    from clusterpbx.control.admin.nodes import OPTION_KEYS
+
     for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or key not in known:
-            raise click.ClickException(f"--option takes KEY=VALUE with KEY one of {', '.join(sorted(known))}")
-        parsed[key] = value
+        key, sep, _value = item.partition("=")
+        if not sep or key not in OPTION_KEYS:
+            raise click.ClickException(f"--option takes KEY=VALUE with KEY one of {', '.join(sorted(OPTION_KEYS))}")
     secret = sys.stdin.readline().rstrip("\n") if secret_stdin else getpass.getpass("Secret: ")
+    data = {"name": name, "kind": kind, "host": host, "port": port, "username": username, "secret": secret,
+            "spool_path": spool, "sip_domain": sip_domain, "config_dir": config_dir, "options": "\n".join(options)}
     with _session(_settings()) as s:
         try:
-            n = add_node(s, name, kind, host, port, username, secret, spool, sip_domain)
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        n.config_dir = config_dir
-        n.options = parsed
+            n = resource("nodes").create(s, Actor.command_line(), data)
+        except Invalid as exc:
+            raise _invalid(exc) from None
         click.echo(f"added {n.kind} node {n.name} at {n.host}:{n.port}")
 
 
@@ -243,6 +297,86 @@ def _register_provision() -> None:
 
 
 _register_provision()
+
+
+# ---- REST API tokens ------------------------------------------------------------------------
+
+@cli.group("api")
+def api_group() -> None:
+    """REST API tokens (docs/api.md)."""
+
+
+@api_group.group("token")
+def api_token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@api_token.command("create")
+@click.option("--name", required=True, help="what the token is for")
+@click.option("--user", "email", help="a personal token acting as this user (e-mail)")
+@click.option("--integration", "integration", help="an integration token's name (no user)")
+@click.option("--tenant", "domain_name", help="the integration token's tenant (domain)")
+@click.option("--role", type=click.Choice(["tenant_admin", "operator"]), help="the integration token's role")
+@click.option("--expires-days", type=click.IntRange(1, 3650), help="expire after this many days")
+def api_token_create(name: str, email: str | None, integration: str | None, domain_name: str | None,
+                     role: str | None, expires_days: int | None) -> None:
+    """Print a new token once (only its hash is stored)."""
+    import datetime as dt
+
+    from clusterpbx.control import apitokens
+    from clusterpbx.control.models import Role, User, utcnow
+
+    if bool(email) == bool(integration):
+        raise click.UsageError("give either --user EMAIL or --integration NAME")
+    expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+    with _session(_settings()) as s:
+        try:
+            if email:
+                u = s.scalar(select(User).where(User.email == email.strip().lower()))
+                if u is None:
+                    raise click.ClickException(f"no user with e-mail {email!r}")
+                _row, secret = apitokens.create_user_token(s, u, name, expires)
+            else:
+                if role is None:
+                    raise click.UsageError("an integration token needs --role tenant_admin|operator")
+                tenant = _tenant(s, domain_name) if domain_name else None
+                label = f"{integration}: {name}" if integration != name else name
+                _row, secret = apitokens.create_integration_token(s, label, Role(role), tenant, expires)
+        except apitokens.TokenRefused as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(secret)
+
+
+@api_token.command("list")
+def api_token_list() -> None:
+    """Every token: id, prefix, name, who it acts as, state."""
+    from clusterpbx.control import apitokens
+    from clusterpbx.control.models import User
+
+    with _session(_settings()) as s:
+        for t in apitokens.all_tokens(s):
+            if t.user_id is not None:
+                u = s.get(User, t.user_id)
+                who = f"user {u.email if u else t.user_id}"
+            else:
+                tenant = s.get(Tenant, t.tenant_id) if t.tenant_id else None
+                who = f"integration {t.role.value if t.role else '?'}" + (f" in {tenant.domain}" if tenant else "")
+            state = "revoked" if t.revoked_at else ("active" if apitokens.is_usable(t) else "expired")
+            click.echo(f"{t.id}\t{t.prefix}...\t{t.name}\t{who}\t{state}")
+
+
+@api_token.command("revoke")
+@click.argument("token_id", type=int)
+def api_token_revoke(token_id: int) -> None:
+    from clusterpbx.control import apitokens
+    from clusterpbx.control.models import ApiToken
+
+    with _session(_settings()) as s:
+        t = s.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+        if t is None:
+            raise click.ClickException(f"no token with id {token_id}")
+        apitokens.revoke(s, t)
+    click.echo(f"token {token_id} revoked")
 
 
 @cli.command("web")

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
 JOBS_TABLE = "apscheduler_jobs"
-JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400}
+JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400, "sms_retry": 60,
+                 "webconf_usage": 900}
 CURRENT: ControlDaemon | None = None
 
 
@@ -235,6 +236,7 @@ class ControlDaemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self.is_leader = False
         self.scheduler: Any = None
+        self.settings: Any = None  # the portal's Settings (public URL, key) for SMS; loaded when None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -347,6 +349,16 @@ class ControlDaemon:
                     applied += (await desired.reassert_node(db, runner.port, runner.node_id)).applied
         return applied
 
+    async def job_webconf_usage(self) -> int:
+        """Minutes of the web meetings held, as Zoom reports them (control/webconf.py), off the loop."""
+        from .webconf import refresh_all_usage
+
+        def run() -> int:
+            with self.sessions() as db:
+                return refresh_all_usage(db)
+
+        return await asyncio.to_thread(run)
+
     async def job_retention(self) -> int:
         """Delete call records older than each tenant's retention."""
         from sqlalchemy import delete
@@ -450,6 +462,34 @@ class ControlDaemon:
             raise LookupError(f"no running node named {node!r}")
         await runner.port.reload_configuration()
         return {"node": node}
+
+    async def cmd_test_node(self, node_id: int) -> dict[str, Any]:
+        """The admin's "test connection": a short-lived connection with the node's stored credentials,
+        through the same adapter factory, logged in and closed again. Answers within the portal's
+        command timeout with ok and a message (never the secret)."""
+        budget = max(1.0, self.timeout * 0.8)
+        with self.sessions() as db:
+            node = db.get(PbxNode, int(node_id))
+            if node is None:
+                raise LookupError("no such node")
+            address = node_address(node, max(0.5, budget / 3))
+            where = f"{node.kind.value} {node.host}:{node.port}"
+            try:
+                adapter = self.port_factory(node, address)
+            except Exception as exc:  # an invalid option, a missing adapter
+                return {"ok": False, "message": f"{where}: {exc}"}
+        try:
+            await asyncio.wait_for(adapter.start(), timeout=budget * 0.75)
+        except PbxError as exc:
+            return {"ok": False, "message": f"{where}: {exc}"}
+        except TimeoutError:
+            return {"ok": False, "message": f"{where}: no answer within {budget * 0.75:.1f} s"}
+        except Exception as exc:
+            return {"ok": False, "message": f"{where}: {type(exc).__name__}: {exc}"}
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(adapter.stop(), timeout=budget * 0.25)
+        return {"ok": True, "message": f"{where}: logged in"}
 
     async def cmd_apply_user(self, user_id: int) -> dict[str, Any]:
         db, user, runner = self._user_and_runner(user_id)
@@ -591,6 +631,44 @@ class ControlDaemon:
         runner, room, pid = await self._own_participant(user_id, participant_id)
         await runner.port.conference_mute(room, pid, bool(muted))
         return {"room": room, "participant": pid, "muted": bool(muted)}
+
+    # -- SMS: messages saved by the portal, sent from here (control/sms.py) ------------------------------
+
+    def _sms_context(self) -> Any:
+        from . import sms
+        from .config import load_settings
+
+        if self.settings is None:
+            self.settings = load_settings()
+
+        def port_for_tenant(tenant: Tenant) -> PbxPort | None:
+            runner = self.nodes.get(tenant.node_id or -1)
+            return runner.port if runner is not None else None
+
+        return sms.SmsContext(port_for_tenant, self.settings.public_url, self.settings.secret_key)
+
+    async def cmd_sms_send(self, message_id: int) -> dict[str, Any]:
+        from . import sms
+
+        # Shielded: if the portal stops waiting, the send still finishes and records its outcome.
+        task = asyncio.ensure_future(sms.deliver(self.sessions, int(message_id), self._sms_context(), self.clock))
+        return await asyncio.shield(task)
+
+    async def job_sms_retry(self) -> int:
+        """Send the messages still queued (saved while the daemon or the PBX was unreachable)."""
+        from . import sms
+
+        with self.sessions() as db:
+            ids = sms.due_messages(db, self.clock())
+        sent = 0
+        for message_id in ids:
+            try:
+                result = await sms.deliver(self.sessions, message_id, self._sms_context(), self.clock)
+            except Exception:
+                log.exception("sms %s: retry failed", message_id)
+                continue
+            sent += result["status"] == "sent"
+        return sent
 
 
 async def run_forever(daemon: ControlDaemon, stop: asyncio.Event) -> None:

@@ -143,7 +143,8 @@ class Tenant(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     node: Mapped[PbxNode | None] = relationship(back_populates="tenants")
-    users: Mapped[list[User]] = relationship(back_populates="tenant")
+    # The database deletes a tenant's users (ON DELETE CASCADE); the ORM must not null their tenant_id first.
+    users: Mapped[list[User]] = relationship(back_populates="tenant", passive_deletes="all")
 
 
 user_destination_groups = Table(
@@ -517,6 +518,11 @@ class SmsMessage(Base):
     provider_message_id: Mapped[str] = mapped_column(String(128), default="")
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # control/sms.py: a send in progress (claimed by a daemon), tries, when sent and when the status last moved.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class WebMeeting(Base):
@@ -530,14 +536,38 @@ class WebMeeting(Base):
     join_url: Mapped[str] = mapped_column(Text, default="")
     minutes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # control/webconf.py: the tenant billed, whether the meeting is still the user's current one, when the
+    # user last opened it and when its usage was last asked of the provider.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    usage_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WebMeetingSession(Base):
+    """One time a web meeting was held (Zoom: one past instance, by its uuid, with the minutes Zoom
+    reports) or opened (Jitsi, which reports no duration: minutes stay None)."""
+
+    __tablename__ = "web_meeting_sessions"
+    __table_args__ = (UniqueConstraint("meeting_id", "uuid", name="uq_web_meeting_sessions_meeting_uuid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("web_meetings.id", ondelete="CASCADE"), index=True)
+    uuid: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # Who acted, kept when the account is deleted (e-mail, or "command line").
+    actor_label: Mapped[str] = mapped_column(String(255), default="")
+    # SET NULL: a deleted tenant's history stays, for operators.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"), index=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str] = mapped_column(String(64), default="")
@@ -569,10 +599,18 @@ class LoginFailure(Base):
 
 
 class ApiToken(Base):
+    """A REST API bearer token; only its SHA-256 is stored. A per-user token (user_id set) acts as that
+    user; an integration token (user_id None) acts with `role` in `tenant_id` (None: operator)."""
+
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "api_token_role"))
+    prefix: Mapped[str] = mapped_column(String(16), default="")  # shown in lists to tell tokens apart
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

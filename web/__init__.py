@@ -132,8 +132,12 @@ BLUEPRINTS = [
     "softphone",
     "queues",
     "directory",
+    "sms",
     "conference",
+    "webconf",
     "health",
+    "admin",
+    "api",
 ]
 
 # The guide's menu, in the guide's order. An item appears once its screen's endpoint exists.

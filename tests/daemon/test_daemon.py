@@ -276,7 +276,9 @@ def test_jobs_are_stored_in_the_database_and_run_only_on_the_leader(engine, db, 
     assert "apscheduler_jobs" in inspect(engine).get_table_names()
     with engine.connect() as conn:
         ids = {r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs"))}
-    assert ids == {"out_of_office", "reconcile", "retention"}
+    from clusterpbx.control.daemon import JOB_INTERVALS
+
+    assert {"out_of_office", "reconcile", "retention", "sms_retry"} <= ids == set(JOB_INTERVALS)
 
 
 def test_records_missed_during_an_outage_are_caught_up_once(engine, db, world):
