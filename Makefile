@@ -22,7 +22,7 @@ run: install
 	$(VENV)/bin/clusterpbx run
 
 lint: install
-	$(VENV)/bin/ruff check cli control ami esl web dialplan provisioning sim tests bench tools migrations/env.py
+	$(VENV)/bin/ruff check cli control ami esl web dialplan provisioning sim tests bench tools migrations vagrant/provision
 
 typecheck: install
 	$(VENV)/bin/mypy
