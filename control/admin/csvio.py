@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..calllog import FORMULA_FIRST
 from ..models import DestinationGroup, Device, Queue, Tenant, User
-from . import Actor, Forbidden, Invalid, NotFound, resource
+from . import Actor, Forbidden, Invalid, NotFound, Resource, resource
 from ._base import N_, require_admin
 
 # Messages (msgids; French in tools/fr_admin_services.py).
@@ -259,26 +259,34 @@ def import_users(db: Session, actor: Actor, tenant_id: int, text: str, dry_run: 
                 data[column] = names(line, data[column], known, column, errors)
         existing = db.scalar(select(User).where(User.tenant_id == tenant.id, func.lower(User.email) == email)) \
             if email else None
-        try:
-            if existing is not None:
-                before = users.serialize(existing)
-                users.update(db, actor, existing.id, data)
-                outcome = "unchanged" if users.serialize(existing) == before and not _secrets(data) else "updated"
-            else:
-                users.create(db, actor, {**data, "tenant_id": tenant.id})
-                outcome = "created"
-        except Invalid as exc:
-            if not errors:
-                raise
-            mine = {e.field for e in errors}  # a repeat in the file says it better than "already taken"
-            errors.extend(LineError(line, k, v) for k, v in exc.errors.items() if k not in mine)
-        if errors:
-            report.errors.extend(errors)
-            raise Invalid({})
-        return outcome
+        return _upsert(db, actor, users, tenant.id, existing, data, line, errors, report)
 
     _run(db, rows, report, apply_line)
     return report
+
+
+def _upsert(db: Session, actor: Actor, res: Resource, tenant_id: int, existing: Any, data: dict[str, Any],
+            line: int, errors: list[LineError], report: ImportReport) -> str:
+    """Create or update one line's object through the resource; the line's own errors (repeats in
+    the file) and the service's are reported together, and any error rolls the line back."""
+    outcome = ""
+    try:
+        if existing is not None:
+            before = res.serialize(existing)
+            res.update(db, actor, existing.id, data)
+            outcome = "unchanged" if res.serialize(existing) == before and not _secrets(data) else "updated"
+        else:
+            res.create(db, actor, {**data, "tenant_id": tenant_id})
+            outcome = "created"
+    except Invalid as exc:
+        if not errors:
+            raise
+        mine = {e.field for e in errors}  # a repeat in the file says it better than "already taken"
+        errors.extend(LineError(line, k, v) for k, v in exc.errors.items() if k not in mine)
+    if errors:
+        report.errors.extend(errors)
+        raise Invalid({})
+    return outcome
 
 
 def _secrets(data: dict[str, Any]) -> bool:
@@ -327,23 +335,7 @@ def import_devices(db: Session, actor: Actor, tenant_id: int, text: str, dry_run
             else:
                 data["user_id"] = owners.get(owner)
         existing = db.scalar(select(Device).where(Device.tenant_id == tenant.id, Device.mac == mac)) if mac else None
-        try:
-            if existing is not None:
-                before = devices.serialize(existing)
-                devices.update(db, actor, existing.id, data)
-                outcome = "unchanged" if devices.serialize(existing) == before and not _secrets(data) else "updated"
-            else:
-                devices.create(db, actor, {**data, "tenant_id": tenant.id})
-                outcome = "created"
-        except Invalid as exc:
-            if not errors:
-                raise
-            mine = {e.field for e in errors}  # a repeat in the file says it better than "already taken"
-            errors.extend(LineError(line, k, v) for k, v in exc.errors.items() if k not in mine)
-        if errors:
-            report.errors.extend(errors)
-            raise Invalid({})
-        return outcome
+        return _upsert(db, actor, devices, tenant.id, existing, data, line, errors, report)
 
     _run(db, rows, report, apply_line)
     return report
