@@ -127,6 +127,9 @@ FR = {
     'Column': 'Colonne',
     'New: %(created)d, changed: %(updated)d, unchanged: %(unchanged)d.':
         'Nouveaux : %(created)d, modifiés : %(updated)d, inchangés : %(unchanged)d.',
+    "(set)": "(défini)",
+    "(changed)": "(modifié)",
+    "self sign-up": "inscription en ligne",
 }
 
 

@@ -172,3 +172,16 @@ def test_audit_filters_and_diff(client, auth, db, world):
     auth.login(s.admin_b.email)
     page = text(client.get("/admin/audit/"))
     assert "bob@beta.test" in page and "Alicia" not in page and "Dîner" not in page
+
+
+def test_audit_markers_and_non_account_actors_are_translated(client, auth, db, world):
+    s = build(db, world)
+    auth.login(s.admin_a.email)
+    # A new SIP password is logged as a marker, never the value; the command line's creations too.
+    post(client, f"/admin/users/{s.user_a.id}", {"email": s.user_a.email, "active": "y", "approved": "y",
+                                                 "extension": s.user_a.extensions[0].number,
+                                                 "sip_password": "Brand-new-sip-9"})
+    page = text(client.get("/admin/audit/?type=users"))
+    assert "Brand-new-sip-9" not in page
+    assert "(modifié)" in page and "(changed)" not in page
+    assert "ligne de commande" in page and "command line" not in page

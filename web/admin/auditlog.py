@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from clusterpbx.control import audit as audit_service
 from clusterpbx.control.models import AuditEntry, User
 
 from ..db import get_db
@@ -117,9 +118,19 @@ def diff(object_type: str, before: dict[str, Any] | None, after: dict[str, Any] 
     return rows
 
 
+def actor_name(label: str) -> str:
+    """Labels of actors that are not accounts are stored in English; show them translated."""
+    names = {"command line": _("command line"), "self sign-up": _("self sign-up")}
+    return str(names.get(label, label))
+
+
 def show(f: Any, value: Any, options: dict[str, list[tuple[str, str]]]) -> str:
     if value is None:
         return ""
+    if value == audit_service.SECRET_SET:
+        return str(_("(set)"))
+    if value == audit_service.SECRET_CHANGED:
+        return str(_("(changed)"))
     if f is not None and not (isinstance(value, str) and value.startswith("(")):  # "(set)", "(changed)"
         try:
             return display_value(f, value, options)
@@ -184,7 +195,7 @@ def audit() -> Any:
     for e in page.items:
         at = e.at.replace(tzinfo=dt.UTC).astimezone(zone_info) if e.at else None
         entries.append({"entry": e, "at": at.strftime("%Y-%m-%d %H:%M:%S") if at else "",
-                        "who": getattr(e, "actor_label", "") or emails.get(str(e.actor_id)) or (
+                        "who": actor_name(getattr(e, "actor_label", "")) or emails.get(str(e.actor_id)) or (
                             _("command line") if e.actor_id is None else f"#{e.actor_id}"),
                         "type": type_label(e.object_type), "action": str(ACTIONS.get(e.action, e.action)),
                         "title": title_in(e.before, e.after), "rows": diff(e.object_type, e.before, e.after)})
