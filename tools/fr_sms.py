@@ -60,4 +60,6 @@ FR = {
     "automatically as soon as it does.":
         "Le message est enregistré mais pas encore envoyé : le système téléphonique ne répond pas pour le moment. "
         "Il sera envoyé automatiquement dès qu'il répondra.",
+    "Choose an image": "Choisir une image",
+    "No image chosen": "Aucune image choisie",
 }

@@ -4,6 +4,7 @@ counter (sms.js), sending through the daemon, the history; screenshots into docs
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
@@ -21,6 +22,14 @@ from tests.e2e.conftest import screenshot
 from tests.fakes import FakePbx
 
 pytestmark = pytest.mark.browser
+
+
+def png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -71,6 +80,14 @@ def test_sms_screen(app, engine, live_server, browser_page, world, db):
                                   "smstrunk")]
         page.fill("#to", "514 907-9050")
         page.fill("#body", "Réunion à 14 h")
+        # The guide's "Choisir une image" button opens the (visually hidden, focusable) file input.
+        chosen = page.locator("#image-name")
+        assert page.locator("label.file-button").inner_text() == "Choisir une image"
+        assert chosen.inner_text() == "Aucune image choisie"
+        with page.expect_file_chooser() as chooser:
+            page.locator("label.file-button").click()
+        chooser.value.set_files(files=[{"name": "salle.png", "mimeType": "image/png", "buffer": png()}])
+        assert chosen.inner_text() == "salle.png"
         screenshot(page, "sms-fr")
         page.get_by_role("button", name="English").click()
         page.wait_for_url("**/sms/")

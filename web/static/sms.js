@@ -23,6 +23,16 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var picker = document.getElementById("image"), chosen = document.getElementById("image-name");
+    if (picker && chosen) {
+      var none = chosen.textContent;
+      picker.addEventListener("change", function () {
+        chosen.textContent = picker.files && picker.files.length ? picker.files[0].name : none;
+      });
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
     var body = document.getElementById("body"), out = document.getElementById("sms-counter");
     if (!body || !out) { return; }
     function update() {
