@@ -201,8 +201,13 @@ class EslApi:
         if ch.state.name in ("DOWN", "RING", "RINGING") and not ch.answered:
             state = "CS_ROUTING" if ch.direction == "inbound" else "CS_CONSUME_MEDIA"
         callstate = _callstate(ch)
+        # FreeSWITCH's call_uuid is the first leg's uuid on both legs; an originated leg (click to
+        # call) is itself the first leg of the call it then dials.
         call_uuid = ch.uuid
-        if ch.direction == "outbound" and peer is not None:
+        root = self.model.channels.get(ch.linkedid) if ch.linkedid and ch.linkedid != ch.uniqueid else None
+        if root is not None:
+            call_uuid = root.uuid
+        elif ch.direction == "outbound" and peer is not None and peer.linkedid != ch.uniqueid:
             call_uuid = peer.uuid
         ep = self.model.endpoints.get(ch.endpoint or "")
         return {
@@ -929,6 +934,10 @@ class EslApi:
         if not res.success:
             from .model import cause_name
             return f"-ERR {cause_name(res.cause)}\n"
+        if exten:
+            # The answered leg then runs the dialplan for exten@context and dials it, as FreeSWITCH
+            # does once the api response is out (click-to-call rings the number after the caller).
+            asyncio.get_running_loop().call_soon(self.model.originate_continue, res, exten, context)
         return f"+OK {res.channel.uuid}\n"
 
     def _chan_by_uuid(self, uuid: str) -> Any:

@@ -210,6 +210,12 @@ def test_click_to_call_rings_the_users_phone(pbx: Harness) -> None:
         assert started.source_number == pbx.callee  # the user is the one calling
         (live,) = await port.live_calls()
         assert live.call_id == started.call_id and live.source_number == pbx.callee
+        # Once the user answers, the PBX dials the number: one call, from the user to it.
+        await pbx.wait(lambda: bool(pbx.sim.call_soon(
+            lambda: [c for c in pbx.sim.model.channels.values() if c.endpoint == pbx.other])))
+        (live,) = await port.live_calls()
+        assert (live.call_id, live.source_number, live.destination_number) == (
+            started.call_id, pbx.callee, pbx.other)
 
     pbx.run(scenario)
 
