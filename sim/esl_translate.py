@@ -409,6 +409,8 @@ class ModelTranslator:
                          "variable_hangup_cause_q850": str(cause)})
         for k, v in ch.variables.items():
             over["variable_" + k] = v
+        if name == "CHANNEL_HANGUP_COMPLETE":
+            over.update(call_timing(ch, self.model.clock()))
         ev = self.server.factory.from_template(key, ctx, over, drop=drop)
         # variables set on the channel (originate {vars}) that the template does not carry, as FreeSWITCH adds them
         names = {k for k, _ in ev.headers}
@@ -460,3 +462,34 @@ class ModelTranslator:
     def shutdown_event(self) -> FsEvent:
         return self.server.factory.from_template("SHUTDOWN", {})
 
+
+
+def call_timing(ch: Any, now: float) -> dict[str, str]:
+    """The timing variables FreeSWITCH computes at hangup (start, answer, end; duration, billsec, the
+    wait until answer) from the channel's own times: whole microseconds first, then every span from
+    them in s, ms and us, as FreeSWITCH does."""
+    def us(at: float | None) -> int:
+        return int(at * 1_000_000) if at else 0
+
+    start, answer = us(ch.created), us(ch.answered)
+    end = us(ch.ended if ch.ended is not None else now)
+    out: dict[str, str] = {}
+    for label, at in (("start", start), ("answer", answer), ("end", end)):
+        out[f"variable_{label}_epoch"] = str(at // 1_000_000)
+        out[f"variable_{label}_uepoch"] = str(at)
+
+    def span(prefix: str, micros: int) -> None:
+        micros = max(0, micros)
+        out[f"variable_{prefix}sec"] = str(micros // 1_000_000)
+        out[f"variable_{prefix}msec"] = str(micros // 1_000)
+        out[f"variable_{prefix}usec"] = str(micros)
+
+    total = max(0, end - start)
+    out["variable_duration"] = str(total // 1_000_000)
+    out["variable_mduration"] = str(total // 1_000)
+    out["variable_uduration"] = str(total)
+    span("bill", end - answer if answer else 0)
+    span("flow_bill", total)
+    span("answer", answer - start if answer else 0)
+    span("wait", answer - start if answer else 0)
+    return out

@@ -7,6 +7,7 @@ runs its asyncio loop in its own thread, and model calls go through SimPBX.call_
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -268,10 +269,18 @@ def test_originate_getvar_kill(pbx: SimPBX, esl: InboundESL) -> None:
     assert api(esl, f"uuid_exists {uuid}") == "true"
     assert api(esl, f"uuid_getvar {uuid} origination_caller_id_number") == "555"
     assert api(esl, f"uuid_getvar {uuid} nosuchvar") == "_undef_"
+    time.sleep(1.2)  # a call that lasts: its hangup carries its own duration, not a recorded one
     assert api(esl, f"uuid_kill {uuid}") == "+OK\n"
     events = got.wait(lambda evs: any(e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE" for e in evs))
     assert [e["Event-Name"] for e in events] == ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP",
                                                  "CHANNEL_HANGUP_COMPLETE"]
+    done = events[-1]
+    start, answer, end = (int(done[f"variable_{k}_uepoch"]) for k in ("start", "answer", "end"))
+    assert start <= answer < end
+    assert int(done["variable_uduration"]) == end - start >= 1_200_000
+    assert int(done["variable_billusec"]) == end - answer >= 1_200_000
+    assert done["variable_duration"] == str((end - start) // 1_000_000)
+    assert int(done["variable_answermsec"]) == (answer - start) // 1_000
     assert all(e["Unique-ID"] == uuid for e in events)
     assert api(esl, f"uuid_exists {uuid}") == "false"
     assert api(esl, f"uuid_kill {uuid}") == "-ERR No such channel!\n"
