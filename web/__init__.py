@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, abort, g, render_template, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
@@ -69,6 +70,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
+    @app.url_value_preprocessor
+    def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Every id column is a 32-bit integer: a larger id in a URL is simply not found, rather than
+        # an "integer out of range" from PostgreSQL.
+        if values and any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in values.values()):
+            abort(404)
+
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
         db = g.pop("db", None)
@@ -115,6 +123,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 # One screen (or endpoint) per module, each on its own line.
+MAX_ID = 2**31 - 1
+
+
+def id_arg(value: str | None) -> int | None:
+    """A positive id from a query string, or None for anything else (empty, "²", too large...)."""
+    if value is None or not re.fullmatch(r"[0-9]{1,10}", value):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
 BLUEPRINTS = [
     "auth",
     "identity",

@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from clusterpbx.control import admin as services
 from clusterpbx.control.admin import Actor, FieldType, Forbidden, Invalid, NotFound, Resource
 
-from .. import login_manager
+from .. import id_arg, login_manager
 from ..db import get_db
 from . import forms
 
@@ -261,10 +261,7 @@ def index() -> Any:
 
 
 def _int_arg(name: str, default: int) -> int:
-    try:
-        return max(1, int(request.args.get(name, default)))
-    except ValueError:
-        return default
+    return id_arg(request.args.get(name)) or default
 
 
 @bp.route("/<name>/")
@@ -277,8 +274,8 @@ def list_view(name: str) -> Any:
     if sort.lstrip("-") not in sortable:
         sort = ""
     tenant_id: int | None = None
-    if actor().is_operator and request.args.get("tenant", "").isdigit():
-        tenant_id = int(request.args["tenant"])
+    if actor().is_operator:
+        tenant_id = id_arg(request.args.get("tenant"))
     page_no = _int_arg("page", 1)
 
     def fetch(number: int) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from clusterpbx.control import audit as audit_service
 from clusterpbx.control.models import AuditEntry, User
 
+from .. import id_arg
 from ..db import get_db
 from . import (
     TITLE_KEYS,
@@ -52,10 +53,14 @@ def _date(name: str) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
+        day = None
+    # Years far off overflow once moved to UTC (9999-12-31 in Paris); nothing was logged then anyway.
+    if day is None or not 1970 <= day.year <= 9000:
         flash(_("Dates must be written as YYYY-MM-DD."), "error")
         return None
+    return day
 
 
 def local_midnight_utc(day: dt.date, zone: str) -> dt.datetime:
@@ -179,11 +184,9 @@ def audit() -> Any:
     since_day, until_day = _date("since"), _date("until")
     object_type = request.args.get("type", "")[:64]
     actor_value = request.args.get("actor", "")
-    actor_id = int(actor_value) if actor_value.isdigit() else None
-    tenant_id: int | None = None
-    if a.is_operator and request.args.get("tenant", "").isdigit():
-        tenant_id = int(request.args["tenant"])
-    page_no = max(1, int(request.args["page"])) if request.args.get("page", "").isdigit() else 1
+    actor_id = id_arg(actor_value)
+    tenant_id = id_arg(request.args.get("tenant")) if a.is_operator else None
+    page_no = id_arg(request.args.get("page")) or 1
     page = call(search, get_db(), a, tenant_id=tenant_id, object_type=object_type or None, actor_id=actor_id,
                 since=local_midnight_utc(since_day, zone) if since_day else None,
                 until=local_midnight_utc(until_day + dt.timedelta(days=1), zone) if until_day else None,

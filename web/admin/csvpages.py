@@ -19,6 +19,7 @@ from wtforms import HiddenField
 
 from clusterpbx.control.admin import Invalid
 
+from .. import id_arg
 from ..db import get_db
 from . import actor, bp, call, get_resource, object_id, title_of
 
@@ -57,9 +58,9 @@ def chosen_tenant(value: str | None) -> int:
     if not a.is_operator:
         assert a.tenant_id is not None
         return a.tenant_id
-    if not value or not value.isdigit():
+    tenant_id = id_arg(value)
+    if tenant_id is None:
         abort(404)
-    tenant_id = int(value)
     call(get_resource("tenants").get, get_db(), a, tenant_id)  # 404 when it does not exist
     return tenant_id
 

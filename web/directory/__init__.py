@@ -23,6 +23,7 @@ from clusterpbx.control.directory import (
     remove,
 )
 
+from .. import id_arg
 from ..db import get_db
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
@@ -37,7 +38,8 @@ def _search_args() -> dict[str, Any]:
     """Keep the search and the page across the buttons' round trips."""
     q = (request.args.get("q") or "")[:80]
     page = request.args.get("page", "1")
-    return {"q": q or None, "page": int(page) if page.isdigit() and page != "1" and len(page) < 6 else None}
+    number = id_arg(page)
+    return {"q": q or None, "page": number if number and number != 1 and number < 100_000 else None}
 
 
 def refusal_message(exc: ContactRefused) -> str:

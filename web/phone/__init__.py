@@ -4,6 +4,7 @@ control daemon after a confirmation page (no inline script: the CSP forbids it).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -17,6 +18,7 @@ from clusterpbx.control.commands import CommandError, ControlClient
 from clusterpbx.control.models import PhoneKey, SyncState
 from clusterpbx.provisioning.keys import KeyRefused, KeyRow, mark_applied, phone_of, save_rows, validate_rows
 
+from .. import id_arg
 from ..db import get_db
 from ..settings.messages import refusal_message
 
@@ -63,8 +65,9 @@ def posted_rows() -> list[KeyRow]:
 def selected_indexes() -> set[int]:
     out = set()
     for raw in request.form.getlist("selected"):
-        if raw.isdigit():
-            out.add(int(raw))
+        index = id_arg(raw) if raw != "0" else 0
+        if index is not None:
+            out.add(index)
     return out
 
 
@@ -98,7 +101,7 @@ def index() -> Any:
             if not chosen:
                 flash(_("Tick the buttons to delete first."), "warning")
             rows = [r for i, r in enumerate(rows) if i not in chosen]
-        elif action.startswith(("up-", "down-")) and action.split("-", 1)[1].isdigit():
+        elif action.startswith(("up-", "down-")) and re.fullmatch(r"[0-9]{1,4}", action.split("-", 1)[1]):
             i = int(action.split("-", 1)[1])
             j = i - 1 if action.startswith("up-") else i + 1
             if 0 <= i < len(rows) and 0 <= j < len(rows):

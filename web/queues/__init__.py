@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 
 from clusterpbx.control.queues import QueueAction, QueueRefused, agent_rows, pause_reasons, set_state
 
+from .. import id_arg
 from ..db import get_db
 from ..settings.apply import apply_now
 
@@ -40,7 +41,7 @@ def act(membership_id: int, action: str) -> Any:
         return redirect(url_for("queues.index"))
     user = current_user.user
     raw_reason = request.form.get("reason", "")
-    reason_id = int(raw_reason) if raw_reason.isdigit() and len(raw_reason) < 10 else None
+    reason_id = id_arg(raw_reason)
     try:
         set_state(get_db(), user, membership_id, what, reason_id)
     except LookupError:
