@@ -172,4 +172,10 @@ FR = {
         "restent inchangés tant qu'on les laisse ainsi",
     "Write one key=value per line; keys are lowercase letters, digits and '_'.":
         "Écrivez une ligne clé=valeur par réglage ; les clés sont en minuscules, chiffres et « _ ».",
+    "Only an operator can give a phone to an operator.":
+        "Seul un opérateur peut attribuer un téléphone à un opérateur.",
+    "Only an operator can add or remove an operator as an agent.":
+        "Seul un opérateur peut ajouter ou retirer un opérateur comme agent.",
+    "One of these e-mail domains belongs to another tenant.":
+        "Un de ces domaines de courriel appartient à un autre domaine.",
 }

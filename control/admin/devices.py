@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import validation
-from ..models import Device, User
-from . import Actor, Field, FieldType, Invalid, register
+from ..models import Device, Role, User
+from . import Actor, Field, FieldType, Forbidden, Invalid, register
 from ._base import N_, UNKNOWN_REFERENCE, ModelResource
 
 F = FieldType
@@ -22,6 +22,7 @@ UNKNOWN_VENDOR = N_("Unknown phone vendor.")
 UNKNOWN_MODEL = N_("Unknown model for this vendor.")
 INVALID_PROV_USERNAME = N_("Use letters, digits, '.', '_' and '-' only.")
 INVALID_PROV_PASSWORD = N_("A provisioning password is 12 to 128 letters, digits or _ . - ~.")  # noqa: S105 - a message
+OPERATOR_OWNER = N_("Only an operator can give a phone to an operator.")
 
 _PROV_PASSWORD = re.compile(r"[A-Za-z0-9_.\-~]{12,128}")
 
@@ -85,6 +86,11 @@ class Devices(ModelResource):
             raise Invalid(errors)
         return values
 
+    def may_change(self, db: Session, actor: Actor, obj: Any) -> None:
+        owner = db.get(User, obj.user_id) if obj.user_id else None
+        if owner is not None and owner.role is Role.OPERATOR and not actor.is_operator:
+            raise Forbidden("only an operator may change an operator's phone")
+
     def check(self, db: Session, actor: Actor, values: dict[str, Any], obj: Any | None) -> None:
         errors: dict[str, str] = {}
         if "mac" in values:
@@ -95,6 +101,9 @@ class Devices(ModelResource):
             owner = db.get(User, values["user_id"])
             if owner is None or owner.tenant_id != values["tenant_id"]:
                 errors["user_id"] = UNKNOWN_REFERENCE
+            elif owner.role is Role.OPERATOR and not actor.is_operator:
+                # The phone's configuration carries its owner's SIP password.
+                errors["user_id"] = OPERATOR_OWNER
         if errors:
             raise Invalid(errors)
 

@@ -18,6 +18,7 @@ F = FieldType
 INVALID_QUEUE_NAME = N_("Use letters, digits, '.', '_' and '-' only.")
 QUEUE_NAME_TAKEN = N_("A queue with this name already exists.")
 INVALID_QUEUE_NUMBER = N_("A queue number is 2 to 10 digits.")
+OPERATOR_AGENT = N_("Only an operator can add or remove an operator as an agent.")
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -67,8 +68,20 @@ class Queues(ModelResource):
                 ids_in_scope(db, User, values["agents"], values["tenant_id"], "agents")
             except Invalid as exc:
                 errors.update(exc.errors)
+            else:
+                if not actor.is_operator and self._operators(db, values["agents"]) != self._operators(
+                        db, self.serialize(obj)["agents"] if obj is not None else []):
+                    errors["agents"] = OPERATOR_AGENT
         if errors:
             raise Invalid(errors)
+
+    @staticmethod
+    def _operators(db: Session, user_ids: list[int]) -> set[int]:
+        from ..models import Role, User
+
+        if not user_ids:
+            return set()
+        return set(db.scalars(select(User.id).where(User.id.in_(user_ids), User.role == Role.OPERATOR)))
 
     def apply(self, db: Session, actor: Actor, obj: Any, values: dict[str, Any]) -> None:
         agents = values.get("agents")

@@ -24,6 +24,7 @@ DOMAIN_RE = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 INVALID_DOMAIN = N_("Enter a domain name such as example.com.")
 DOMAIN_TAKEN = N_("A tenant with this domain already exists.")
 INVALID_EMAIL_DOMAINS = N_("Enter domain names separated by commas.")
+EMAIL_DOMAIN_TAKEN = N_("One of these e-mail domains belongs to another tenant.")
 INVALID_TIMEZONE = N_("Unknown time zone.")
 INVALID_COUNTRY = N_("Enter a two-letter country code.")
 INVALID_PREFIX = N_("Use digits, * and # only.")
@@ -60,7 +61,8 @@ class Tenants(ModelResource):
         Field("name", F.STRING, N_("Name"), required=True, max_length=120),
         Field("domain", F.STRING, N_("Domain"), required=True, max_length=253, operator_only=True,
               help=N_("SIP and portal domain, e.g. acme.example.com")),
-        Field("email_domains", F.TEXT, N_("E-mail domains"), help=N_("Comma-separated domains accepted for sign-up")),
+        Field("email_domains", F.TEXT, N_("E-mail domains"), operator_only=True,
+              help=N_("Comma-separated domains accepted for sign-up")),
         Field("node_id", F.REFERENCE, N_("PBX node"), ref="nodes", operator_only=True),
         Field("timezone", F.STRING, N_("Time zone"), max_length=64),
         Field("default_country", F.STRING, N_("Default country"), max_length=2),
@@ -176,6 +178,14 @@ class Tenants(ModelResource):
                 errors["domain"] = DOMAIN_TAKEN
         if values.get("node_id") is not None and db.get(PbxNode, values["node_id"]) is None:
             errors["node_id"] = UNKNOWN_REFERENCE
+        if values.get("email_domains"):
+            # An address's domain picks the tenant a sign-up lands in: one tenant per domain.
+            wanted = set(values["email_domains"].split(","))
+            for other in db.scalars(select(Tenant).where(Tenant.id != (obj.id if obj is not None else -1))):
+                theirs = {d.strip().lower() for d in (other.email_domains or "").split(",") if d.strip()}
+                if wanted & (theirs | {other.domain}):
+                    errors["email_domains"] = EMAIL_DOMAIN_TAKEN
+                    break
         if errors:
             raise Invalid(errors)
 
