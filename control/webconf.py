@@ -224,9 +224,11 @@ class ZoomProvider:
         status = resp.status_code
         try:
             body = resp.json()
-            detail = str(body.get("message") or body.get("reason") or body.get("error") or "")[:200]
         except ValueError:
-            detail = ""
+            body = None
+        detail = ""
+        if isinstance(body, dict):
+            detail = str(body.get("message") or body.get("reason") or body.get("error") or "")[:200]
         detail = f"{what} answered {status} {detail}".strip()
         if status in (400, 401) and what == "token":
             return WebconfError("auth_failed", detail)
@@ -362,10 +364,13 @@ class ZoomProvider:
 def provider_for(tenant: Tenant) -> Provider:
     name = (tenant.webconf_provider or "jitsi").lower()
     config = dict(tenant.webconf_config or {})
-    if name == "jitsi":
-        return JitsiProvider(config)
-    if name == "zoom":
-        return ZoomProvider(config)
+    try:
+        if name == "jitsi":
+            return JitsiProvider(config)
+        if name == "zoom":
+            return ZoomProvider(config)
+    except (TypeError, ValueError) as exc:  # token_minutes=abc, timeout=x, meeting_settings=[...]
+        raise WebconfError("not_configured", f"{name}: {exc}") from None
     raise WebconfError("not_configured", f"unknown provider {name!r}")
 
 

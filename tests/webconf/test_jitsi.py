@@ -105,3 +105,10 @@ def test_secret_without_app_id_is_a_configuration_error():
     with pytest.raises(WebconfError) as err:
         JitsiProvider({"app_secret": SECRET})
     assert err.value.code == "not_configured"
+
+
+def test_malformed_jitsi_settings_are_a_configuration_error(db, world):
+    user = world.user(world.tenant(webconf_provider="jitsi", webconf_config={"token_minutes": "abc"}))
+    with pytest.raises(WebconfError) as err:
+        open_meeting(db, user)
+    assert err.value.code == "not_configured"

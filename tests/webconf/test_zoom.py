@@ -112,6 +112,7 @@ def test_meeting_deleted_at_zoom_gives_a_new_one(db, world, zoom):
     ("api", 429, {"code": 429, "message": "You have reached the maximum per-second rate limit."}, "rate_limited"),
     ("api", 500, {"code": 500, "message": "Internal error"}, "unavailable"),
     ("api", 404, {"code": 1001, "message": "User does not exist: me."}, "bad_response"),
+    ("api", 500, ["not", "an", "object"], "unavailable"),
 ])
 def test_failures_become_coded_errors(db, world, zoom, where, status, body, code):
     user = world.user(_zoom_tenant(world, zoom))
@@ -150,6 +151,14 @@ def test_unreachable(db, world, zoom):
 
 def test_missing_credentials_is_a_configuration_error(db, world):
     user = world.user(world.tenant(webconf_provider="zoom", webconf_config={"account_id": "a"}))
+    with pytest.raises(WebconfError) as err:
+        open_meeting(db, user)
+    assert err.value.code == "not_configured"
+
+
+@pytest.mark.parametrize("config", [{"timeout": "x"}, {"meeting_settings": ["a", "b"]}])
+def test_malformed_settings_are_a_configuration_error(db, world, zoom, config):
+    user = world.user(_zoom_tenant(world, zoom, **config))
     with pytest.raises(WebconfError) as err:
         open_meeting(db, user)
     assert err.value.code == "not_configured"
