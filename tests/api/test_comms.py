@@ -89,3 +89,18 @@ def test_sms_sent_through_the_daemon(api, db, world, app, engine):
     with daemon_for_app(app, engine, fake):
         resp = api.as_(user_token(db, me)).post("/api/v1/me/sms", {"to": MOBILE, "body": "Bonjour"})
     assert resp.status_code == 202 and resp.get_json()["status"] == "sent", resp.data
+
+
+def test_sms_rate_limit_is_per_user_whatever_the_number_of_tokens(api, db, world):
+    tenant = world.tenant("acme.test")
+    me = world.user(tenant, email="me@acme.test", extension="201")
+    other = world.user(tenant, email="other@acme.test", extension="202")
+    allow_local(db, me)
+    other.destination_groups.extend(me.destination_groups)
+    db.commit()
+    first, second = api.as_(user_token(db, me, "one")), api.as_(user_token(db, me, "two"))
+    codes = [(first if i % 2 else second).post("/api/v1/me/sms", {"to": MOBILE, "body": f"n{i}"}).status_code
+             for i in range(21)]
+    assert codes == [202] * 20 + [429]
+    # Another user has their own allowance.
+    assert api.as_(user_token(db, other)).post("/api/v1/me/sms", {"to": MOBILE, "body": "x"}).status_code == 202

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, current_app
 from flask_babel import force_locale
 
+from clusterpbx.control import sms, webconf
 from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable
 from clusterpbx.control.images import ImageRejected
 
@@ -17,22 +18,18 @@ from ..db import get_db
 from ..limiter import limiter
 from . import ApiError, fail, json_body, json_response, me, v1
 
-try:
-    from clusterpbx.control import sms
-except ImportError:  # pragma: no cover - the SMS service is part of the product
-    sms = None  # type: ignore[assignment]
-try:
-    from clusterpbx.control import webconf
-except ImportError:  # pragma: no cover
-    webconf = None  # type: ignore[assignment]
-
 
 def _per_user(scope: str) -> Any:
     def key() -> str:
         from flask import g
 
         resolved = getattr(g, "api", None)
-        return f"api-{scope}:{resolved.token.id if resolved is not None else 'anonymous'}"
+        if resolved is None:
+            return f"api-{scope}:anonymous"
+        # Per user, not per token: more tokens must not mean more messages.
+        if resolved.user is not None:
+            return f"api-{scope}:user-{resolved.user.id}"
+        return f"api-{scope}:token-{resolved.token.id}"
     return key
 
 
@@ -41,88 +38,85 @@ def sms_json(m: Any) -> dict[str, Any]:
             "has_image": m.image is not None, "created_at": m.created_at}
 
 
-if sms is not None:
+@v1.route("/v1/me/sms", methods=["GET"])
+def sms_history() -> Response:
+    return json_response({"items": [sms_json(m) for m in sms.history(get_db(), me())]})
 
-    @v1.route("/v1/me/sms", methods=["GET"])
-    def sms_history() -> Response:
-        return json_response({"items": [sms_json(m) for m in sms.history(get_db(), me())]})
 
-    @v1.route("/v1/me/sms", methods=["POST"])
-    @limiter.limit("20 per minute", key_func=_per_user("sms"))
-    def sms_send() -> Response:
-        user = me()
-        body = json_body()
-        unknown = [k for k in body if k not in ("to", "body", "image_base64")]
-        if unknown:
-            raise ApiError(400, {k[:100]: "Unknown field." for k in unknown})
-        to, text = body.get("to", ""), body.get("body", "")
-        if not isinstance(to, str) or len(to) > 40:
-            fail(400, "Enter a phone number.", "to")
-        if not isinstance(text, str) or len(text) > 5000:
-            fail(400, "Enter the message text.", "body")
-        image: bytes | None = None
-        raw_image = body.get("image_base64")
-        if raw_image is not None:
-            if not isinstance(raw_image, str) or len(raw_image) > 8 << 20:
-                fail(400, "Send the image as base64 text.", "image_base64")
-            try:
-                image = base64.b64decode(raw_image, validate=True) or None
-            except (binascii.Error, ValueError):
-                fail(400, "Send the image as base64 text.", "image_base64")
-        settings = current_app.config["CLUSTERPBX"]
-        db = get_db()
+@v1.route("/v1/me/sms", methods=["POST"])
+@limiter.limit("20 per minute", key_func=_per_user("sms"))
+def sms_send() -> Response:
+    user = me()
+    body = json_body()
+    unknown = [k for k in body if k not in ("to", "body", "image_base64")]
+    if unknown:
+        raise ApiError(400, {k[:100]: "Unknown field." for k in unknown})
+    to, text = body.get("to", ""), body.get("body", "")
+    if not isinstance(to, str) or len(to) > 40:
+        fail(400, "Enter a phone number.", "to")
+    if not isinstance(text, str) or len(text) > 5000:
+        fail(400, "Enter the message text.", "body")
+    image: bytes | None = None
+    raw_image = body.get("image_base64")
+    if raw_image is not None:
+        if not isinstance(raw_image, str) or len(raw_image) > 8 << 20:
+            fail(400, "Send the image as base64 text.", "image_base64")
         try:
-            msg = sms.send_sms(db, user, to, text, image, max_image_bytes=settings.max_upload_bytes)
-        except sms.SmsRefused as exc:
-            db.rollback()
-            from ..sms import refusal_message
+            image = base64.b64decode(raw_image, validate=True) or None
+        except (binascii.Error, ValueError):
+            fail(400, "Send the image as base64 text.", "image_base64")
+    settings = current_app.config["CLUSTERPBX"]
+    db = get_db()
+    try:
+        msg = sms.send_sms(db, user, to, text, image, max_image_bytes=settings.max_upload_bytes)
+    except sms.SmsRefused as exc:
+        db.rollback()
+        from ..sms import refusal_message
 
-            with force_locale("en"):
-                raise ApiError(400, {exc.field: refusal_message(exc)}) from None
-        except ImageRejected as exc:
-            db.rollback()
-            from ..sms import image_message
+        with force_locale("en"):
+            raise ApiError(400, {exc.field: refusal_message(exc)}) from None
+    except ImageRejected as exc:
+        db.rollback()
+        from ..sms import image_message
 
-            with force_locale("en"):
-                raise ApiError(400, {"image_base64": image_message(exc.code)}) from None
-        try:
-            result = ControlClient.from_settings(settings).call("sms_send", message_id=msg.id)
-        except DaemonUnavailable:
-            result = {"status": "queued"}
-        except CommandError as exc:
-            result = {"status": "queued", "error": str(exc)[:300]}
-        db.expire_all()
-        out = sms_json(db.get(type(msg), msg.id) or msg)
-        out["status"] = str(result.get("status") or out["status"])
-        if result.get("error"):
-            out["error"] = str(result["error"])[:300]
-        return json_response(out, 202)
+        with force_locale("en"):
+            raise ApiError(400, {"image_base64": image_message(exc.code)}) from None
+    try:
+        result = ControlClient.from_settings(settings).call("sms_send", message_id=msg.id)
+    except DaemonUnavailable:
+        result = {"status": "queued"}
+    except CommandError as exc:
+        result = {"status": "queued", "error": str(exc)[:300]}
+    db.expire_all()
+    out = sms_json(db.get(type(msg), msg.id) or msg)
+    out["status"] = str(result.get("status") or out["status"])
+    if result.get("error"):
+        out["error"] = str(result["error"])[:300]
+    return json_response(out, 202)
 
 
-if webconf is not None:
+@v1.route("/v1/me/web-meeting", methods=["POST"])
+@limiter.limit("20 per minute", key_func=_per_user("webconf"))
+def web_meeting() -> Response:
+    user = me()
+    db = get_db()
+    json_body(allow_empty=True)
+    try:
+        meeting = webconf.open_meeting(db, user)
+    except webconf.WebconfError as exc:
+        db.rollback()
+        from ..webconf import error_message
 
-    @v1.route("/v1/me/web-meeting", methods=["POST"])
-    @limiter.limit("20 per minute", key_func=_per_user("webconf"))
-    def web_meeting() -> Response:
-        user = me()
-        db = get_db()
-        json_body(allow_empty=True)
-        try:
-            meeting = webconf.open_meeting(db, user)
-        except webconf.WebconfError as exc:
-            db.rollback()
-            from ..webconf import error_message
-
-            with force_locale("en"):
-                message = error_message(exc)
-            if exc.code == "not_configured":
-                raise ApiError(409, {"": message}) from None
-            if exc.code == "rate_limited":
-                raise ApiError(429, {"": message}, {"Retry-After": str(exc.retry_after or 60)}) from None
-            raise ApiError(503, {"": message}) from None
-        return json_response({"provider": meeting.provider, "meeting_id": meeting.meeting_id,
-                              "host_url": meeting.host_url, "invite_url": meeting.invite_url,
-                              "password": meeting.password, "expires_at": meeting.expires_at})
+        with force_locale("en"):
+            message = error_message(exc)
+        if exc.code == "not_configured":
+            raise ApiError(409, {"": message}) from None
+        if exc.code == "rate_limited":
+            raise ApiError(429, {"": message}, {"Retry-After": str(exc.retry_after or 60)}) from None
+        raise ApiError(503, {"": message}) from None
+    return json_response({"provider": meeting.provider, "meeting_id": meeting.meeting_id,
+                          "host_url": meeting.host_url, "invite_url": meeting.invite_url,
+                          "password": meeting.password, "expires_at": meeting.expires_at})
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -131,28 +125,26 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     str_ = {"type": "string"}
-    if sms is not None:
-        schemas["MySms"] = {"type": "object", "required": ["id", "to", "status"], "properties": {
-            "id": {"type": "integer"}, "to": str_, "body": str_,
-            "status": {"type": "string", "enum": ["queued", "sent", "delivered", "failed"]}, "error": str_,
-            "has_image": {"type": "boolean"}, "created_at": str_}}
-        schemas["MySmsList"] = {"type": "object", "required": ["items"], "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/MySms"}}}}
-        schemas["MySmsSend"] = {"type": "object", "required": ["to", "body"], "additionalProperties": False,
-                                "properties": {"to": {"type": "string", "maxLength": 40},
-                                               "body": {"type": "string", "maxLength": 1000},
-                                               "image_base64": {"type": "string", "description": "an MMS image"}}}
-        paths["/api/v1/me/sms"] = {
-            "get": _op("My sent SMS, newest first", _ok("200", "Messages", _json("MySmsList")), tags=("me",)),
-            "post": _op("Send an SMS (saved first; 'status' says sent, or queued when the PBX is down)",
-                        _ok("202", "Accepted", _json("MySms")), body="MySmsSend", tags=("me",)),
-        }
-    if webconf is not None:
-        schemas["MyWebMeeting"] = {"type": "object", "required": ["provider", "host_url"], "properties": {
-            "provider": str_, "meeting_id": str_, "host_url": str_, "invite_url": str_, "password": str_,
-            "expires_at": {"type": ["string", "null"]}}}
-        paths["/api/v1/me/web-meeting"] = {"post": _op(
-            "Open my web meeting (created the first time, the same one after)",
-            _ok("200", "The meeting", _json("MyWebMeeting")),
-            errors=("400", "401", "403", "404", "409", "429", "503"), tags=("me",))}
+    schemas["MySms"] = {"type": "object", "required": ["id", "to", "status"], "properties": {
+        "id": {"type": "integer"}, "to": str_, "body": str_,
+        "status": {"type": "string", "enum": ["queued", "sent", "delivered", "failed"]}, "error": str_,
+        "has_image": {"type": "boolean"}, "created_at": str_}}
+    schemas["MySmsList"] = {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/MySms"}}}}
+    schemas["MySmsSend"] = {"type": "object", "required": ["to", "body"], "additionalProperties": False,
+                            "properties": {"to": {"type": "string", "maxLength": 40},
+                                           "body": {"type": "string", "maxLength": 1000},
+                                           "image_base64": {"type": "string", "description": "an MMS image"}}}
+    paths["/api/v1/me/sms"] = {
+        "get": _op("My sent SMS, newest first", _ok("200", "Messages", _json("MySmsList")), tags=("me",)),
+        "post": _op("Send an SMS (saved first; 'status' says sent, or queued when the PBX is down)",
+                    _ok("202", "Accepted", _json("MySms")), body="MySmsSend", tags=("me",)),
+    }
+    schemas["MyWebMeeting"] = {"type": "object", "required": ["provider", "host_url"], "properties": {
+        "provider": str_, "meeting_id": str_, "host_url": str_, "invite_url": str_, "password": str_,
+        "expires_at": {"type": ["string", "null"]}}}
+    paths["/api/v1/me/web-meeting"] = {"post": _op(
+        "Open my web meeting (created the first time, the same one after)",
+        _ok("200", "The meeting", _json("MyWebMeeting")),
+        errors=("400", "401", "403", "404", "409", "429", "503"), tags=("me",))}
     return paths, schemas
