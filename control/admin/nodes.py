@@ -1,5 +1,5 @@
-"""PBX nodes (operators only change them; a tenant admin sees the node of their tenant, without
-its credentials) and the "test connection" button."""
+"""PBX nodes (operators only change them; a tenant admin sees the node of their tenant, never
+its secret) and the "test connection" button."""
 
 from __future__ import annotations
 
