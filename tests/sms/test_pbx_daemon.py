@@ -4,68 +4,29 @@ queued messages go out with the retry job once the daemon or the PBX is back."""
 
 from __future__ import annotations
 
-import asyncio
 import html as htmllib
-import pathlib
-import threading
-import time
 
 import pytest
 from sqlalchemy import select
 
-from clusterpbx.control.daemon import ControlDaemon
-from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.demo import DEMO_DOMAIN, DEMO_PASSWORD, seed_demo
+from clusterpbx.control.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from clusterpbx.control.models import PbxNode, SmsMessage, Tenant, User
-from clusterpbx.demo_runtime import demo_model
-from clusterpbx.sim.runner import SimPBX
+from tests.demo_stack import demo_stack
 
 MARIE = "marie.tremblay@demo.clusterpbx.test"
 
 
-def wait(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
-
-
 @pytest.fixture
 def stack(app, engine, db, tmp_path):
-    seed_demo(db, spool_path=str(tmp_path / "spool"))
-    db.commit()
-    sim = SimPBX(model=demo_model(db, "demo-asterisk", str(tmp_path / "spool")), ami_port=0, esl_port=0)
-    sim.start()
-    for name, port in (("demo-asterisk", sim.ami_port), ("demo-freeswitch", sim.esl_port)):
-        db.scalar(select(PbxNode).where(PbxNode.name == name)).port = port
-    tenant = db.scalar(select(Tenant).where(Tenant.domain == DEMO_DOMAIN))
-    tenant.sms_config = {"trunk": "smstrunk"}
-    db.commit()
-    loop = asyncio.new_event_loop()
-    daemon = ControlDaemon(make_session_factory(engine), "s3cret", port=0)
-    daemon.settings = app.config["CLUSTERPBX"]
-    loop.run_until_complete(daemon.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    settings = app.config["CLUSTERPBX"]
-    settings.control_url = f"http://127.0.0.1:{daemon.port}"
-    pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(settings.instance_path) / "control_secret").write_text("s3cret")
-    wait(lambda: all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()), timeout=60,
-         what="daemon connected and resynced")
+    tenants = []
 
-    def on_loop(coro):
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(30)
+    def with_sms_trunk(db):
+        tenant = db.scalar(select(Tenant).where(Tenant.domain == DEMO_DOMAIN))
+        tenant.sms_config = {"trunk": "smstrunk"}
+        tenants.append(tenant)
 
-    try:
-        yield sim, daemon, on_loop, tenant
-    finally:
-        on_loop(daemon.stop())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        sim.stop()
+    with demo_stack(app, engine, db, tmp_path, prepare=with_sms_trunk) as (sim, daemon, on_loop):
+        yield sim, daemon, on_loop, tenants[0]
 
 
 def send(client, auth, to, body):

@@ -4,61 +4,21 @@ the database, and the portal reading it."""
 
 from __future__ import annotations
 
-import asyncio
 import html as htmllib
-import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from clusterpbx.control.daemon import ControlDaemon
-from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.demo import DEMO_PASSWORD, seed_demo
-from clusterpbx.control.models import CallRecord, CallSettings, PbxNode, Registration, SyncState, User
-from clusterpbx.demo_runtime import demo_model
-from clusterpbx.sim.runner import SimPBX
-
-
-def wait(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
+from clusterpbx.control.demo import DEMO_PASSWORD
+from clusterpbx.control.models import CallRecord, CallSettings, Registration, SyncState, User
+from tests.demo_stack import demo_stack, wait
 
 
 @pytest.fixture
 def stack(app, engine, db, tmp_path):
-    seed_demo(db, spool_path=str(tmp_path / "spool"))
-    db.commit()
-    sim = SimPBX(model=demo_model(db, "demo-asterisk", str(tmp_path / "spool")), ami_port=0, esl_port=0)
-    sim.start()
-    for name, port in (("demo-asterisk", sim.ami_port), ("demo-freeswitch", sim.esl_port)):
-        db.scalar(select(PbxNode).where(PbxNode.name == name)).port = port
-    db.commit()
-    loop = asyncio.new_event_loop()
-    daemon = ControlDaemon(make_session_factory(engine), "s3cret", port=0)
-    loop.run_until_complete(daemon.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    settings = app.config["CLUSTERPBX"]
-    settings.control_url = f"http://127.0.0.1:{daemon.port}"
-    import pathlib
-
-    pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(settings.instance_path) / "control_secret").write_text("s3cret")
-    # The daemon connects and resyncs in the background; tests start once every node is in step.
-    wait(lambda: all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()), timeout=30,
-         what="daemon connected and resynced")
-    try:
+    with demo_stack(app, engine, db, tmp_path) as (sim, daemon, _on_loop):
         yield sim, daemon
-    finally:
-        asyncio.run_coroutine_threadsafe(daemon.stop(), loop).result(15)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        sim.stop()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
