@@ -73,8 +73,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.url_value_preprocessor
     def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
         # Every id column is a 32-bit integer: a larger id in a URL is simply not found, rather than
-        # an "integer out of range" from PostgreSQL.
-        if values and any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in values.values()):
+        # an "integer out of range" from PostgreSQL. (Other numbers, such as an expiry time, pass.)
+        if values and any(isinstance(v, int) and k.endswith("id") and not 0 <= v <= MAX_ID
+                          for k, v in values.items()):
             abort(404)
 
     @app.teardown_appcontext
