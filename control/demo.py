@@ -46,6 +46,7 @@ DEMO_USERS = [
     DemoUser("sophie.bouchard@demo.clusterpbx.test", "Sophie", "Bouchard", "208", "Soutien"),
     DemoUser("liam.smith@demo.clusterpbx.test", "Liam", "Smith", "209", "Sales", "en"),
     DemoUser("admin@demo.clusterpbx.test", "Admin", "Démo", "210", "TI", "fr", "tenant_admin"),
+    DemoUser("operateur@demo.clusterpbx.test", "Opérateur", "Démo", "211", "Exploitation", "fr", "operator"),
 ]
 
 
