@@ -143,6 +143,12 @@ def user_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
     _import(import_users, csv_file, domain_name, dry_run, "user")
 
 
+def _export(export: Any, domain_name: str, output: Any) -> None:
+    """Write one tenant's CSV export (users or phones) as the command line."""
+    with _session(_settings()) as s:
+        output.write(export(s, Actor.command_line(), _tenant(s, domain_name).id))
+
+
 @user.command("export")
 @click.option("--domain", "domain_name", required=True)
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
@@ -151,8 +157,7 @@ def user_export(domain_name: str, output: Any) -> None:
     """Export the tenant's users as CSV (re-importable with `user import`; no passwords)."""
     from clusterpbx.control.admin.csvio import export_users
 
-    with _session(_settings()) as s:
-        output.write(export_users(s, Actor.command_line(), _tenant(s, domain_name).id))
+    _export(export_users, domain_name, output)
 
 
 def _import(service: Any, csv_file: Any, domain_name: str, dry_run: bool, noun: str) -> None:
@@ -197,8 +202,7 @@ def device_export(domain_name: str, output: Any) -> None:
     """Export the tenant's phones as CSV (re-importable with `device import`; no passwords)."""
     from clusterpbx.control.admin.csvio import export_devices
 
-    with _session(_settings()) as s:
-        output.write(export_devices(s, Actor.command_line(), _tenant(s, domain_name).id))
+    _export(export_devices, domain_name, output)
 
 
 @cli.group()
