@@ -20,6 +20,7 @@ from clusterpbx.control.passwords import hash_password, needs_rehash, verify_pas
 from .. import LANGUAGES, login_manager
 from ..db import get_db
 from ..limiter import limiter
+from ..redirects import safe_redirect_target
 
 bp = Blueprint("auth", __name__)
 
@@ -122,10 +123,8 @@ def login() -> Any:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect after login is a phishing gift.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
+    # Only paths on this site: an open redirect after login is a phishing gift.
+    return safe_redirect_target(target, url_for("home.index"))
 
 
 @bp.route("/language/<code>", methods=["POST"])

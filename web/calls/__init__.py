@@ -29,6 +29,7 @@ from clusterpbx.control.commands import CommandError, ControlClient
 from clusterpbx.control.models import CallRecord, PbxNode, Role
 
 from ..db import get_db
+from ..redirects import safe_redirect_target
 from .chart import chart_svg
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
@@ -123,7 +124,7 @@ def click_to_call() -> Any:
             flash(_("The telephone system cannot be reached right now; try again in a moment."), "error")
     else:
         flash(_("Your phone is ringing: pick it up to call %(number)s.", number=number), "success")
-    back = request.form.get("next", "")
+    back = safe_redirect_target(request.form.get("next"), "")
     return redirect(back if back.startswith("/calls") else url_for("calls.index"))
 
 

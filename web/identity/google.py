@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from joserfc.errors import JoseError
@@ -22,6 +22,7 @@ from clusterpbx.control.models import utcnow
 from ..auth import LoginForm, PortalUser
 from ..db import get_db
 from ..limiter import limiter
+from ..redirects import safe_redirect_target
 from . import bp, mailer, remote_address, settings
 
 log = logging.getLogger("clusterpbx.web.google")
@@ -91,6 +92,8 @@ def google_start() -> Any:
     # and abandoned would pile up there, so only the latest one stays.
     for key in [k for k in session if k.startswith("_state_google_")]:
         session.pop(key)
+    # Where to go after the sign-in (the login page's next=), checked now and again on the way back.
+    session["google_next"] = safe_redirect_target(request.args.get("next"), "")
     try:
         # The redirect URI comes from public_url (it must match the one registered with Google exactly).
         return client.authorize_redirect(mailer.absolute_url("identity.google_callback"),
@@ -139,7 +142,8 @@ def google_callback() -> Any:
             log.warning("Google picture of user %s not stored: %s", user.id, exc)
     user.last_login_at = utcnow()
     db.commit()
+    target = safe_redirect_target(session.get("google_next"), url_for("home.index"))
     session.clear()  # a fresh session at login (no fixation); drops the used OAuth state too
     session["lang"] = user.language
     login_user(PortalUser(user))
-    return redirect(url_for("home.index"))
+    return redirect(target)
