@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,6 +88,13 @@ def save_call_settings(db: Session, user: User, data: CallSettingsInput) -> Call
     forward_always = dest(data.forward_always, "forward_always")
     forward_busy = dest(data.forward_busy, "forward_busy")
     forward_noanswer = dest(data.forward_noanswer, "forward_noanswer")
+    # Forwarding (or following) one's own extension to itself is a loop: the call would ring back here.
+    own = {e.number for e in user.extensions}
+    for field, targets in (("followme_numbers", numbers), ("forward_always", [forward_always]),
+                           ("forward_busy", [forward_busy]), ("forward_noanswer", [forward_noanswer])):
+        for number in targets:
+            if number and number in own:
+                errors.append(SettingRefused(field, "own_extension", number=number))
     if data.followme_enabled and not [n for n in numbers if n]:
         errors.append(SettingRefused("followme_numbers", "followme_needs_number"))
     for field, value in (("followme_delay", data.followme_delay), ("forward_noanswer_delay",
@@ -118,6 +126,11 @@ def save_call_settings(db: Session, user: User, data: CallSettingsInput) -> Call
     return cs
 
 
+def user_today(user: User) -> dt.date:
+    """Today in the user's time zone (the out-of-office days are the user's days)."""
+    return dt.datetime.now(ZoneInfo(user.timezone or user.tenant.timezone or "UTC")).date()
+
+
 @dataclass
 class VoicemailInput:
     ooo_enabled: bool
@@ -134,6 +147,9 @@ def save_voicemail(db: Session, user: User, data: VoicemailInput) -> VoicemailSe
     errors: list[SettingRefused] = []
     if data.ooo_start and data.ooo_last_day and data.ooo_last_day < data.ooo_start:
         errors.append(SettingRefused("ooo_last_day", "last_day_before_start"))
+    elif data.ooo_enabled and data.ooo_last_day and data.ooo_last_day < user_today(user):
+        # An absence that is already over would never play: say so rather than save it silently.
+        errors.append(SettingRefused("ooo_last_day", "last_day_in_past"))
     address = data.email_address.strip()
     if data.email_enabled and not data.email_use_login:
         from email_validator import EmailNotValidError, validate_email

@@ -178,11 +178,17 @@ class AuthActions:
         assert m, f"no CSRF token on {path}"
         return m.group(1)
 
-    def login(self, email: str, password: str = PASSWORD, language: str = "fr", remember: bool = False) -> Any:
-        data = {"email": email, "password": password, "language": language, "csrf_token": self.csrf()}
+    def login(self, email: str, password: str = PASSWORD, language: str | None = None,
+              remember: bool = False) -> Any:
+        """Logs in; with `language`, then chooses that language in the menu as a user would (logging
+        in itself keeps the user's saved language)."""
+        data = {"email": email, "password": password, "csrf_token": self.csrf()}
         if remember:
             data["remember"] = "y"
-        return self.client.post("/login", data=data)
+        resp = self.client.post("/login", data=data)
+        if language and resp.status_code == 302 and "/login" not in resp.headers.get("Location", ""):
+            self.client.post(f"/language/{language}", data={"csrf_token": self.csrf("/home"), "next": "/home"})
+        return resp
 
     def logout(self) -> Any:
         return self.client.post("/logout", data={"csrf_token": self.csrf("/home")})

@@ -36,11 +36,13 @@ def test_end_user_changes_are_audited(db, setup):
     assert e.before == {"call_waiting": True, "dnd": False, "language": "fr"}
     assert e.after == {"call_waiting": False, "dnd": True, "language": "en"}
 
+    start = dt.date.today() + dt.timedelta(days=30)  # an absence still to come (past ones are refused)
     callsettings.save_voicemail(db, me, callsettings.VoicemailInput(
-        ooo_enabled=True, ooo_start=dt.date(2026, 7, 1), ooo_last_day=dt.date(2026, 7, 14), email_enabled=False,
+        ooo_enabled=True, ooo_start=start, ooo_last_day=start + dt.timedelta(days=13), email_enabled=False,
         email_use_login=True, email_address="", email_attach=True, delete_after_email=False))
     e = last(db, "voicemail_settings")
-    assert e.after == {"ooo_enabled": True, "ooo_start": "2026-07-01", "ooo_last_day": "2026-07-14"}
+    assert e.after == {"ooo_enabled": True, "ooo_start": start.isoformat(),
+                       "ooo_last_day": (start + dt.timedelta(days=13)).isoformat()}
     assert e.before == {"ooo_enabled": False, "ooo_start": None, "ooo_last_day": None}
 
     callsettings.change_voicemail_pin(db, me, "480213", "480213")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clusterpbx.control.models import NodeKind, PbxNode, Registration
+from tests.conftest import PASSWORD
 
 MENU_FR = ["Accueil", "Mon image de profil", "Paramètres", "Déconnexion"]
 MENU_EN = ["Home", "My profile picture", "Settings", "Log out"]
@@ -30,12 +31,39 @@ def test_home_in_english(client, auth, world):
     assert "Accueil" not in html
 
 
-def test_language_chosen_at_login_is_stored(client, auth, world, db):
-    u = world.user(world.tenant(), language="fr")
-    auth.login(u.email, language="en")
+def test_login_from_a_french_browser_keeps_an_english_users_language(client, auth, world, db):
+    u = world.user(world.tenant(), language="en")
+    fr = {"Accept-Language": "fr-CA,fr;q=0.9"}
+    assert "Courriel" in client.get("/login", headers=fr).get_data(as_text=True)
+    # Even a form that still posts a language (an old page, a script) changes nothing.
+    resp = client.post("/login", headers=fr, data={"email": u.email, "password": PASSWORD, "language": "fr",
+                                                   "csrf_token": auth.csrf()})
+    assert resp.status_code == 302
     db.refresh(u)
     assert u.language == "en"
-    assert "About me" in client.get("/home").get_data(as_text=True)
+    assert "About me" in client.get("/home", headers=fr).get_data(as_text=True)
+
+
+def test_login_page_language_buttons_switch_the_page_only(client, auth, world, db):
+    u = world.user(world.tenant(), language="fr")
+    html = client.get("/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert 'formaction="/language/en"' in html and '<select' not in html  # buttons, no select
+    resp = client.post("/language/en", data={"csrf_token": auth.csrf(), "next": "/login"})
+    assert resp.headers["Location"].endswith("/login")
+    assert "E-mail" in client.get("/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    auth.login(u.email)
+    db.refresh(u)
+    assert u.language == "fr"  # the saved preference wins once logged in
+    assert "À propos de moi" in client.get("/home").get_data(as_text=True)
+
+
+def test_empty_login_says_what_is_missing(client, auth):
+    resp = client.post("/login", headers={"Accept-Language": "en"},
+                       data={"email": "", "password": "", "csrf_token": auth.csrf()})
+    assert "Enter your e-mail address." in resp.get_data(as_text=True)
+    resp = client.post("/login", headers={"Accept-Language": "fr"},
+                       data={"email": "", "password": "", "csrf_token": auth.csrf()})
+    assert "Entrez votre adresse courriel." in resp.get_data(as_text=True)
 
 
 def test_language_switch_applies_at_once(client, auth, world, db):

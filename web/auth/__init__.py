@@ -10,8 +10,7 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
-from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from clusterpbx.control.models import LoginFailure, User, utcnow
@@ -56,7 +55,8 @@ def load_user(user_id: str) -> PortalUser | None:
 
 
 class LoginForm(FlaskForm):
-    language = SelectField(choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()])
+    # No language field: the login page's language buttons change the session's language only, and
+    # logging in keeps the language the user saved (a French browser must not switch an English user).
     email = EmailField(validators=[DataRequired(), Length(max=255)])
     password = PasswordField(validators=[Length(max=256)])
     remember = BooleanField()
@@ -77,10 +77,7 @@ def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if request.method == "GET":
-        form.language.data = session.get("lang") or str(request.accept_languages.best_match(list(LANGUAGES)) or "fr")
     if form.validate_on_submit():
-        session["lang"] = form.language.data
         settings = current_app.config["CLUSTERPBX"]
         db = get_db()
         email = (form.email.data or "").strip().lower()
@@ -101,7 +98,6 @@ def login() -> Any:
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             user.last_login_at = now
-            user.language = form.language.data or user.language
             db.commit()
             session.clear()  # a fresh session id at login (no fixation)
             session["lang"] = user.language

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -67,6 +68,9 @@ def advanced() -> Any:
                     flash(refusal_message(exc), "error")
                 status = 400
             else:
+                # The confirmation speaks the language just chosen, not the one this request began in.
+                session["lang"] = user.language
+                refresh()
                 apply_now(user.id)
                 return redirect(url_for("settings.advanced"))
         else:

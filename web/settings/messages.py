@@ -36,6 +36,10 @@ def refusal_message(exc: SettingRefused) -> str:
         "delay_range": _("Delays must be between 5 and 120 seconds."),
         "invalid_language": _("Choose Français or English."),
         "last_day_before_start": _("The last day cannot be before the start."),
+        "last_day_in_past": _("This absence is already over: choose a last day from today on, or turn the "
+                              "out-of-office message off."),
+        "own_extension": _("%(number)s is your own extension: calls would come back to you in a loop.",
+                           number=p.get("number", "")),
         "invalid_email": _("This e-mail address is not valid."),
         "delete_needs_email": _("Deleting after notification needs the e-mail notification turned on."),
         "pin_mismatch": _("The PIN and its confirmation do not match."),
