@@ -19,9 +19,19 @@ class Settings:
     # Flask-Limiter storage: memory:// is per process; use redis://host:6379 under gunicorn.
     ratelimit_storage_url: str = "memory://"
     login_rate_limit: str = "10 per minute"
-    # Per-account lock after this many consecutive failures, for lockout_minutes.
-    max_failed_logins: int = 5
-    lockout_minutes: int = 15
+    # Login throttling (control/logins.py, docs/deploy.md "Login throttling"): wrong passwords slow down
+    # the client sending them, per (e-mail address, client) pair and per client address, doubling the
+    # wait with each further failure up to login_backoff_max_seconds. An address is locked (for everyone)
+    # only after account_lock_failures failures from anywhere; its owner still gets in through "Forgot
+    # your password?", and choosing a new password lifts the lock. Failures are forgotten after
+    # login_failure_window_hours without any.
+    login_pair_free_failures: int = 3
+    login_client_free_failures: int = 20
+    login_backoff_seconds: int = 30
+    login_backoff_max_seconds: int = 900
+    account_lock_failures: int = 50
+    account_lock_minutes: int = 60
+    login_failure_window_hours: int = 24
     session_cookie_secure: bool = True
     remember_days: int = 14
     max_upload_bytes: int = 5 * 1024 * 1024

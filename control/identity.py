@@ -177,10 +177,12 @@ def reset_password(user: User, new_password: str) -> list[str]:
     user.session_version += 1
     db = object_session(user)
     if db is not None:
-        from . import audit
+        from . import audit, logins
 
         audit.user_change(db, user, "password", {"password": ""}, {"password": "x"}, secrets=("password",),
                           action="reset_password_link")
+        # The reset link proved the address is theirs: a lock on it (failures from anywhere) goes.
+        logins.lift_account_lock(db, user.email)
     if not user.email_confirmed:
         # Reading the reset mail proves the address, as the confirmation link would have.
         confirm_email(user)

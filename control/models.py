@@ -584,18 +584,24 @@ class ProvisioningFetch(Base):
     address: Mapped[str] = mapped_column(String(64), default="")
     path: Mapped[str] = mapped_column(String(255), default="")
     result: Mapped[int] = mapped_column(Integer)
+    # What happened (web/provision/fetchlog.py OUTCOMES); "" on rows older than the outcome.
+    outcome: Mapped[str] = mapped_column(String(24), default="", index=True)
+    # The tenant whose URL key the request carried, so a tenant admin sees their phones' refusals too.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
-class LoginFailure(Base):
-    """Consecutive failed logins per e-mail address, kept in the database so the lock holds across
-    gunicorn workers whatever the rate-limit storage. Keyed by the address typed, whether or not an
-    account exists, so the lock itself reveals nothing."""
+class LoginThrottle(Base):
+    """Recent failed logins of one key, kept in the database so that throttling holds across gunicorn
+    workers whatever the rate-limit storage (control/logins.py). `scope` is "client" (a client address,
+    an IPv6 /64), "pair" (e-mail address typed + client) or "account" (e-mail address typed, from
+    anywhere); an address is counted whether or not an account uses it, so throttling reveals nothing."""
 
-    __tablename__ = "login_failures"
-    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    __tablename__ = "login_throttles"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class ApiToken(Base):

@@ -14,6 +14,13 @@ FR = {
     "Try again in %(minutes)d minutes.":
         "Trop de requêtes pour ce formulaire depuis votre connexion ou pour cette adresse courriel. "
         "Réessayez dans %(minutes)d minutes.",
+    # Login throttling (control/logins.py).
+    "Too many failed attempts. Try again in %(seconds)d seconds.":
+        "Trop de tentatives infructueuses. Réessayez dans %(seconds)d secondes.",
+    "Too many failed attempts on this address. Try again in %(minutes)d minutes, or use \"Forgot your "
+    "password?\" to choose a new password: that lifts the lock at once.":
+        "Trop de tentatives infructueuses pour cette adresse. Réessayez dans %(minutes)d minutes, ou choisissez "
+        "un nouveau mot de passe avec « Mot de passe oublié ? » : le blocage sera levé aussitôt.",
     # Google sign-in refusals.
     "The Google sign-in could not be completed: it expired or did not start on this portal. Please try again.":
         "La connexion avec Google n'a pas pu aboutir : elle a expiré ou n'a pas été lancée sur ce portail. "

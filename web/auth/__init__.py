@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from clusterpbx.control.models import LoginFailure, User, utcnow
+from clusterpbx.control import logins
+from clusterpbx.control.models import User, utcnow
 from clusterpbx.control.passwords import hash_password, needs_rehash, verify_password
 
 from .. import LANGUAGES, login_manager
@@ -67,8 +68,19 @@ def _login_key() -> str:
     return request.remote_addr or "unknown"
 
 
-def _locked(failure: LoginFailure | None, now: dt.datetime) -> bool:
-    return bool(failure and failure.locked_until and failure.locked_until > now)
+def _refused(form: LoginForm, refusal: logins.Refusal) -> Any:
+    """429 with Retry-After; the same words whether or not an account uses the address."""
+    minutes = math.ceil(refusal.retry_after / 60)
+    if refusal.scope == logins.ACCOUNT:
+        flash(_("Too many failed attempts on this address. Try again in %(minutes)d minutes, or use \"Forgot "
+                "your password?\" to choose a new password: that lifts the lock at once.", minutes=minutes),
+              "error")
+    elif refusal.retry_after < 60:
+        flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=refusal.retry_after),
+              "error")
+    else:
+        flash(_("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes), "error")
+    return render_template("auth/login.html", form=form), 429, {"Retry-After": str(refusal.retry_after)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -82,19 +94,18 @@ def login() -> Any:
         db = get_db()
         email = (form.email.data or "").strip().lower()
         now = utcnow()
-        failure = db.get(LoginFailure, email)
-        if _locked(failure, now):
-            flash(_("Too many failed attempts. Try again in %(minutes)d minutes.",
-                    minutes=settings.lockout_minutes), "error")
-            return render_template("auth/login.html", form=form), 429
+        client = logins.client_key(request.remote_addr)
+        # A blocked attempt is refused before the password is looked at (docs/deploy.md, "Login throttling").
+        refusal = logins.check(db, email, client, now)
+        if refusal is not None:
+            return _refused(form, refusal)
         user = db.scalar(select(User).where(func.lower(User.email) == email))
         password = form.password.data or ""
         ok = verify_password(user.password_hash if user else "", password)
         # A self sign-up logs in only once its address is confirmed (and the tenant approved it).
         if (user is not None and ok and user.tenant.allow_password_login and user.active and user.approved
                 and user.email_confirmed):
-            if failure is not None:
-                db.delete(failure)
+            logins.record_success(db, email, client)
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             user.last_login_at = now
@@ -103,14 +114,7 @@ def login() -> Any:
             session["lang"] = user.language
             login_user(PortalUser(user), remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")))
-        if failure is None:
-            failure = LoginFailure(email=email, failures=0)
-            db.add(failure)
-        failure.failures += 1
-        failure.updated_at = now
-        if failure.failures >= settings.max_failed_logins:
-            failure.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
-            failure.failures = 0
+        logins.record_failure(db, email, client, now, logins.ThrottlePolicy.from_settings(settings))
         db.commit()
         # One message whatever went wrong, so the form does not tell which e-mails exist.
         flash(_("Incorrect e-mail or password."), "error")
