@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clusterpbx.control import validation
+from clusterpbx.control.admin.fetchlog import OUTCOMES
 from clusterpbx.control.config import load_settings
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Device, ProvisioningFetch, Tenant
@@ -70,15 +71,19 @@ def render_cmd(mac: str) -> None:
 
 @provision.command("fetches")
 @click.option("--mac", default=None, help="only this phone")
+@click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="only this outcome")
 @click.option("--limit", default=50, show_default=True)
-def fetches_cmd(mac: str | None, limit: int) -> None:
-    """The latest configuration fetches: time (UTC), address, MAC, HTTP result, file."""
+def fetches_cmd(mac: str | None, outcome: str | None, limit: int) -> None:
+    """The latest requests to the provisioning address: time (UTC), address, MAC, HTTP result, outcome, file."""
     with _session() as (db, _url):
         query = select(ProvisioningFetch).order_by(ProvisioningFetch.at.desc(), ProvisioningFetch.id.desc())
         if mac:
             query = query.where(ProvisioningFetch.mac == _mac(mac))
+        if outcome:
+            query = query.where(ProvisioningFetch.outcome == outcome)
         for row in db.scalars(query.limit(limit)):
-            click.echo(f"{row.at:%Y-%m-%d %H:%M:%S}  {row.address:<39}  {row.mac or '-':<12}  {row.result}  {row.path}")
+            click.echo(f"{row.at:%Y-%m-%d %H:%M:%S}  {row.address:<39}  {row.mac or '-':<12}  {row.result}  "
+                       f"{row.outcome or '-':<15}  {row.path}")
 
 
 @provision.command("credentials")

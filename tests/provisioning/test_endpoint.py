@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from clusterpbx.control.models import Device, ProvisioningFetch
 from clusterpbx.provisioning import digest
+from clusterpbx.web.provision import fetchlog
 from tests.provisioning.helpers import phone_setup
 
 FAIL2BAN = re.compile(r"provisioning refused: address=(?P<host>\S+) reason=\S+ path=\S+")
@@ -22,6 +23,7 @@ def url(tenant, name):
 
 
 def fetches(db):
+    fetchlog.flush_all()  # the log is written in batches; the test reads it now
     db.expire_all()
     return db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id)).all()
 
@@ -50,8 +52,11 @@ def test_first_boot_then_digest_required(client, db, world):
     ok = digest_get(client, url(tenant, "0015651a2b3c.cfg"), device.prov_username, device.prov_password)
     assert ok.status_code == 200 and b"account.1.user_name" in ok.data
     rows = fetches(db)
-    assert [(r.result, r.device_id, r.path) for r in rows] == [(200, device.id, "0015651a2b3c.cfg"),
-                                                               (200, device.id, "0015651a2b3c.cfg")]
+    # Every request is in the log, the Digest challenges too (not counted as failures).
+    assert [(r.result, r.outcome, r.device_id, r.path) for r in rows] == [
+        (200, "served", device.id, "0015651a2b3c.cfg"), (401, "challenge", device.id, "0015651a2b3c.cfg"),
+        (401, "challenge", device.id, "0015651a2b3c.cfg"), (200, "served", device.id, "0015651a2b3c.cfg")]
+    assert {r.tenant_id for r in rows} == {tenant.id}
     assert rows[0].address == "127.0.0.1" and rows[0].mac == "0015651a2b3c"
 
 
@@ -146,8 +151,9 @@ def test_source_networks(client, db, world):
     assert ok.status_code == 200
 
 
-def test_failures_are_rate_limited(app, client, db, world):
-    app.config["CLUSTERPBX"].extra["provisioning_failure_limit"] = "3 per minute"
+def test_failures_are_rate_limited_per_address(app, client, db, world):
+    # A scanner trying MAC after MAC from one address meets the per-address ceiling.
+    app.config["CLUSTERPBX"].extra["provisioning_address_failure_limit"] = "3 per minute"
     tenant, _user, _device = phone_setup(world, db)
     env = {"REMOTE_ADDR": "198.51.100.7"}
     codes = [client.get(url(tenant, f"00156500000{i}.cfg"), environ_base=env).status_code for i in range(5)]
@@ -184,3 +190,69 @@ def test_grandstream_phonebook_in_its_folder(client, db, world):
     resp = client.get(url(tenant, "gs0015651a2b3c/phonebook.xml"))
     assert resp.status_code == 200 and resp.data.startswith(b"<?xml") and b"<AddressBook>" in resp.data
     assert client.get(url(tenant, "gs0015651a2b3c/../phonebook.xml")).status_code == 404
+
+
+def test_a_misconfigured_phone_behind_a_nat_does_not_lock_out_its_neighbours(app, client, db, world):
+    """200 wrong-credential requests from one phone: the phone itself is throttled after its allowance,
+    every request is in the fetch log with its outcome, and the real phone behind the same address
+    still gets its configuration."""
+    app.config["CLUSTERPBX"].extra["provisioning_failure_limit"] = "5 per minute"
+    tenant, _user, device = phone_setup(world, db, vendor="grandstream", model="GXP2170")
+    device.prov_username, device.prov_password = "0015651a2b3c", "right-password"
+    device.overrides = {"require_digest": True}
+    neighbour = Device(tenant_id=tenant.id, mac="0015651a2b3d", vendor="grandstream", model="GXP2170",
+                       user_id=device.user_id, prov_username="0015651a2b3d", prov_password="its-own",
+                       overrides={"require_digest": True})
+    db.add(neighbour)
+    db.commit()
+    nat = {"REMOTE_ADDR": "203.0.113.9"}
+    path = url(tenant, "cfg0015651a2b3c.xml")
+    challenge = client.get(path, environ_base=nat).headers["WWW-Authenticate"]
+    header = digest.client_header("0015651a2b3c", "wrong-password", "GET", path, challenge)
+    codes = [client.get(path, headers={"Authorization": header}, environ_base=nat).status_code for _ in range(200)]
+    assert codes == [401] * 5 + [429] * 195
+    good = digest_get(client, url(tenant, "cfg0015651a2b3d.xml"), "0015651a2b3d", "its-own", environ_base=nat)
+    assert good.status_code == 200 and b"its-own" in good.data
+    rows = fetches(db)
+    assert len(rows) == 1 + 200 + 2  # challenge, the 200 tries, the neighbour's challenge and fetch
+    outcomes = [(r.outcome, r.result) for r in rows]
+    assert outcomes[:6] == [("challenge", 401)] + [("bad_credentials", 401)] * 5
+    assert outcomes[6:201] == [("rate_limited", 429)] * 195
+    assert outcomes[201:] == [("challenge", 401), ("served", 200)]
+    assert {r.address for r in rows} == {"203.0.113.9"}
+    assert {r.mac for r in rows[:201]} == {"0015651a2b3c"} and {r.mac for r in rows[201:]} == {"0015651a2b3d"}
+
+
+def test_the_log_is_written_in_batches_not_per_request(app, client, db, world):
+    tenant, _user, _device = phone_setup(world, db)
+    for _ in range(3):
+        assert client.get(url(tenant, "0015651a2b3c.boot")).status_code == 200
+    writer = app.extensions["clusterpbx.fetchlog"]
+    # Queued in the process (the background thread writes every half second or so) ...
+    deadline = time.monotonic() + 30
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # ... and all of them reached the database without anyone asking.
+    db.expire_all()
+    assert [r.outcome for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))] == ["served"] * 3
+
+
+def test_a_busy_database_keeps_the_rows_for_the_next_batch(app, db, world):
+    from sqlalchemy.orm import sessionmaker
+
+    from clusterpbx.web.provision.fetchlog import FetchLogWriter
+
+    class Refusing:
+        def __call__(self):
+            raise RuntimeError("database is locked")
+
+    writer = FetchLogWriter(Refusing(), interval=3600)  # type: ignore[arg-type]
+    writer.add(outcome="served", result=200, mac="0015651a2b3c", address="192.0.2.1", path="a.cfg")
+    writer.add(outcome="bad_key", result=404, address="192.0.2.2", path="b.cfg")
+    assert writer.flush() == 0 and writer.pending() == 2
+    writer._sessions = sessionmaker(bind=db.get_bind())  # the database is back
+    writer.add(outcome="served", result=200, path="c.cfg")
+    assert writer.flush() == 3 and writer.pending() == 0
+    db.expire_all()
+    assert [r.path for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))] == [
+        "a.cfg", "b.cfg", "c.cfg"]

@@ -409,4 +409,4 @@ def delete_view(name: str, object_id: int) -> Any:
     return render_template("admin/delete.html", res=res, obj_id=object_id, title=title, form=form)
 
 
-from . import actions, auditlog, csvpages  # noqa: E402,F401
+from . import actions, auditlog, csvpages, fetchlog  # noqa: E402,F401

@@ -1,7 +1,9 @@
 """The provisioning endpoint phones fetch from: `/prov/<tenant key>/<vendor file name>`, rendered from the
 database at request time. The tenant key in the path lets a new phone in; each phone then has its own
-HTTP Digest credentials (written into its config), optional source networks per tenant, rate-limited
-failures logged in a fail2ban-friendly line, and every fetch recorded in ProvisioningFetch."""
+HTTP Digest credentials (written into its config), optional source networks per tenant, failures
+rate-limited per phone (client address and MAC) and per client address and logged in a
+fail2ban-friendly line, and every request, whatever its outcome, recorded in ProvisioningFetch in
+batches (fetchlog.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ import ipaddress
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy import select
 
-from clusterpbx.control.models import Device, ProvisioningFetch, Tenant
+from clusterpbx.control.models import Device, Tenant
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
 from clusterpbx.provisioning.render import base_url as tenant_base_url
@@ -25,6 +27,7 @@ from .. import csrf
 from ..db import get_db
 from ..limiter import limiter
 from ..softphone import account_for
+from .fetchlog import FetchLogWriter
 
 bp = Blueprint("provision", __name__, url_prefix="/prov")
 log = logging.getLogger("clusterpbx.web.provision")
@@ -34,12 +37,42 @@ NOT_FOUND = "not found\n"
 
 
 def _failure_limit() -> str:
+    """Refusals allowed per phone (client address and MAC) over any minute."""
     return str(current_app.config["CLUSTERPBX"].extra.get("provisioning_failure_limit", "30 per minute"))
+
+
+def _address_failure_limit() -> str:
+    """Refusals allowed per client address over any minute, whatever the MAC: a scanner's ceiling, high
+    enough that a misconfigured phone behind a NAT does not lock out its neighbours (each of them has
+    its own per-phone allowance)."""
+    return str(current_app.config["CLUSTERPBX"].extra.get("provisioning_address_failure_limit", "600 per minute"))
 
 
 def _count_failure(response: Response) -> bool:
     # Only refusals count toward the limit: a normal Digest challenge or a config served does not.
     return bool(g.get("prov_failed"))
+
+
+def _phone_key() -> str:
+    """The rate-limit key of one phone: its address and the MAC its request names (the file name or,
+    for Yealink's common boot file, the User-Agent); without a MAC, the address alone."""
+    filename = str((request.view_args or {}).get("filename") or (request.view_args or {}).get("app_name") or "")
+    req = classify(filename, request.headers.get("User-Agent", "")) if filename else None
+    g.prov_request = req
+    mac = req.mac if req is not None and req.mac else ""
+    return f"prov-phone:{_address()}:{mac or '-'}"
+
+
+def _address_key() -> str:
+    return f"prov-address:{_address()}"
+
+
+def fetch_log(app: Flask) -> FetchLogWriter:
+    writer: FetchLogWriter | None = app.extensions.get("clusterpbx.fetchlog")
+    if writer is None:
+        writer = FetchLogWriter(app.extensions["clusterpbx.sessions"])
+        app.extensions["clusterpbx.fetchlog"] = writer
+    return writer
 
 
 def public_url() -> str:
@@ -66,20 +99,35 @@ def in_networks(address: str, networks: str) -> bool:
     return False
 
 
-def record(device: Device | None, mac: str, path: str, result: int) -> None:
-    db = get_db()
-    db.add(ProvisioningFetch(device_id=device.id if device else None, mac=mac[:32], address=_address()[:64],
-                             path=clean(path, 255), result=result))
-    db.commit()
+def note(outcome: str, *, device: Device | None = None, mac: str = "", tenant: Tenant | None = None) -> None:
+    """What happened to this request, for the fetch log written when the response leaves."""
+    g.prov_log = {"outcome": outcome, "device_id": device.id if device else None,
+                  "mac": mac or (device.mac if device else ""),
+                  "tenant_id": tenant.id if tenant else (device.tenant_id if device else None)}
+
+
+@bp.after_request
+def _log_request(response: Response) -> Response:
+    # Every request to /prov/ ends here, the ones Flask-Limiter refused before the view ran included.
+    entry = dict(g.get("prov_log") or {})
+    if response.status_code == 429:
+        entry["outcome"] = "rate_limited"
+        req = g.get("prov_request")
+        entry.setdefault("mac", req.mac if req is not None and req.mac else "")
+    outcome = entry.pop("outcome", None) or ("served" if response.status_code == 200 else "error")
+    path = str((request.view_args or {}).get("filename") or "") or request.path.removeprefix("/prov/")
+    fetch_log(current_app._get_current_object()).add(  # type: ignore[attr-defined]
+        outcome=outcome, result=response.status_code, address=_address(), path=clean(path, 255), **entry)
+    return response
 
 
 def refuse(reason: str, path: str, *, status: int = 404, device: Device | None = None, mac: str = "",
-           challenge: str = "") -> Response:
+           challenge: str = "", tenant: Tenant | None = None) -> Response:
     """The same body whatever went wrong, so a scanner learns nothing; one log line for fail2ban."""
     g.prov_failed = True
     log.warning("provisioning refused: address=%s reason=%s path=%s", _address(), reason,
                 clean(path, 120).replace(" ", "_") or "-")
-    record(device, mac, path, status)
+    note(reason, device=device, mac=mac, tenant=tenant)
     headers = {"WWW-Authenticate": challenge} if challenge else {}
     return Response(NOT_FOUND if status == 404 else "unauthorized\n", status, mimetype="text/plain",
                     headers=headers)
@@ -91,7 +139,8 @@ def served(body: bytes, mimetype: str) -> Response:
 
 @bp.route("/<key>/<path:filename>", methods=["GET"])
 @csrf.exempt
-@limiter.limit(_failure_limit, deduct_when=_count_failure)
+@limiter.limit(_failure_limit, key_func=_phone_key, deduct_when=_count_failure)
+@limiter.limit(_address_failure_limit, key_func=_address_key, deduct_when=_count_failure)
 def fetch(key: str, filename: str) -> Any:
     db = get_db()
     tenant = None
@@ -103,17 +152,17 @@ def fetch(key: str, filename: str) -> Any:
     if tenant is None:
         return refuse("bad_key", filename)
     if not in_networks(_address(), tenant.provisioning_networks or ""):
-        return refuse("network", filename)
+        return refuse("network", filename, tenant=tenant)
     req = classify(filename, request.headers.get("User-Agent", ""))
     if req.kind == "invalid":
-        return refuse("bad_path", filename)
+        return refuse("bad_path", filename, tenant=tenant)
     if req.kind == "generic" and req.vendor is not None:
         rendered = req.vendor.render_generic(filename, generic_options(tenant), tenant_base_url(public_url(), tenant))
-        record(None, "", filename, 200)
+        note("served", tenant=tenant)
         return served(rendered.body, rendered.mimetype)
     device = db.scalar(select(Device).where(Device.mac == req.mac, Device.tenant_id == tenant.id))
     if device is None:
-        return refuse("unknown_mac", filename, mac=req.mac)
+        return refuse("unknown_mac", filename, mac=req.mac, tenant=tenant)
     vendor = VENDORS.get(device.vendor)
     name = vendor.canonical(filename, device.mac, device.model) if vendor is not None else None
     if vendor is None or name is None or (req.vendor is not None and req.vendor is not vendor):
@@ -131,6 +180,7 @@ def fetch(key: str, filename: str) -> Any:
                                 username=device.prov_username, password=device.prov_password, secret=secret)
         if verdict == "stale":
             g.prov_failed = False
+            note("stale", device=device)
             return Response("unauthorized\n", 401, mimetype="text/plain",
                             headers={"WWW-Authenticate": digest.challenge(secret, stale=True)})
         if verdict != "ok":
@@ -140,7 +190,8 @@ def fetch(key: str, filename: str) -> Any:
         if auth is not None:
             return refuse("bad_credentials", filename, status=401, device=device, mac=device.mac,
                           challenge=digest.challenge(secret))
-        # A normal first step of Digest: ask for credentials (not a failure, not logged as one).
+        # A normal first step of Digest: ask for credentials (not a failure, not counted as one).
+        note("challenge", device=device)
         return Response("unauthorized\n", 401, mimetype="text/plain",
                         headers={"WWW-Authenticate": digest.challenge(secret)})
 
@@ -153,13 +204,15 @@ def fetch(key: str, filename: str) -> Any:
         overrides = dict(device.overrides or {})
         overrides["_prov"] = {**state, "armed": True}
         device.overrides = overrides
-    record(device, device.mac, filename, 200)
+        db.commit()
+    note("served", device=device)
     return served(rendered.body, rendered.mimetype)
 
 
 @bp.route("/softphone/<app_name>", methods=["GET"])
 @csrf.exempt
-@limiter.limit(_failure_limit, deduct_when=_count_failure)
+@limiter.limit(_failure_limit, key_func=_phone_key, deduct_when=_count_failure)
+@limiter.limit(_address_failure_limit, key_func=_address_key, deduct_when=_count_failure)
 def softphone(app_name: str) -> Any:
     """The single-use URL behind the softphone QR code (Linphone) or Zoiper's token URL."""
     token = request.args.get("t", "")
@@ -173,4 +226,5 @@ def softphone(app_name: str) -> Any:
     if account is None:
         return refuse("no_extension", f"softphone/{app_name}")
     rendered = linphone(account) if app_name == "linphone" else zoiper(account)
+    note("served", tenant=user.tenant)
     return served(rendered.body, rendered.mimetype)
