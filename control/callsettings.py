@@ -46,6 +46,16 @@ def check_destination(db: Session, user: User, raw: str, field: str) -> str:
     raise SettingRefused(field, "not_allowed", number=number, rule=rule)
 
 
+def check_click_to_call(db: Session, user: User, raw: str, field: str = "number") -> str:
+    """The number a click-to-call will make the PBX dial for `user`, checked against the user's allowed
+    destinations like a forward, a follow-me number, a speed-dial key or an SMS. The portal and the API
+    call it for an immediate, worded refusal; the daemon's command calls it again before it originates,
+    so no other way in skips it."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise SettingRefused(field, "invalid_number", number="")
+    return check_destination(db, user, raw, field)
+
+
 class SettingsRefused(ValueError):
     """Several values refused at once, so the form can show every problem in one go."""
 

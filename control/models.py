@@ -584,7 +584,7 @@ class ProvisioningFetch(Base):
     address: Mapped[str] = mapped_column(String(64), default="")
     path: Mapped[str] = mapped_column(String(255), default="")
     result: Mapped[int] = mapped_column(Integer)
-    # What happened (web/provision/fetchlog.py OUTCOMES); "" on rows older than the outcome.
+    # What happened (control/admin/fetchlog.py OUTCOMES); "" on rows older than the outcome.
     outcome: Mapped[str] = mapped_column(String(24), default="", index=True)
     # The tenant whose URL key the request carried, so a tenant admin sees their phones' refusals too.
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

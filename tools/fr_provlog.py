@@ -26,3 +26,4 @@ FR = {
     "Too many failures (throttled)": "Trop d'échecs (ralenti)",
     "Error": "Erreur",
 }
+FR["Number to call"] = "Numéro à appeler"

@@ -11,6 +11,8 @@ import pytest
 from clusterpbx.control.models import (
     CallRecord,
     CallSettings,
+    DestinationGroup,
+    DestinationPrefix,
     LiveCall,
     NodeKind,
     PauseReason,
@@ -41,6 +43,13 @@ def people(db, world):
     db.commit()
     me = world.user(tenant, email="me@acme.test", extension="201")
     other = world.user(tenant, email="other@acme.test", extension="202")
+    # Montréal numbers are among my allowed destinations (click-to-call checks them).
+    local = DestinationGroup(tenant_id=tenant.id, name="Montréal")
+    db.add(local)
+    db.flush()
+    db.add(DestinationPrefix(group_id=local.id, prefix="514"))
+    me.destination_groups.append(local)
+    db.commit()
     return tenant, node, me, other
 
 
@@ -133,7 +142,7 @@ def test_call_settings_refusals(api, db, people):
         assert resp.status_code == 400, body
         assert field in resp.get_json()["errors"], (body, resp.get_json())
     outside = mine.patch("/api/v1/me/call-settings", {"forward_always": "+33123456789"}).get_json()
-    assert "internal calls only" in outside["errors"]["forward_always"]
+    assert "+33123456789 is not in your allowed destinations: Montréal (514)." in outside["errors"]["forward_always"]
     db.expire_all()
     cs = db.get(CallSettings, me.id)
     assert cs is None or (cs.forward_always == "" and not cs.followme_enabled)

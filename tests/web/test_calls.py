@@ -162,7 +162,15 @@ def test_another_users_recording_is_404(app, client, auth, db, world, montreal_u
     assert client.get("/calls/999999/recording").status_code == 404
 
 
-def test_click_to_call_without_daemon_says_so(client, auth, montreal_user):
+def test_click_to_call_without_daemon_says_so(client, auth, db, montreal_user):
+    from clusterpbx.control.models import DestinationGroup, DestinationPrefix
+
+    local = DestinationGroup(tenant_id=montreal_user.tenant_id, name="Montréal")
+    db.add(local)
+    db.flush()
+    db.add(DestinationPrefix(group_id=local.id, prefix="514"))
+    montreal_user.destination_groups.append(local)
+    db.commit()
     auth.login(montreal_user.email)
     token = auth.csrf("/calls/")
     resp = client.post("/calls/call", data={"csrf_token": token, "number": "5149079050"}, follow_redirects=True)

@@ -16,6 +16,7 @@ from clusterpbx.control.callsettings import (
     CallSettingsInput,
     SettingRefused,
     SettingsRefused,
+    check_click_to_call,
     save_call_settings,
 )
 from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable
@@ -344,6 +345,10 @@ def click_to_call() -> Response:
         number = validation.phone_number(raw)
     except validation.InvalidValue:
         fail(400, "This is not a valid phone number.", "number")
+    try:
+        number = check_click_to_call(get_db(), user, number)
+    except SettingRefused as exc:
+        fail(400, refusal(exc), "number")
     try:
         client().call("click_to_call", user_id=user.id, number=number)
     except CommandError as exc:

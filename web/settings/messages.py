@@ -19,6 +19,7 @@ FIELD_NAMES = {
     "email_address": _l("Notification e-mail"),
     "delete_after_email": _l("Delete the voicemail after notification"),
     "pin": _l("Voicemail password"),
+    "number": _l("Number to call"),
 }
 
 
