@@ -53,6 +53,7 @@ class CallQuery:
     descending: bool = True
     cursor: str = ""
     page_size: int = PAGE_SIZE
+    missed: bool = False  # only the calls missed: received (not placed) and not answered, as the home page counts
 
     def utc_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """Start date from 00:00 and end date to 23:59:59.999999 in the user's zone, as naive UTC."""
@@ -80,6 +81,8 @@ def filters(q: CallQuery) -> list[ColumnElement[bool]]:
         conds.append(CallRecord.started_at >= lo)
     if hi is not None:
         conds.append(CallRecord.started_at < hi)
+    if q.missed:
+        conds += [CallRecord.status != "answered", CallRecord.call_type != "outgoing"]
     term = q.search.strip()[:100]
     if term:
         pattern = f"%{_escape_like(term.lower())}%"

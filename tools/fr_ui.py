@@ -7,4 +7,10 @@ FR = {
         "message d'absence.",
     "%(number)s is your own extension: calls would come back to you in a loop.":
         "%(number)s est votre propre poste : les appels vous reviendraient en boucle.",
+    "The start date (%(start)s) is after the end date (%(end)s): no call can match. Swap the two dates.":
+        "La date de début (%(start)s) est après la date de fin (%(end)s) : aucun appel ne peut correspondre. "
+        "Inversez les deux dates.",
+    "Missed calls only": "Appels manqués seulement",
+    "Last 31 days.": "31 derniers jours.",
+    "Menu": "Menu",
 }

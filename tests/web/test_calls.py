@@ -148,7 +148,9 @@ def test_chart_shown_for_a_period(client, auth, db, montreal_user):
     # One bar per local day, with its figures (the add() helper makes outgoing calls).
     assert "2026-09-01 : 2 pris, 0 manqués, 0 entrants, 2 sortants" in html
     assert "2026-09-02 : 0 pris, 1 manqués, 0 entrants, 1 sortants" in html
-    assert html.count('<rect class="ans"') == 2
+    # Every day of the period has its slot: days without calls are days with zero.
+    assert html.count('<g class="day"') == 30
+    assert "2026-09-17 : 0 pris, 0 manqués, 0 entrants, 0 sortants" in html
 
 
 def test_another_users_recording_is_404(app, client, auth, db, world, montreal_user):

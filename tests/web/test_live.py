@@ -34,10 +34,12 @@ def test_user_sees_own_calls_in_guide_format(client, auth, db, world):
     me, _other = setup(db, world)
     auth.login(me.email)
     html = client.get("/live/").get_data(as_text=True)
+    # A colleague's number reads as their name; an outside number as the number, not a SIP address.
     for text in ("Début de l'appel", "Durée", "Source", "Destination", "Source IP", "Destination IP",
-                 "sip:2192@office.modulis.clusterpbx.com", "199.182.133.20", "0h0m5"):
+                 f"{me.display_name} (2192)", "5142842020", "199.182.133.20", "0h0m5"):
         assert text in html, text
-    assert "sip:2193@x" not in html
+    assert "sip:2192@office.modulis.clusterpbx.com" not in html and "sip:5142842020" not in html
+    assert "sip:2193@x" not in html and "(2193)" not in html
     assert 'http-equiv="refresh" content="15"' in html
 
 
@@ -47,7 +49,7 @@ def test_admin_sees_tenant_calls_escaped(client, auth, db, world):
     db.commit()
     auth.login(me.email)
     html = client.get("/live/").get_data(as_text=True)
-    assert "sip:2193@x" in html and "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert f"{_other.display_name} (2193)" in html and "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
 
 
 def test_stream_sends_calls_as_json(client, auth, db, world):

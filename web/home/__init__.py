@@ -27,7 +27,7 @@ def index() -> Any:
     return render_template("home/index.html", user=user, status=phone_status(db, user), today=today_summary(db, user))
 
 
-def today_summary(db: Any, user: Any) -> dict[str, int]:
+def today_summary(db: Any, user: Any) -> dict[str, Any]:
     """Today's calls and missed calls (in the user's zone) and new voice messages (projected MWI)."""
     import datetime as dt
 
@@ -42,11 +42,11 @@ def today_summary(db: Any, user: Any) -> dict[str, int]:
     q.start = q.end = dt.datetime.now(ZoneInfo(q.timezone)).date()
     conds = filters(q)
     calls = db.scalar(select(func.count()).select_from(CallRecord).where(*conds)) or 0
-    missed = db.scalar(select(func.count()).select_from(CallRecord).where(
-        *conds, CallRecord.status != "answered", CallRecord.call_type != "outgoing")) or 0
+    q.missed = True  # the same filter as the list the tile opens
+    missed = db.scalar(select(func.count()).select_from(CallRecord).where(*filters(q))) or 0
     boxes = [e.mailbox for e in user.extensions if e.mailbox]
     new = 0
     if boxes and user.tenant.node_id:
         new = db.scalar(select(func.coalesce(func.sum(MailboxState.new_messages), 0)).where(
             MailboxState.node_id == user.tenant.node_id, MailboxState.mailbox.in_(boxes))) or 0
-    return {"calls": int(calls), "missed": int(missed), "voicemail": int(new)}
+    return {"calls": int(calls), "missed": int(missed), "voicemail": int(new), "day": q.start.isoformat()}

@@ -1,5 +1,6 @@
 // Appels en cours: live rows through server-sent events, durations ticking every second.
-// Without EventSource the page reloads every 15 s, as the guide says.
+// Without EventSource the page reloads every 15 s, as the guide says. Times and names come formatted by
+// the server (the user's time zone and the portal's date format), never from the browser's clock zone.
 (function () {
   "use strict";
   var box = document.getElementById("live");
@@ -8,11 +9,6 @@
   function fmt(s) {
     s = Math.max(0, Math.floor(s));
     return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m" + (s % 60) + "s";
-  }
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function local(iso) {
-    var d = new Date(iso);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
   function cell(text, cls) {
     var td = document.createElement("td");
@@ -34,7 +30,7 @@
       var tr = document.createElement("tr");
       var dur = cell(fmt(c.seconds), "dur");
       dur.setAttribute("data-start", c.started);
-      [cell(local(c.started)), dur, cell(c.source), cell(c.destination), cell(c.source_ip), cell(c.destination_ip)]
+      [cell(c.started_text, "when"), dur, cell(c.source), cell(c.destination), cell(c.source_ip), cell(c.destination_ip)]
         .forEach(function (td) { tr.appendChild(td); });
       tbody.appendChild(tr);
     });
