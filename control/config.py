@@ -67,6 +67,11 @@ class Settings:
     mail_per_address_rate_limit: str = "3 per hour"
     signup_link_hours: int = 48
     reset_link_minutes: int = 60
+    # URLs an operator or tenant sets (SMS gateway and webhook, Zoom, Jitsi, Google discovery) must be
+    # https and public (control/urlpolicy.py), checked on save and at every connection. Allow plain http,
+    # or targets on loopback, link-local and private networks (an in-house gateway), only if you mean it.
+    outbound_allow_http: bool = False
+    outbound_allow_private: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,6 +111,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         settings.database_url = f"sqlite:///{instance / 'clusterpbx.db'}"
     if not settings.secret_key:
         settings.secret_key = instance_secret(instance, "secret_key")
+    from . import urlpolicy
+
+    urlpolicy.configure(urlpolicy.UrlPolicy.from_settings(settings))  # the process's outbound URL policy
     return settings
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import ipaddress
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from . import validation
+from . import urlpolicy, validation
 from .accounts import AccountError, NewUser, create_user, normalise_email
 from .images import clean_profile_image
 from .models import Tenant, User
@@ -234,21 +233,14 @@ class PictureError(Exception):
     pass
 
 
-def _is_loopback(host: str) -> bool:
+def picture_url_allowed(url: str, allowed_hosts: str, policy: urlpolicy.UrlPolicy | None = None) -> bool:
+    """The outbound URL policy (https, a public host, unless the operator allows otherwise) and one of
+    the allowed host suffixes."""
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-def picture_url_allowed(url: str, allowed_hosts: str) -> bool:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host:
+        urlpolicy.check_url(url, policy=policy)
+    except urlpolicy.UrlRefused:
         return False
-    # https only; plain http is tolerated for a loopback test provider.
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
-        return False
+    host = (urlsplit(url).hostname or "").lower()
     allowed = [h.strip().lower().lstrip(".") for h in allowed_hosts.split(",") if h.strip()]
     return any(host == h or host.endswith("." + h) for h in allowed)
 
@@ -262,7 +254,8 @@ def fetch_google_picture(url: str, *, allowed_hosts: str, max_bytes: int, timeou
         raise PictureError(f"picture URL not allowed: {url!r}")
     deadline = time.monotonic() + timeout
     try:
-        with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as resp:
+        with urlpolicy.session() as http, http.get(url, timeout=timeout, stream=True,
+                                                   allow_redirects=False) as resp:
             if resp.status_code != 200:
                 raise PictureError(f"picture fetch answered {resp.status_code}")
             declared = resp.headers.get("Content-Length", "")

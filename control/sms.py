@@ -26,14 +26,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import validation
+from . import urlpolicy, validation
 from .callsettings import SettingRefused, check_destination
 from .images import ImageRejected, clean_mms_image
 from .models import SmsMessage, Tenant, User, utcnow
@@ -356,10 +355,13 @@ class PbxProvider:
 
 
 def _http_url(value: Any, what: str) -> str:
-    url = str(value or "")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or validation.has_control_chars(url):
-        raise ProviderError(f"SMS provider misconfigured: {what}")
+    # The outbound URL policy (https, public host unless the operator allows otherwise); checked on save
+    # too, and again on connection by the transport.
+    try:
+        url = urlpolicy.check_url(str(value or ""))
+    except urlpolicy.UrlRefused as exc:
+        log.info("SMS provider URL %s refused: %s", what, exc)
+        raise ProviderError(f"SMS provider misconfigured: {what}") from None
     return url.rstrip("/")
 
 
@@ -374,10 +376,14 @@ def _post(url: str, timeout: float, **kw: Any) -> Any:
     import requests
 
     try:
-        return requests.post(url, timeout=timeout, allow_redirects=False, **kw)
+        with urlpolicy.session() as http:
+            return http.post(url, timeout=timeout, allow_redirects=False, **kw)
     except requests.Timeout:
         raise ProviderError(f"the SMS provider did not answer within {timeout:g} s") from None
     except requests.RequestException as exc:
+        refused = urlpolicy.refusal(exc)
+        if refused is not None:
+            raise ProviderError(f"SMS provider misconfigured: address not allowed ({refused})") from None
         raise ProviderError(f"the SMS provider cannot be reached ({type(exc).__name__})") from None
 
 

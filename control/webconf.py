@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import urlpolicy
 from .models import Tenant, User, WebMeeting, WebMeetingSession, utcnow
 from .validation import has_control_chars
 
@@ -118,6 +119,15 @@ def _utc(ts: str) -> dt.datetime | None:
     return parsed
 
 
+def _checked_url(url: str, key: str) -> str:
+    """A provider URL from the tenant's settings under the outbound URL policy (https, public host unless
+    the operator allows otherwise): the same check as on save, for settings stored before it existed."""
+    try:
+        return urlpolicy.check_url(url).rstrip("/")
+    except urlpolicy.UrlRefused as exc:
+        raise WebconfError("not_configured", f"{key}: {exc}") from None
+
+
 # ---------------------------------------------------------------------------------------------- Jitsi
 
 class JitsiProvider:
@@ -125,7 +135,7 @@ class JitsiProvider:
 
     def __init__(self, config: dict[str, Any], clock: Any = time.time):
         self.domain = str(config.get("domain") or "meet.jit.si").strip().lower()
-        self.base_url = str(config.get("base_url") or f"https://{self.domain}").rstrip("/")
+        self.base_url = _checked_url(str(config.get("base_url") or f"https://{self.domain}"), "base_url")
         self.app_id = str(config.get("app_id") or "")
         self.app_secret = str(config.get("app_secret") or "")
         self.audience = str(config.get("audience") or "jitsi")
@@ -195,8 +205,8 @@ class ZoomProvider:
         self.account_id = str(config.get("account_id") or "")
         self.client_id = str(config.get("client_id") or "")
         self.client_secret = str(config.get("client_secret") or "")
-        self.oauth_url = str(config.get("oauth_url") or "https://zoom.us/oauth/token")
-        self.api_url = str(config.get("api_url") or "https://api.zoom.us/v2").rstrip("/")
+        self.oauth_url = _checked_url(str(config.get("oauth_url") or "https://zoom.us/oauth/token"), "oauth_url")
+        self.api_url = _checked_url(str(config.get("api_url") or "https://api.zoom.us/v2"), "api_url")
         self.host = str(config.get("host") or "me")  # "me", "email" (the portal user's) or a Zoom user id
         self.timeout = float(config.get("timeout") or 10.0)
         self.settings = dict(config.get("meeting_settings") or {"waiting_room": True, "join_before_host": False})
@@ -212,10 +222,14 @@ class ZoomProvider:
         import requests
 
         try:
-            resp = requests.request(method, url, timeout=self.timeout, allow_redirects=False, **kw)
+            # Through the outbound URL policy: the host is resolved, vetted and connected to as vetted.
+            with urlpolicy.session() as http:
+                resp = http.request(method, url, timeout=self.timeout, allow_redirects=False, **kw)
         except requests.Timeout as exc:
             raise WebconfError("timeout", f"{method} {url}: {exc}") from exc
         except requests.RequestException as exc:
+            if urlpolicy.refusal(exc) is not None:
+                raise WebconfError("not_configured", f"{method} {url}: {urlpolicy.refusal(exc)}") from exc
             raise WebconfError("unavailable", f"{method} {url}: {exc}") from exc
         return resp
 

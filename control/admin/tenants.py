@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from .. import sms, webconf
+from .. import sms, urlpolicy, webconf
 from ..models import PbxNode, Tenant
 from . import Actor, Field, FieldType, Invalid, register
 from ._base import N_, UNKNOWN_REFERENCE, ModelResource
@@ -31,6 +31,18 @@ INVALID_PREFIX = N_("Use digits, * and # only.")
 INVALID_NETWORKS = N_("Enter networks such as 192.0.2.0/24, separated by commas.")
 MIN_ABOVE_MAX = N_("The minimum is larger than the maximum.")
 NUMERIC_BUT_LETTERS = N_("A numeric-only password cannot require letters or special characters.")
+
+URL_MESSAGES = {
+    "scheme": N_("Provider addresses must start with https:// (http:// only where the operator's configuration "
+                 "allows it)."),
+    "credentials": N_("Do not put a user name or password in a provider address; use the settings meant for "
+                      "them."),
+    "private": N_("Provider addresses must be on the internet: loopback, link-local and private addresses are "
+                  "refused unless the operator's configuration allows them."),
+    "malformed": N_("Enter a valid provider address such as https://api.example.com."),
+}
+# Settings keys holding a URL the portal or the control daemon connects to, or shows as a link.
+URL_KEY_RE = re.compile(r"(url|.*_url|.*_base)")
 
 SMS_PROVIDERS = sms.PROVIDERS
 WEBCONF_PROVIDERS = webconf.PROVIDERS
@@ -153,6 +165,10 @@ class Tenants(ModelResource):
                     values[name] = parse_settings(values[name], getattr(obj, name, None) or {})
                 except ValueError:
                     errors[name] = INVALID_SETTINGS
+                    continue
+                bad = url_problem(values[name])
+                if bad:
+                    errors[name] = URL_MESSAGES[bad]
         if errors:
             raise Invalid(errors)
         return values
@@ -249,3 +265,14 @@ def parse_settings(text: str, current: dict[str, Any]) -> dict[str, Any]:
         else:
             config[key] = value
     return config
+
+
+def url_problem(config: dict[str, Any]) -> str | None:
+    """The outbound URL policy's refusal code for the first URL setting it refuses (None: all fine)."""
+    for key, value in sorted(config.items()):
+        if URL_KEY_RE.fullmatch(key) and value not in ("", None):
+            try:
+                urlpolicy.check_url(value)
+            except urlpolicy.UrlRefused as exc:
+                return exc.code if exc.code in URL_MESSAGES else "malformed"
+    return None

@@ -87,7 +87,9 @@ def identity_settings(database_url: str, tmp_path: Path, smtp: Inbox, provider: 
             "smtp_starttls": False, "smtp_from": "Portail <portail@acme.test>",
             "google_client_id": CLIENT_ID, "google_client_secret": CLIENT_SECRET,
             "google_discovery_url": provider.discovery_url, "google_picture_hosts": "127.0.0.1",
-            "google_timeout": 5.0}
+            "google_timeout": 5.0,
+            # The local OpenID provider and SMTP server are on loopback over http: allowed explicitly.
+            "outbound_allow_http": True, "outbound_allow_private": True}
 
 
 @pytest.fixture

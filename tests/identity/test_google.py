@@ -200,6 +200,7 @@ def test_picture_from_a_host_not_allowed_is_not_fetched(client, provider, google
 
 def test_picture_url_rules():
     from clusterpbx.control.identity import picture_url_allowed
+    from clusterpbx.control.urlpolicy import UrlPolicy
 
     hosts = "googleusercontent.com"
     assert picture_url_allowed("https://lh3.googleusercontent.com/a/abc=s96-c", hosts)
@@ -207,7 +208,11 @@ def test_picture_url_rules():
     assert not picture_url_allowed("https://googleusercontent.com.evil.example/a", hosts)
     assert not picture_url_allowed("https://evilgoogleusercontent.com/a", hosts)
     assert not picture_url_allowed("file:///etc/passwd", hosts)
-    assert picture_url_allowed("http://127.0.0.1:9/x.png", "127.0.0.1")  # loopback test provider
+    assert not picture_url_allowed("https://169.254.169.254/x.png", "169.254.169.254")  # not a public host
+    assert not picture_url_allowed("http://127.0.0.1:9/x.png", "127.0.0.1", UrlPolicy())
+    # A loopback test provider only where the operator's configuration allows it.
+    assert picture_url_allowed("http://127.0.0.1:9/x.png", "127.0.0.1", UrlPolicy(allow_http=True,
+                                                                                  allow_private=True))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -32,6 +32,15 @@ class Gateway:
 
 @contextmanager
 def gateway() -> Iterator[Gateway]:
+    """The gateway on a loopback port over http; while it runs, the outbound URL policy allows such
+    targets (an operator's outbound_allow_http and outbound_allow_private), as it must be told to."""
+    from clusterpbx.control import urlpolicy
+
+    with urlpolicy.configured(urlpolicy.UrlPolicy(allow_http=True, allow_private=True)):
+        yield from _gateway()
+
+
+def _gateway() -> Iterator[Gateway]:
     gw = Gateway()
 
     class Handler(BaseHTTPRequestHandler):

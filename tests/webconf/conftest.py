@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from clusterpbx.control import urlpolicy
 from clusterpbx.control.webconf import forget_zoom_tokens
 from tests.identity.conftest import Inbox, smtp  # noqa: F401 (the fixture, reused)
 from tests.webconf.zoom_server import ZoomServer
@@ -18,7 +19,9 @@ from tests.webconf.zoom_server import ZoomServer
 def zoom() -> Iterator[ZoomServer]:
     forget_zoom_tokens()
     server = ZoomServer().start()
-    yield server
+    # The local Zoom is on loopback over http: allowed explicitly (outbound_allow_http/_private).
+    with urlpolicy.configured(urlpolicy.UrlPolicy(allow_http=True, allow_private=True)):
+        yield server
     server.stop()
     forget_zoom_tokens()
 
@@ -31,6 +34,6 @@ def app(database_url: str, tmp_path: Path, smtp: Inbox) -> Iterator[Any]:  # noq
         "database_url": database_url, "instance_path": str(tmp_path / "instance"), "session_cookie_secure": False,
         "ratelimit_storage_url": "memory://", "public_url": "http://localhost", "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port, "smtp_starttls": False, "smtp_from": "Portail <portail@acme.test>",  # type: ignore[attr-defined]
-        "smtp_timeout": 5.0}})
+        "smtp_timeout": 5.0, "outbound_allow_http": True, "outbound_allow_private": True}})
     yield app
     app.extensions["clusterpbx.engine"].dispose()

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from joserfc.errors import JoseError
 
+from clusterpbx.control import urlpolicy
 from clusterpbx.control.identity import GoogleRefused, PictureError, fetch_google_picture, google_user
 from clusterpbx.control.images import ImageRejected
 from clusterpbx.control.models import utcnow
@@ -37,8 +38,14 @@ def init_app(app: Flask) -> None:
     conf = app.config["CLUSTERPBX"]
     if not (conf.google_client_id and conf.google_client_secret):
         return  # not configured: no button, and the routes answer 404
+    try:
+        urlpolicy.check_url(conf.google_discovery_url)
+    except urlpolicy.UrlRefused as exc:
+        # An operator's mistake: say so at start-up rather than at the first sign-in.
+        raise RuntimeError(f"google_discovery_url is not allowed ({exc}); see outbound_allow_http and "
+                           "outbound_allow_private in docs/deploy.md") from None
     oauth = OAuth(app)
-    app.extensions[EXTENSION] = oauth.register(
+    client = oauth.register(
         "google",
         client_id=conf.google_client_id,
         client_secret=conf.google_client_secret,
@@ -46,6 +53,20 @@ def init_app(app: Flask) -> None:
         client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256",
                        "default_timeout": conf.google_timeout},
     )
+    # Discovery, JWKS and token requests go through the outbound URL policy too (vetted connections).
+    client.client_cls = _vetted_session_class()
+    app.extensions[EXTENSION] = client
+
+
+def _vetted_session_class() -> type:
+    from authlib.integrations.requests_client import OAuth2Session
+
+    class VettedOAuth2Session(OAuth2Session):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            urlpolicy.mount(self)
+
+    return VettedOAuth2Session
 
 
 def _client() -> Any:
