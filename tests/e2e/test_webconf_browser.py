@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from clusterpbx.control import urlpolicy
 from clusterpbx.control.models import WebMeeting, WebMeetingSession, utcnow
 from clusterpbx.control.webconf import forget_zoom_tokens
 from tests.conftest import PASSWORD
@@ -61,37 +62,39 @@ def test_webconf_french_jitsi(live_server, browser_page, world, db):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_webconf_english_zoom(live_server, browser_page, world, db):
-    forget_zoom_tokens()
-    zoom = ZoomServer().start()
-    try:
-        tenant = world.tenant("demo.clusterpbx.test", webconf_provider="zoom",
-                              webconf_config=zoom.config(billed_by="Modulis"))
-        user = world.user(tenant, email="emma.wilson@demo.clusterpbx.test", first_name="Emma", last_name="Wilson",
-                          extension="204", language="en")
-        page = browser_page
-        _login(page, live_server, user.email)
-        page.goto(live_server + "/webconf/")
-        page.get_by_role("button", name="English").click()
-        page.wait_for_url("**/webconf/")
-        assert page.locator("h1").inner_text() == "Online conference"
-        page.get_by_role("button", name="Access the conference").click()
-        assert page.locator("#join-link").get_attribute("href") == "https://acme.zoom.us/s/85746065432?zak=zakSecret"
-        assert page.locator("#invite-link").input_value() == "https://acme.zoom.us/j/85746065432?pwd=pwdHash"
-        assert page.locator("#meeting-password").inner_text() == "Ab12cd"
-        # Two meetings held earlier this month, as Zoom reported them.
-        meeting = db.query(WebMeeting).one()
-        start = max(utcnow().replace(day=1, hour=13, minute=0, second=0, microsecond=0),
-                    utcnow() - dt.timedelta(hours=3))
-        for i, minutes in enumerate((42, 15)):
-            db.add(WebMeetingSession(meeting_id=meeting.id, uuid=f"u{i}==", started_at=start + dt.timedelta(hours=i),
-                                     ended_at=start + dt.timedelta(hours=i, minutes=minutes), minutes=minutes))
-        db.commit()
-        page.goto(live_server + "/webconf/")
-        assert page.locator("#usage-summary").inner_text() == "2 conferences · 57 minutes"
-        assert page.locator("#usage-table tbody tr").count() == 2
-        page.get_by_role("button", name="Access the conference").click()
-        assert page.locator("#join-link").count() == 1
-        screenshot(page, "webconf-en")
-    finally:
-        zoom.stop()
+    # The local Zoom is on loopback over http: allowed explicitly (outbound_allow_http/_private).
+    with urlpolicy.configured(urlpolicy.UrlPolicy(allow_http=True, allow_private=True)):
         forget_zoom_tokens()
+        zoom = ZoomServer().start()
+        try:
+            tenant = world.tenant("demo.clusterpbx.test", webconf_provider="zoom",
+                                  webconf_config=zoom.config(billed_by="Modulis"))
+            user = world.user(tenant, email="emma.wilson@demo.clusterpbx.test", first_name="Emma", last_name="Wilson",
+                              extension="204", language="en")
+            page = browser_page
+            _login(page, live_server, user.email)
+            page.goto(live_server + "/webconf/")
+            page.get_by_role("button", name="English").click()
+            page.wait_for_url("**/webconf/")
+            assert page.locator("h1").inner_text() == "Online conference"
+            page.get_by_role("button", name="Access the conference").click()
+            assert page.locator("#join-link").get_attribute("href") == "https://acme.zoom.us/s/85746065432?zak=zakSecret"
+            assert page.locator("#invite-link").input_value() == "https://acme.zoom.us/j/85746065432?pwd=pwdHash"
+            assert page.locator("#meeting-password").inner_text() == "Ab12cd"
+            # Two meetings held earlier this month, as Zoom reported them.
+            meeting = db.query(WebMeeting).one()
+            start = max(utcnow().replace(day=1, hour=13, minute=0, second=0, microsecond=0),
+                        utcnow() - dt.timedelta(hours=3))
+            for i, minutes in enumerate((42, 15)):
+                db.add(WebMeetingSession(meeting_id=meeting.id, uuid=f"u{i}==", started_at=start + dt.timedelta(hours=i),
+                                         ended_at=start + dt.timedelta(hours=i, minutes=minutes), minutes=minutes))
+            db.commit()
+            page.goto(live_server + "/webconf/")
+            assert page.locator("#usage-summary").inner_text() == "2 conferences · 57 minutes"
+            assert page.locator("#usage-table tbody tr").count() == 2
+            page.get_by_role("button", name="Access the conference").click()
+            assert page.locator("#join-link").count() == 1
+            screenshot(page, "webconf-en")
+        finally:
+            zoom.stop()
+            forget_zoom_tokens()
