@@ -517,6 +517,9 @@ class SmsMessage(Base):
     provider: Mapped[str] = mapped_column(String(32), default="")
     provider_message_id: Mapped[str] = mapped_column(String(128), default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    # Why it failed, as a code the portal words in the user's language (control/sms.py ERROR_CODES);
+    # `error` keeps the provider's or the PBX's own words for the operator.
+    error_code: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # control/sms.py: a send in progress (claimed by a daemon), tries, when sent and when the status last moved.
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -35,14 +35,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import urlpolicy, validation
 from .callsettings import SettingRefused, check_destination
 from .images import ImageRejected, clean_mms_image
-from .models import SmsMessage, Tenant, User, utcnow
+from .models import NodeKind, SmsMessage, Tenant, User, utcnow
 from .port import PbxError, PbxPort, PbxUnreachable
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("pbx", "twilio", "webhook")
 STATUSES = ("queued", "sent", "delivered", "failed")
-MAX_BODY = 1000  # characters; the lowest of the paths (FreeSWITCH `chat`); Twilio allows 1600
+MAX_BODY = 1600  # characters: Twilio's limit, the highest of the paths; body_limit() gives each path's
+# What each path accepts. Asterisk's MessageSend carries the text Base64-encoded in one AMI header, and
+# the adapter refuses a header value over 1,000 characters (ami/validate.py MAX_HEADER_VALUE; Asterisk
+# itself cuts a line at 1,024 bytes): 750 bytes of UTF-8 at most. FreeSWITCH's `chat` takes 1,000
+# characters (esl/validate.py MAX_MESSAGE_BODY). tests/sms/test_limits.py holds these to the adapters.
+AMI_MAX_BODY_BYTES = 750
+FREESWITCH_MAX_BODY = 1000
 MAX_NUMBER_INPUT = 40
 MEDIA_TTL = dt.timedelta(hours=1)  # how long a provider may fetch an MMS image
 CLAIM_TTL = dt.timedelta(minutes=5)  # a send in progress (crash safety: retried after this)
@@ -61,8 +67,27 @@ class SmsRefused(ValueError):
         self.params = params
 
 
+# Why a message failed, as the portal words it (web/sms/__init__.py delivery_error_message; the API
+# gives the code and the provider's English words).
+ERROR_CODES = ("disabled", "misconfigured", "pbx_refused", "unreachable", "timeout", "refused", "too_long", "invalid_number",
+               "destination_not_supported", "blocked_by_recipient", "unreachable_recipient", "landline",
+               "filtered", "undelivered", "expired", "failed")
+
+# Twilio's error codes (https://www.twilio.com/docs/api/errors) that a user can act on.
+TWILIO_ERRORS = {"21211": "invalid_number", "21614": "landline", "30006": "landline",
+                 "21408": "destination_not_supported", "21612": "destination_not_supported",
+                 "21610": "blocked_by_recipient", "30004": "blocked_by_recipient",
+                 "30003": "unreachable_recipient", "30005": "unreachable_recipient",
+                 "30007": "filtered", "21617": "too_long", "30008": "undelivered"}
+
+
 class ProviderError(Exception):
-    """The provider refused or failed: the message is kept as failed with this text."""
+    """The provider refused or failed: the message is kept as failed with this text (the provider's or
+    the PBX's words, for the operator) and `code` (for the user, in their language)."""
+
+    def __init__(self, detail: str, code: str = "refused"):
+        super().__init__(detail)
+        self.code = code if code in ERROR_CODES else "failed"
 
 
 class ProviderUnavailable(Exception):
@@ -98,6 +123,25 @@ def segments(text: str) -> Segments:
     return Segments(encoding, units, math.ceil(units / multi), multi)
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    chars: int  # characters of plain text (what the form's counter shows)
+    utf8_bytes: int | None = None  # a path that counts bytes: accented letters and emoji take more
+
+    def fits(self, text: str) -> bool:
+        return len(text) <= self.chars and (self.utf8_bytes is None or len(text.encode("utf-8")) <= self.utf8_bytes)
+
+
+def body_limit(tenant: Tenant) -> BodyLimit:
+    """What the tenant's SMS path accepts, so a message is refused before it is saved, not after."""
+    if tenant.sms_provider == "pbx":
+        node = tenant.node
+        if node is not None and node.kind is NodeKind.FREESWITCH:
+            return BodyLimit(FREESWITCH_MAX_BODY)
+        return BodyLimit(AMI_MAX_BODY_BYTES, AMI_MAX_BODY_BYTES)
+    return BodyLimit(MAX_BODY)
+
+
 def clean_body(raw: str) -> str:
     """Line breaks become plain LF (CR and CRLF too); tabs become spaces; any other control or format
     character is refused, so nothing can break a protocol line further down."""
@@ -114,6 +158,19 @@ def clean_body(raw: str) -> str:
 
 # -- numbers ------------------------------------------------------------------------------------------------
 
+def _national_shape(parsed: phonenumbers.PhoneNumber, country: str) -> bool:
+    """A number of the tenant's own country with that country's general shape (NANP: ten digits, the area
+    code not starting with 0 or 1): numbering plans change faster than the metadata's per-exchange lists,
+    and the guide's own example, 5141231234, is not in them."""
+    home = (country or "CA").upper()
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(home)
+    if metadata is None or parsed.country_code != metadata.country_code:
+        return False
+    pattern = metadata.general_desc.national_number_pattern if metadata.general_desc else None
+    national = phonenumbers.national_significant_number(parsed)
+    return bool(pattern and re.fullmatch(pattern, national))
+
+
 def normalise_number(raw: str, country: str) -> str:
     """The number as E.164 (+15141231234), read with the tenant's default country when it has no +."""
     if not isinstance(raw, str) or validation.has_control_chars(raw):
@@ -127,7 +184,7 @@ def normalise_number(raw: str, country: str) -> str:
         parsed = phonenumbers.parse(raw.strip(), (country or "CA").upper())
     except phonenumbers.NumberParseException:
         raise SmsRefused("to", "invalid_number", number=shown) from None
-    if not phonenumbers.is_valid_number(parsed):
+    if not phonenumbers.is_valid_number(parsed) and not _national_shape(parsed, country):
         raise SmsRefused("to", "invalid_number", number=shown)
     kind = phonenumbers.number_type(parsed)
     if kind in (phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST):
@@ -185,6 +242,10 @@ def send_sms(db: Session, user: User, to: str, body: str, image: bytes | None = 
     if not provider or tenant.sms_monthly_quota <= 0:
         raise SmsRefused("to", "disabled")
     text = clean_body(body)
+    limit = body_limit(tenant)
+    if not limit.fits(text):
+        raise SmsRefused("body", "too_long_bytes" if limit.utf8_bytes and len(text) <= limit.chars else "too_long",
+                         max=str(limit.chars))
     e164 = normalise_number(to, tenant.default_country)
     check_allowed(db, user, e164)
     if provider == "pbx" and user.primary_extension is None:
@@ -256,7 +317,8 @@ _RANK = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2}
 TWILIO_STATUSES = {"sent": "sent", "delivered": "delivered", "undelivered": "failed", "failed": "failed"}
 
 
-def apply_status(db: Session, msg: SmsMessage, status: str, error: str = "", now: dt.datetime | None = None) -> bool:
+def apply_status(db: Session, msg: SmsMessage, status: str, error: str = "", now: dt.datetime | None = None,
+                 code: str = "undelivered") -> bool:
     """A delivery report: moves the status forward only (a late "sent" never undoes "delivered")."""
     if status not in _RANK or _RANK[status] <= _RANK.get(msg.status, 0):
         return False
@@ -264,6 +326,7 @@ def apply_status(db: Session, msg: SmsMessage, status: str, error: str = "", now
     msg.status_at = now or utcnow()
     if status == "failed":
         msg.error = safe_text(error) or "failed"
+        msg.error_code = code if code in ERROR_CODES else "undelivered"
     db.commit()
     return True
 
@@ -285,7 +348,8 @@ def handle_status_callback(db: Session, message_id: int, *, url: str, form: Mapp
             return "forbidden"
         status = TWILIO_STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or [""])[0], "")
         code = (form.get("ErrorCode") or [""])[0]
-        apply_status(db, msg, status, f"Twilio error {code}" if code else "undelivered")
+        apply_status(db, msg, status, f"Twilio error {code}" if code else "undelivered",
+                     code=TWILIO_ERRORS.get(code, "undelivered"))
         return "ok"
     if msg.provider == "webhook":
         secret = str(cfg.get("hmac_secret", ""))
@@ -348,9 +412,10 @@ class PbxProvider:
         except PbxUnreachable as exc:
             raise ProviderUnavailable(str(exc)) from None
         except PbxError as exc:
-            raise ProviderError(f"PBX: {safe_text(exc)}") from None
+            raise ProviderError(f"PBX: {safe_text(exc)}", "pbx_refused") from None
         except validation.InvalidValue as exc:
-            raise ProviderError(f"PBX: {exc.field}: {exc.code}") from None
+            code = {"too_long": "too_long", "invalid_number": "invalid_number"}.get(exc.code, "misconfigured")
+            raise ProviderError(f"PBX: {exc.field}: {exc.code}", code) from None
         return ""
 
 
@@ -361,7 +426,7 @@ def _http_url(value: Any, what: str) -> str:
         url = urlpolicy.check_url(str(value or ""))
     except urlpolicy.UrlRefused as exc:
         log.info("SMS provider URL %s refused: %s", what, exc)
-        raise ProviderError(f"SMS provider misconfigured: {what}") from None
+        raise ProviderError(f"SMS provider misconfigured: {what}", "misconfigured") from None
     return url.rstrip("/")
 
 
@@ -379,18 +444,18 @@ def _post(url: str, timeout: float, **kw: Any) -> Any:
         with urlpolicy.session() as http:
             return http.post(url, timeout=timeout, allow_redirects=False, **kw)
     except requests.Timeout:
-        raise ProviderError(f"the SMS provider did not answer within {timeout:g} s") from None
+        raise ProviderError(f"the SMS provider did not answer within {timeout:g} s", "timeout") from None
     except requests.RequestException as exc:
         refused = urlpolicy.refusal(exc)
         if refused is not None:
-            raise ProviderError(f"SMS provider misconfigured: address not allowed ({refused})") from None
-        raise ProviderError(f"the SMS provider cannot be reached ({type(exc).__name__})") from None
+            raise ProviderError(f"SMS provider misconfigured: address not allowed ({refused})", "misconfigured") from None
+        raise ProviderError(f"the SMS provider cannot be reached ({type(exc).__name__})", "unreachable") from None
 
 
 def _config_value(cfg: Mapping[str, Any], key: str) -> str:
     value = str(cfg.get(key, "") or "")
     if not value or validation.has_control_chars(value):
-        raise ProviderError(f"SMS provider misconfigured: {key}")
+        raise ProviderError(f"SMS provider misconfigured: {key}", "misconfigured")
     return value
 
 
@@ -404,7 +469,7 @@ class TwilioProvider:
         sid = _config_value(cfg, "account_sid")
         token = _config_value(cfg, "auth_token")
         if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
-            raise ProviderError("SMS provider misconfigured: account_sid")
+            raise ProviderError("SMS provider misconfigured: account_sid", "misconfigured")
         base = _http_url(cfg.get("api_base") or "https://api.twilio.com", "api_base")
         form: list[tuple[str, str]] = [("To", out.to)]
         sender = _config_value(cfg, "from")
@@ -426,7 +491,9 @@ class TwilioProvider:
         if resp.status_code >= 300:
             detail = answer.get("message") or resp.reason or ""
             code = f" ({answer['code']})" if answer.get("code") else ""
-            raise ProviderError(safe_text(f"Twilio refused the message: HTTP {resp.status_code} {detail}{code}"))
+            kind = TWILIO_ERRORS.get(str(answer.get("code", "")),
+                                     "misconfigured" if resp.status_code in (401, 403, 404) else "refused")
+            raise ProviderError(safe_text(f"Twilio refused the message: HTTP {resp.status_code} {detail}{code}"), kind)
         return safe_text(answer.get("sid", ""), 128)
 
 
@@ -449,7 +516,8 @@ class WebhookProvider:
         resp = await asyncio.to_thread(_post, url, _timeout(cfg), data=body, headers=headers)
         if resp.status_code >= 300:
             raise ProviderError(safe_text(f"the SMS gateway refused the message: HTTP {resp.status_code} "
-                                          f"{resp.text[:200]}"))
+                                          f"{resp.text[:200]}"),
+                                "misconfigured" if resp.status_code in (401, 403, 404) else "refused")
         try:
             answer = resp.json()
         except ValueError:
@@ -482,7 +550,10 @@ def _claim(db: Session, message_id: int, now: dt.datetime) -> bool:
 async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsContext,
                   now: Callable[[], dt.datetime] = utcnow) -> dict[str, str]:
     """Send one queued message through its tenant's provider and record the outcome. A message being
-    sent elsewhere, or already sent, is left alone."""
+    sent elsewhere, or already sent, is left alone.
+
+    Three short transactions, none open while the provider or the PBX is talked to: claim the message
+    and read what the send needs; send; record the outcome (docs/transactions.md)."""
     with sessions() as db:
         if not _claim(db, int(message_id), now()):
             msg = db.get(SmsMessage, int(message_id))
@@ -503,32 +574,40 @@ async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsCont
             out.callback_url = base + callback_path(msg.id)
             if msg.image is not None:
                 out.media_url = base + media_path(ctx.secret_key, msg.id, now())
-        provider: SmsProvider
+        provider: SmsProvider | None = None
         if msg.provider == "pbx":
             provider = PbxProvider(ctx.port_for_tenant(tenant))
         elif msg.provider == "twilio":
             provider = TwilioProvider()
         elif msg.provider == "webhook":
             provider = WebhookProvider()
-        else:
-            msg.status, msg.error = "failed", "no SMS provider configured"
+        db.commit()  # the claim; nothing stays open while the provider is called
+    if provider is None:
+        return _record(sessions, message_id, "failed", "no SMS provider configured", "disabled", now)
+    try:
+        provider_id = await provider.send(out)
+    except ProviderUnavailable as exc:
+        with sessions() as db:
+            db.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(claimed_at=None))
             db.commit()
-            return {"status": msg.status, "error": msg.error}
-        try:
-            provider_id = await provider.send(out)
-        except ProviderUnavailable as exc:
-            msg.claimed_at = None
-            db.commit()
-            return {"status": "queued", "error": safe_text(exc)}
-        except ProviderError as exc:
-            msg.status, msg.error, msg.status_at = "failed", safe_text(exc) or "failed", now()
-            db.commit()
-            log.info("sms %s failed: %s", msg.id, msg.error)
-            return {"status": "failed", "error": msg.error}
-        msg.status, msg.error, msg.provider_message_id = "sent", "", provider_id
-        msg.sent_at = msg.status_at = now()
+        return {"status": "queued", "error": safe_text(exc)}
+    except ProviderError as exc:
+        log.info("sms %s failed: %s", message_id, safe_text(exc))
+        return _record(sessions, message_id, "failed", safe_text(exc) or "failed", exc.code, now)
+    return _record(sessions, message_id, "sent", "", "", now, provider_id=provider_id)
+
+
+def _record(sessions: sessionmaker[Session], message_id: int, status: str, error: str, code: str,
+            now: Callable[[], dt.datetime], provider_id: str = "") -> dict[str, str]:
+    with sessions() as db:
+        msg = db.get(SmsMessage, int(message_id))
+        if msg is None:
+            raise LookupError("no such message")
+        msg.status, msg.error, msg.error_code, msg.status_at = status, error, code, now()
+        if status == "sent":
+            msg.provider_message_id, msg.sent_at = provider_id, msg.status_at
         db.commit()
-        return {"status": "sent", "error": ""}
+    return {"status": status, "error": error, "error_code": code}
 
 
 def due_messages(db: Session, now: dt.datetime, limit: int = 100) -> list[int]:
@@ -536,7 +615,7 @@ def due_messages(db: Session, now: dt.datetime, limit: int = 100) -> list[int]:
     stale = db.scalars(select(SmsMessage).where(SmsMessage.status == "queued",
                                                 SmsMessage.created_at < now - GIVE_UP_AFTER)).all()
     for msg in stale:
-        msg.status, msg.error, msg.status_at = "failed", "not sent within 24 hours", now
+        msg.status, msg.error, msg.error_code, msg.status_at = "failed", "not sent within 24 hours", "expired", now
     db.commit()
     return list(db.scalars(select(SmsMessage.id).where(
         SmsMessage.status == "queued",

@@ -57,7 +57,7 @@ def test_twilio_request_on_the_wire_and_the_signed_media_url(setup, db, engine, 
         tenant.sms_config = twilio_config(gw)
         db.commit()
         msg = sms.send_sms(db, user, "514 907 9050", "Patron, on vous attend\nsalle «Etcetera»", png())
-        assert run(engine, msg.id, ctx) == {"status": "sent", "error": ""}
+        assert run(engine, msg.id, ctx) == {"status": "sent", "error": "", "error_code": ""}
         (req,) = gw.requests
     assert req.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
     assert req.headers["Authorization"] == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
@@ -171,7 +171,8 @@ def test_unreachable_gateway_and_bad_configuration(setup, db, engine):
     tenant.sms_config = {"url": "file:///etc/passwd"}
     db.commit()
     msg = sms.send_sms(db, user, "5149079050", "hi")
-    assert run(engine, msg.id, ctx) == {"status": "failed", "error": "SMS provider misconfigured: url"}
+    assert run(engine, msg.id, ctx) == {"status": "failed", "error": "SMS provider misconfigured: url",
+                                        "error_code": "misconfigured"}
     tenant.sms_provider, tenant.sms_config = "twilio", {"account_sid": SID, "auth_token": "a\r\nX-Evil: 1",
                                                         "from": "+15145550000"}
     db.commit()

@@ -34,7 +34,16 @@ def _per_user(scope: str) -> Any:
 
 
 def sms_json(m: Any) -> dict[str, Any]:
-    return {"id": m.id, "to": m.to_number, "body": m.body, "status": m.status, "error": m.error or "",
+    """`error` is why it failed, worded for a person (English); `error_code` the same as a code
+    (control.sms.ERROR_CODES). The provider's own words stay with the operator."""
+    from ..sms import delivery_error_message
+
+    error = ""
+    if m.status == "failed":
+        with force_locale("en"):
+            error = str(delivery_error_message(m.error_code or "failed"))
+    return {"id": m.id, "to": m.to_number, "body": m.body, "status": m.status, "error": error,
+            "error_code": (m.error_code or "failed") if m.status == "failed" else "",
             "has_image": m.image is not None, "created_at": m.created_at}
 
 
@@ -90,8 +99,6 @@ def sms_send() -> Response:
     db.expire_all()
     out = sms_json(db.get(type(msg), msg.id) or msg)
     out["status"] = str(result.get("status") or out["status"])
-    if result.get("error"):
-        out["error"] = str(result["error"])[:300]
     return json_response(out, 202)
 
 
@@ -128,6 +135,7 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     schemas["MySms"] = {"type": "object", "required": ["id", "to", "status"], "properties": {
         "id": {"type": "integer"}, "to": str_, "body": str_,
         "status": {"type": "string", "enum": ["queued", "sent", "delivered", "failed"]}, "error": str_,
+        "error_code": {"type": "string", "enum": ["", *sms.ERROR_CODES]},
         "has_image": {"type": "boolean"}, "created_at": str_}}
     schemas["MySmsList"] = {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/MySms"}}}}

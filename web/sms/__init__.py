@@ -43,6 +43,8 @@ def refusal_message(exc: sms.SmsRefused) -> str:
         "control_characters": _("The message contains characters that are not allowed.")
         if exc.field == "body" else _("The phone number contains characters that are not allowed."),
         "too_long": _("The message is too long (%(max)s characters at most).", max=p.get("max", "")),
+        "too_long_bytes": _("The message is too long for your company's SMS service: %(max)s characters at most, "
+                            "and accented letters, symbols and emoji count as two or more.", max=p.get("max", "")),
         "number_required": _("Enter the phone number to send to."),
         "invalid_number": _("%(number)s is not a valid phone number.", number=p.get("number", "")),
         "premium_number": _("%(number)s is a premium-rate number: messages cannot be sent to it.",
@@ -57,6 +59,27 @@ def refusal_message(exc: sms.SmsRefused) -> str:
         "quota_reached": _("Your company has reached its quota of %(quota)s messages this month: no more can be "
                            "sent until next month.", quota=p.get("quota", "")),
     }.get(exc.code, _("This message cannot be sent."))
+
+
+def delivery_error_message(code: str) -> str:
+    """Why a message failed, in the user's language (the code comes from control.sms.ERROR_CODES)."""
+    return {
+        "disabled": _("Sending SMS is not enabled for your company: ask your telephony administrator."),
+        "misconfigured": _("Your company's SMS service is not set up correctly: ask your telephony administrator."),
+        "pbx_refused": _("The telephone system refused the message."),
+        "unreachable": _("The SMS service cannot be reached right now."),
+        "timeout": _("The SMS service did not answer in time."),
+        "refused": _("The SMS service refused the message."),
+        "too_long": _("The message is too long for the SMS service."),
+        "invalid_number": _("The SMS service says this number is not valid."),
+        "destination_not_supported": _("The SMS service cannot send messages to this country or network."),
+        "blocked_by_recipient": _("The recipient has blocked messages from this number."),
+        "unreachable_recipient": _("The recipient's phone could not be reached (switched off or out of coverage)."),
+        "landline": _("This number is a landline: it cannot receive text messages."),
+        "filtered": _("The recipient's carrier filtered the message."),
+        "undelivered": _("The message could not be delivered to the recipient."),
+        "expired": _("The message could not be sent within 24 hours and was abandoned."),
+    }.get(code, _("The message could not be sent."))
 
 
 def image_message(code: str) -> str:
@@ -74,7 +97,8 @@ def _page(form: SmsForm, status: int = 200) -> Any:
     tenant = user.tenant
     return render_template("sms/index.html", form=form, messages=sms.history(db, user), labels=STATUS_LABELS,
                            usage=sms.month_usage(db, tenant), quota=tenant.sms_monthly_quota,
-                           counter=sms.segments(form.body.data or ""), max_body=sms.MAX_BODY), status
+                           counter=sms.segments(form.body.data or ""), limit=sms.body_limit(tenant),
+                           delivery_error=delivery_error_message), status
 
 
 @bp.route("/", methods=["GET"])
@@ -113,7 +137,7 @@ def send() -> Any:
         flash(_("Message sent to %(number)s.", number=msg.to_number), "success")
     elif status == "failed":
         flash(_("The message to %(number)s could not be sent: %(error)s", number=msg.to_number,
-                error=result.get("error", "")), "error")
+                error=delivery_error_message(str(result.get("error_code") or "failed"))), "error")
     else:
         flash(_("The message is saved but not sent yet: the telephone system does not answer right now. "
                 "It will be sent automatically as soon as it does."), "warning")

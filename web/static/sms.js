@@ -38,7 +38,11 @@
     function update() {
       var text = body.value.replace(/\r\n?/g, "\n"), s = segments(text);
       out.textContent = fill(s.gsm ? out.dataset.tGsm : out.dataset.tUcs, { chars: s.units, parts: s.count, per: s.per });
-      out.classList.toggle("over", text.length > Number(out.dataset.max || 1000));
+      // The same rule as the server (control/sms.py body_limit): characters, and on some paths UTF-8 bytes.
+      var over = text.length > Number(out.dataset.max || 1600) ||
+        (out.dataset.maxBytes && new TextEncoder().encode(text).length > Number(out.dataset.maxBytes));
+      out.classList.toggle("over", !!over);
+      if (over) { out.textContent += " — " + out.dataset.tOver; }
     }
     body.addEventListener("input", update);
     update();
