@@ -24,7 +24,12 @@ CSV_COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstc
 
 _STATUS = {"ANSWERED": CallStatus.ANSWERED, "NO ANSWER": CallStatus.NO_ANSWER, "BUSY": CallStatus.BUSY,
            "FAILED": CallStatus.FAILED, "CONGESTION": CallStatus.FAILED}
-_CLID = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<num>[^>]*)>\s*$')
+# What a caller number may be: digits and dial characters, or a SIP user part (an endpoint's name).
+_NUMBER = re.compile(r"[A-Za-z0-9+*#_.\-]{1,64}")
+_DIALLED = re.compile(r"[0-9+*#]{1,64}")  # a bare field is a number only if it is made of dial characters
+_ANGLE_NUMBER = re.compile(r"\s*<(?P<num>[^<>\r\n]*)>\s*")
+_UNQUOTED = re.compile(r"(?P<name>[^<>\"]*?)\s*<(?P<num>[^<>\r\n]*)>")
+MAX_NAME = 120  # call_records.caller_name
 _CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^-/@;]+)")
 
 # The leg Asterisk logs for leaving a message repeats the unanswered Dial leg of the same call;
@@ -38,10 +43,47 @@ def endpoint_of(channel: str) -> str:
 
 
 def split_callerid(clid: str) -> tuple[str, str]:
-    m = _CLID.match(clid or "")
-    if not m:
-        return "", (clid or "").strip()
-    return m.group("name").strip(), m.group("num").strip()
+    """(name, number) from a CDR's CallerID field, read the way Asterisk writes it (main/callerid.c
+    ast_callerid_merge): `"name" <number>` with the name passed through ast_escape_quoted, so `"`, `\\`
+    and control characters come with a backslash before them (a CR or LF stays a raw byte after its
+    backslash), and the name is cut at 127 bytes; just the name, or just the number, when the other is
+    missing. A name never spills into the number: a number is only what looks like one."""
+    text = clid or ""
+    name, number = "", ""
+    stripped = text.strip()
+    if stripped.startswith('"'):
+        out: list[str] = []
+        i, closed = 1, False
+        while i < len(stripped):
+            c = stripped[i]
+            if c == "\\" and i + 1 < len(stripped):
+                out.append(stripped[i + 1])
+                i += 2
+                continue
+            if c == '"':
+                closed = True
+                break
+            out.append(c)
+            i += 1
+        name = "".join(out)
+        if closed:
+            m = _ANGLE_NUMBER.fullmatch(stripped[i + 1:])
+            number = m.group("num") if m else ""
+    else:
+        m = _UNQUOTED.fullmatch(stripped)
+        if m:
+            name, number = m.group("name"), m.group("num")
+        elif _DIALLED.fullmatch(stripped):
+            number = stripped
+        else:
+            name = stripped
+    return clean_name(name), number if _NUMBER.fullmatch(number) else ""
+
+
+def clean_name(name: str) -> str:
+    """A caller name fit to store and show: control characters become spaces, one line, bounded."""
+    text = "".join(" " if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else c for c in name)
+    return " ".join(text.split())[:MAX_NAME]
 
 
 def _time(value: str, tz: ZoneInfo) -> dt.datetime | None:
@@ -71,6 +113,10 @@ def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport |
     if start is None or not f.get("uniqueid"):
         return None
     name, number = split_callerid(f.get("clid", ""))
+    # `src` is the caller's number as its own field: it wins over the one parsed out of `clid`.
+    src = (f.get("src") or "").strip()
+    if _NUMBER.fullmatch(src):
+        number = src
     return CallRecordReport(
         pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), f.get("start", "")),
         call_id=f["uniqueid"],
@@ -80,7 +126,7 @@ def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport |
         duration_seconds=_int(f.get("duration", "0")),
         billable_seconds=_int(f.get("billsec", "0")),
         caller_name=name,
-        caller_number=number or f.get("src", ""),
+        caller_number=number,
         dialed_number=f.get("dst", ""),
         source_endpoint=endpoint_of(f.get("channel", "")),
         destination_endpoint=endpoint_of(f.get("dstchannel", "")),
