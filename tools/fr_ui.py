@@ -13,4 +13,9 @@ FR = {
     "Missed calls only": "Appels manqués seulement",
     "Last 31 days.": "31 derniers jours.",
     "Menu": "Menu",
+    "Join the queue": "Se connecter à la file",
+    "Leave the queue": "Se déconnecter de la file",
+    "The file is too large (%(mb)d MB at most). Nothing was saved: choose a smaller file.":
+        "Le fichier est trop volumineux (%(mb)d Mo au maximum). Rien n'a été enregistré : choisissez un fichier "
+        "plus petit.",
 }

@@ -17,6 +17,7 @@ from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import make_engine, make_session_factory
 
 from .limiter import limiter
+from .uploads import too_large
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 
@@ -108,9 +109,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _not_found(_e: Any) -> Any:
         return render_template("error.html", code=404, kind="not_found"), 404
 
-    @app.errorhandler(413)
-    def _too_large(_e: Any) -> Any:
-        return render_template("error.html", code=413, kind="too_large"), 413
+    # A file over the upload limit: back to its form with the reason (web/uploads.py).
+    app.register_error_handler(413, too_large)
 
     @app.errorhandler(429)
     def _too_many(_e: Any) -> Any:

@@ -67,7 +67,7 @@ def test_team_screens(live_server, browser_page, app, engine, world, db):
         page.get_by_role("link", name="Mes Files d'attente").click()
         page.wait_for_url("**/queues/")
         assert page.get_by_text("Hors-ligne, votre poste n'est pas connecté à la file d'attente.").is_visible()
-        page.get_by_role("button", name="Connexion — Soutien").click()
+        page.get_by_role("button", name="Se connecter à la file — Soutien").click()
         page.wait_for_url("**/queues/")
         assert page.get_by_text("Enregistré et appliqué sur le système téléphonique.").is_visible()
         iface = PbxNames.for_tenant(db, tenant).member(me.primary_extension)

@@ -83,7 +83,7 @@ def test_screen_matches_guide(client, auth, me, queues):
     for text in ("Mes Files d'attente", "Légende:", "Votre poste est connecté à la file d'attente.",
                  "Hors-ligne, votre poste n'est pas connecté à la file d'attente.",
                  "Connecté à la file d'attente mais en pause.", "Statut", "File d'attente ▲", "Actions",
-                 "Soutien", "Ventes", "Connexion"):
+                 "Soutien", "Ventes", "Se connecter à la file"):
         assert text in html, text
     assert html.index("Soutien") < html.index("Ventes")
     assert status_of(html, "Soutien") == "offline"
