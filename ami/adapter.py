@@ -21,7 +21,7 @@ Choices (NodeAddress.extra keys in brackets):
 * Call records: live from Cdr events; [``cdr_csv``] names the Master.csv the catch-up reads, the cursor
   being its byte offset; [``timezone``] is the zone Asterisk writes CDR times in (default UTC).
 * Link: [``events``] overrides the event classes asked for at login (default
-  ``system,call,agent,user,cdr``, the read classes docs/operators.md grants); [``ping_interval``]
+  ``system,call,agent,user,cdr,security``, the read classes docs/operators.md grants); [``ping_interval``]
   seconds between pings (default 20; a ping unanswered within NodeAddress.timeout drops the link).
 """
 

@@ -39,11 +39,21 @@ class ConnectionSettings:
     ping_timeout: float | None = None  # default: timeout
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
-    # Event classes asked for at login: what docs/operators.md grants, without dialplan/security floods.
-    events: str = "system,call,agent,user,cdr"
+    # Event classes asked for at login: what docs/operators.md grants. `security` carries PJSIP's
+    # SuccessfulAuth (a phone's real source address); its flood of other security events is cut by the
+    # whitelist filter below, as are dialplan events.
+    events: str = "system,call,agent,user,cdr,security"
     # Event names this session needs; sent as one whitelist `Filter` after login so Asterisk does not
     # even write the rest (VarSet, Newexten, RTCP... are most of a call's stream). Empty: everything.
     event_names: tuple[str, ...] = ()
+
+
+def event_filter(names: tuple[str, ...]) -> str:
+    """The whitelist `Filter` for these event names. Asterisk (main/manager.c match_eventdata) runs it
+    as a POSIX extended regex over the whole event text, which starts "Event: Name\r\n": anchored at the
+    start and closed by the line's CR, so neither a header further down (a caller name "x Event: Cdr")
+    nor a longer name (HangupRequest for Hangup) matches. POSIX has no \\r: [[:cntrl:]] is the CR."""
+    return "^Event: (" + "|".join(names) + ")[[:cntrl:]]"
 
 
 class AmiConnection:
@@ -162,8 +172,7 @@ class AmiConnection:
             message = login.get("message") or "login refused"
             raise PbxRefused(f"AMI login refused: {message}")
         if s.event_names:
-            # Asterisk matches a whitelist filter against the event text; the names are fixed identifiers.
-            pattern = "Event: (" + "|".join(s.event_names) + ")"
+            pattern = event_filter(s.event_names)
             answer = await self._request({"Action": "Filter", "Operation": "Add", "Filter": pattern}, False,
                                          s.timeout)
             if answer.get("response") != "Success":

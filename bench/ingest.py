@@ -26,13 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-CLASSES = "system,call,agent,user,cdr"
+CLASSES = "system,call,agent,user,cdr,security"
 
 
 # -- 1. record a stream from sim ---------------------------------------------------------------------
 
 def record(calls: int, filtered: bool) -> bytes:
     from clusterpbx.ami.adapter import needed_events
+    from clusterpbx.ami.connection import event_filter
     from clusterpbx.sim.runner import SimPBX
 
     sim = SimPBX(lab="asterisk", ami_port=0, esl_port=None, seed=5)
@@ -47,8 +48,8 @@ def record(calls: int, filtered: bool) -> bytes:
         actions = [f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: "
                    f"{CLASSES if filtered else 'on'}\r\n\r\n"]
         if filtered:
-            actions.append("Action: Filter\r\nOperation: Add\r\nFilter: Event: (" + "|".join(needed_events())
-                           + ")\r\n\r\n")
+            actions.append("Action: Filter\r\nOperation: Add\r\nFilter: " + event_filter(needed_events())
+                           + "\r\n\r\n")
         for a in actions:
             s.sendall(a.encode())
         s.settimeout(0.5)

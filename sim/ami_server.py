@@ -274,6 +274,18 @@ class Session:
             self.writer.close()
 
 
+_POSIX_CLASSES = {"[:cntrl:]": r"\x00-\x1f\x7f", "[:space:]": r" \t\n\r\f\v", "[:digit:]": "0-9",
+                  "[:alpha:]": "A-Za-z", "[:alnum:]": "A-Za-z0-9", "[:upper:]": "A-Z", "[:lower:]": "a-z"}
+
+
+def _posix_ere(expr: str) -> str:
+    """Asterisk compiles a Filter as a POSIX extended regex (regcomp): its bracket classes mean what
+    they mean there. Python's re has no [[:cntrl:]]; spell them out."""
+    for posix, python in _POSIX_CLASSES.items():
+        expr = expr.replace(posix, python)
+    return expr
+
+
 class AmiServer:
     """The AMI listener; one per SimPBX. ``port`` holds the bound port after ``start()``."""
 
@@ -589,7 +601,7 @@ class AmiServer:
         expr = req.get("Filter")
         include = not expr.startswith("!")
         try:
-            rx = re.compile(expr if include else expr[1:])
+            rx = re.compile(_posix_ere(expr if include else expr[1:]))
         except re.error:
             self.unknown(s, req)
             return
