@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from .config import Settings, instance_secret
 
 MAX_LINE = 1 << 20  # requests
 MAX_REPLY = 40 << 20  # replies may carry a voicemail message's audio (base64)
+# Run before every round trip. No database transaction may stay open across one (docs/transactions.md):
+# the portal registers a hook that ends the request's transaction (web/db.py), whatever the caller forgot.
+BEFORE_CALL: list[Callable[[], None]] = []
 
 
 class CommandError(Exception):
@@ -60,6 +64,8 @@ class ControlClient:
         return cls(host, port, channel_secret(settings), settings.control_timeout)
 
     def call(self, command: str, **args: Any) -> dict[str, Any]:
+        for hook in BEFORE_CALL:
+            hook()
         payload = json.dumps({"secret": self.secret, "command": command, "args": args}).encode() + b"\n"
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:

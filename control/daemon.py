@@ -5,6 +5,7 @@ runs the scheduled jobs (exactly one daemon runs them, by a lease in the databas
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
@@ -14,7 +15,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import desired
 from .commands import MAX_LINE, check_secret
+from .db import AsyncDb, base_engine, is_busy
 from .models import (
     DaemonLock,
     NodeHealth,
@@ -38,19 +40,30 @@ from .projection import Projector
 from .validation import InvalidValue, phone_number
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
 JOBS_TABLE = "apscheduler_jobs"
+RETENTION_CHUNK = 2000  # call records deleted per transaction
 JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400, "sms_retry": 60,
                  "webconf_usage": 900}
 CURRENT: ControlDaemon | None = None
 
 
-async def run_job(name: str) -> Any:
-    """Entry point APScheduler stores by reference; dispatches to the running daemon."""
-    if CURRENT is None:
+def run_job(name: str) -> Any:
+    """Entry point APScheduler stores by reference, called on the scheduler's thread: runs the job on
+    the running daemon's event loop and waits for it (one run of a job at a time)."""
+    daemon = CURRENT
+    if daemon is None or daemon.loop is None or daemon.loop.is_closed():
         return None
-    return await CURRENT.run_job(name)
+    future = asyncio.run_coroutine_threadsafe(daemon.run_job(name), daemon.loop)
+    daemon._running_jobs.add(future)
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        return None  # the daemon stopped meanwhile
+    finally:
+        daemon._running_jobs.discard(future)
 
 
 def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
@@ -74,19 +87,25 @@ def node_address(node: PbxNode, timeout: float) -> NodeAddress:
 
 @dataclass
 class NodeRunner:
-    """One node: its adapter, its projector, and the tasks that keep both honest."""
+    """One node: its adapter, its projector, and the tasks that keep both honest.
+
+    Nothing here touches the database on the event loop: reads and writes go through `db` (worker
+    threads), and no transaction is open across a PBX round trip (docs/transactions.md)."""
 
     node_id: int
     name: str
     port: PbxPort
     projector: Projector
     sessions: sessionmaker[Session]
+    db: AsyncDb
+    pusher: desired.Pusher
     flush_interval: float = 0.1
     retry_interval: float = 5.0
     connected_since: dt.datetime | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     resyncs: int = 0
     resynced: asyncio.Event = field(default_factory=asyncio.Event)
+    _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def on_event(self, event: PbxEvent) -> None:
         self.projector.handle(event)
@@ -111,8 +130,9 @@ class NodeRunner:
                 await t
         await self.port.stop()
         with contextlib.suppress(Exception):
-            self.projector.flush()
-        self._write_health(False)
+            await self.flush()
+        with contextlib.suppress(Exception):
+            await self._write_health(False)
 
     async def resync(self) -> None:
         """After every (re)connect: snapshots replace the live view, then desired state is re-asserted."""
@@ -126,24 +146,45 @@ class NodeRunner:
         self.projector.reconcile_calls(calls)
         self.projector.reconcile_registrations(regs)
         self.projector.reconcile_queue_members(members)
-        await self.flush()
-        await self.catch_up_records()
-        with self.sessions() as db:
-            result = await desired.reassert_node(db, self.port, self.node_id)
+        while True:
+            try:
+                await self.flush()
+                await self.catch_up_records()
+                result = await self.pusher.reassert_node(self.port, self.node_id)
+                break
+            except Exception as exc:  # the database busy or away: the snapshot is kept, try again
+                if not self.port.connected:
+                    return
+                log.warning("node %s: resync interrupted (%s); retrying in %.0f s", self.name, exc,
+                            self.retry_interval)
+                await asyncio.sleep(self.retry_interval)
         log.info("node %s: resynced (%d applied, %d pending)", self.name, result.applied, result.pending)
         self.resyncs += 1
         self.resynced.set()
-        self._write_health(True)
+        await self._write_health(True)
 
     async def flush(self) -> int:
-        # The batch is taken on the loop thread, where events arrive, and written in a worker thread.
-        return await asyncio.to_thread(self.projector.write, self.projector.take())
+        # The batch is taken on the loop thread, where events arrive, and written on the daemon's writer
+        # thread, after the batches taken before it (a later state never lands before an earlier one).
+        async with self._flush_lock:  # one batch in flight per node: a requeued batch is never older
+            batch = self.projector.take()
+            if batch.empty:
+                return 0
+            try:
+                stored = await self.db.call(lambda: self.projector.store(batch))
+            except BaseException:
+                self.projector.requeue(batch)  # on the loop thread, where events are handled: nothing lost
+                raise
+            self.projector.stored(stored)
+            return stored
 
     async def catch_up_records(self) -> int:
         """Ingest what the PBX recorded while the link was down, from the position last remembered."""
-        with self.sessions() as db:
+        def position_of(db: Session) -> str:
             health = db.get(NodeHealth, self.node_id)
-            position = health.cdr_position if health else ""
+            return health.cdr_position if health else ""
+
+        position = await self.db.read(position_of)
         try:
             reports, new_position = await self.port.call_records_since(position)
         except PbxError as exc:
@@ -153,11 +194,12 @@ class NodeRunner:
             self.projector.handle(CallRecorded(utcnow(), report))
         await self.flush()
         if new_position != position:
-            with self.sessions() as db:
+            def remember(db: Session) -> None:
                 row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
                 row.cdr_position = new_position
                 db.merge(row)
-                db.commit()
+
+            await self.db.write(remember)
         return len(reports)
 
     async def apply_config(self) -> str:
@@ -193,29 +235,40 @@ class NodeRunner:
             try:
                 if self.projector.pending:
                     await self.flush()
-            except Exception:  # the database may be briefly unavailable; events stay in memory
-                log.exception("node %s: flush failed; will retry", self.name)
+            except Exception as exc:  # the database may be briefly unavailable; events stay in memory
+                if is_busy(exc):
+                    log.warning("node %s: database busy; %d change(s) kept in memory and written at the next "
+                                "flush", self.name, self.projector.pending)
+                else:
+                    log.exception("node %s: flush failed; will retry", self.name)
 
     async def _retry_loop(self) -> None:
         while True:
             await asyncio.sleep(self.retry_interval)
             try:
-                self._write_health(self.port.connected)
+                await self._write_health(self.port.connected)
                 if self.port.connected:
-                    with self.sessions() as db:
-                        await desired.reassert_node(db, self.port, self.node_id, only_pending=True)
-            except Exception:
-                log.exception("node %s: retry of pending changes failed", self.name)
+                    await self.pusher.reassert_node(self.port, self.node_id, only_pending=True)
+            except Exception as exc:
+                if is_busy(exc):
+                    log.warning("node %s: database busy; pending changes retried in %.0f s", self.name,
+                                self.retry_interval)
+                else:
+                    log.exception("node %s: retry of pending changes failed", self.name)
 
-    def _write_health(self, connected: bool) -> None:
-        with self.sessions() as db:
+    async def _write_health(self, connected: bool) -> None:
+        since = self.connected_since or utcnow()
+        last_event_at = self.projector.stats.last_event_at
+
+        def write(db: Session) -> None:
             row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
             if connected and not row.connected:
-                row.since = self.connected_since or utcnow()
+                row.since = since
             row.connected = connected
-            row.last_event_at = self.projector.stats.last_event_at
+            row.last_event_at = last_event_at
             db.merge(row)
-            db.commit()
+
+        await self.db.write(write)
 
 
 class ControlDaemon:
@@ -237,20 +290,27 @@ class ControlDaemon:
         self.is_leader = False
         self.scheduler: Any = None
         self.settings: Any = None  # the portal's Settings (public URL, key) for SMS; loaded when None
+        # The database, off the event loop: one writer thread for the daemon's own writes (in order),
+        # worker threads for reads. See docs/transactions.md.
+        self.db = AsyncDb(sessions)
+        self.pusher = desired.Pusher(self.db)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._running_jobs: set[concurrent.futures.Future[Any]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        with self.sessions() as db:
-            nodes = db.scalars(select(PbxNode).where(PbxNode.enabled.is_(True)).order_by(PbxNode.id)).all()
+        self.loop = asyncio.get_running_loop()
+        nodes = await self.db.read(lambda db: list(db.scalars(select(PbxNode).where(PbxNode.enabled.is_(True))
+                                                              .order_by(PbxNode.id))))
         for node in nodes:
             try:
                 adapter = self.port_factory(node, node_address(node, self.timeout))
             except ImportError as exc:
                 log.error("node %s: no %s adapter available (%s); skipped", node.name, node.kind, exc)
                 continue
-            projector = await asyncio.to_thread(Projector, self.sessions, node.id)
-            runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions)
+            projector = await asyncio.to_thread(Projector, self.db.writers, node.id)
+            runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions, self.db, self.pusher)
             self.nodes[node.id] = runner
             try:
                 await runner.start()
@@ -265,8 +325,10 @@ class ControlDaemon:
     async def stop(self) -> None:
         global CURRENT
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+            scheduler, self.scheduler = self.scheduler, None
+            for job in list(self._running_jobs):
+                job.cancel()
+            await asyncio.to_thread(scheduler.shutdown, wait=False)
         if CURRENT is self:
             CURRENT = None
         for t in self._tasks:
@@ -277,18 +339,19 @@ class ControlDaemon:
         for runner in self.nodes.values():
             await runner.stop()
         if self.is_leader:
-            with self.sessions() as db:
-                db.execute(update(DaemonLock).where(DaemonLock.name == "scheduler",
-                                                    DaemonLock.holder == self.holder)
-                           .values(expires_at=utcnow()))
-                db.commit()
+            holder = self.holder
+            with contextlib.suppress(Exception):
+                await self.db.write(lambda db: db.execute(
+                    update(DaemonLock).where(DaemonLock.name == "scheduler", DaemonLock.holder == holder)
+                    .values(expires_at=utcnow())))
+        await asyncio.to_thread(self.db.close)
 
     # -- leadership: exactly one daemon runs the jobs ----------------------------------------------
 
     def try_lease(self) -> bool:
         now = utcnow()
         expires = now + dt.timedelta(seconds=self.lease_seconds)
-        with self.sessions() as db:
+        with self.db.writers() as db:  # one short transaction, write lock taken up front
             taken = db.connection().execute(
                 update(DaemonLock)
                 .where(DaemonLock.name == "scheduler",
@@ -312,21 +375,28 @@ class ControlDaemon:
     async def _lease_loop(self) -> None:
         while True:
             try:
+                # In a thread of its own, not behind the writer's queue: the lease must not lapse because
+                # projection batches wait for a busy database.
                 await asyncio.to_thread(self.try_lease)
-            except Exception:
-                log.exception("job lease renewal failed")
+            except Exception as exc:
+                if is_busy(exc):
+                    log.warning("job lease renewal: database busy; retried in %.0f s", self.lease_seconds / 3)
+                else:
+                    log.exception("job lease renewal failed")
             await asyncio.sleep(self.lease_seconds / 3)
 
     def _start_scheduler(self) -> None:
         """APScheduler with its jobs in the database (they survive a restart); every daemon schedules
-        them, but a job body runs only in the daemon that holds the lease."""
+        them, but a job body runs only in the daemon that holds the lease. The scheduler and its job store
+        run on their own thread (a BackgroundScheduler), so the job store's database writes never block
+        the event loop; each job body is run on the loop (`run_job`)."""
         global CURRENT
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.schedulers.background import BackgroundScheduler
 
         CURRENT = self
-        engine = self.sessions.kw["bind"]
-        self.scheduler = AsyncIOScheduler(
+        engine = base_engine(self.sessions)
+        self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
         for name, seconds in JOB_INTERVALS.items():
@@ -345,8 +415,7 @@ class ControlDaemon:
         applied = 0
         for runner in self.nodes.values():
             if runner.port.connected:
-                with self.sessions() as db:
-                    applied += (await desired.reassert_node(db, runner.port, runner.node_id)).applied
+                applied += (await self.pusher.reassert_node(runner.port, runner.node_id)).applied
         return applied
 
     async def job_webconf_usage(self) -> int:
@@ -365,23 +434,33 @@ class ControlDaemon:
 
         from .models import CallRecord
 
+        tenants = await self.db.read(lambda db: [(t.id, t.cdr_retention_days) for t in db.scalars(select(Tenant))])
         removed = 0
-        with self.sessions() as db:
-            for tenant in db.scalars(select(Tenant)):
-                cutoff = utcnow() - dt.timedelta(days=tenant.cdr_retention_days)
-                removed += db.connection().execute(
-                    delete(CallRecord).where(CallRecord.tenant_id == tenant.id, CallRecord.started_at < cutoff)
-                ).rowcount
-            db.commit()
+        for tenant_id, days in tenants:
+            cutoff = utcnow() - dt.timedelta(days=days)
+
+            def chunk(db: Session, tenant_id: int = tenant_id, cutoff: dt.datetime = cutoff) -> int:
+                ids = select(CallRecord.id).where(CallRecord.tenant_id == tenant_id,
+                                                  CallRecord.started_at < cutoff).limit(RETENTION_CHUNK)
+                return int(db.connection().execute(delete(CallRecord).where(CallRecord.id.in_(ids))
+                                      .execution_options(synchronize_session=False)).rowcount)
+
+            # Many short transactions rather than one long one: the portal's writes pass in between.
+            while (done := await self.db.write(chunk)) > 0:
+                removed += done
+                if done < RETENTION_CHUNK:
+                    break
         return removed
 
     async def job_out_of_office(self) -> int:
         """Switch each user's out-of-office greeting on and off at their dates (their time zone)."""
         from zoneinfo import ZoneInfo
 
-        changed = 0
         now = self.clock().replace(tzinfo=dt.UTC)
-        with self.sessions() as db:
+
+        def switch(db: Session) -> tuple[int, list[tuple[int, int | None]]]:
+            """One short write: flip the greetings that are due; return them and the users to push."""
+            changed = 0
             rows = db.execute(select(VoicemailSettings, User, Tenant).join(User, User.id == VoicemailSettings.user_id)
                               .join(Tenant, Tenant.id == User.tenant_id)
                               .where((VoicemailSettings.ooo_enabled.is_(True))
@@ -393,12 +472,15 @@ class ControlDaemon:
                     vm.ooo_active = due
                     vm.sync_state = SyncState.PENDING
                     changed += 1
-            db.commit()
-            for vm, user, tenant in rows:
-                if vm.sync_state is SyncState.PENDING and tenant.node_id in self.nodes:
-                    runner = self.nodes[tenant.node_id]
-                    if runner.port.connected:
-                        await desired.push_user(db, runner.port, user)
+            return changed, [(user.id, tenant.node_id) for vm, user, tenant in rows
+                             if vm.sync_state is SyncState.PENDING]
+
+        changed, to_push = await self.db.write(switch)
+        # Then the PBX, with no transaction open.
+        for user_id, node_id in to_push:
+            runner = self.nodes.get(node_id or -1)
+            if runner is not None and runner.port.connected:
+                await self.pusher.push_user(runner.port, user_id)
         return changed
 
     # -- command channel ---------------------------------------------------------------------------
@@ -439,17 +521,22 @@ class ControlDaemon:
             return {"ok": False, "error": "PbxTimeout", "message": "the PBX did not answer in time"}
         return {"ok": True, "result": result}
 
-    def _user_and_runner(self, user_id: int) -> tuple[Session, User, NodeRunner]:
-        db = self.sessions()
-        user = db.get(User, int(user_id))
-        if user is None:
-            db.close()
-            raise LookupError("no such user")
-        runner = self.nodes.get(user.tenant.node_id or -1)
+    async def _for_user(self, user_id: int, facts: Callable[[Session, User], T]) -> tuple[NodeRunner, T]:
+        """The user's node and what `facts` reads about the user, in one short read off the loop; the PBX
+        is talked to afterwards, with no session open."""
+        uid = int(user_id)
+
+        def read(db: Session) -> tuple[int | None, T]:
+            user = db.get(User, uid)
+            if user is None:
+                raise LookupError("no such user")
+            return user.tenant.node_id, facts(db, user)
+
+        node_id, value = await self.db.read(read)
+        runner = self.nodes.get(node_id or -1)
         if runner is None:
-            db.close()
             raise LookupError("the user's tenant has no running PBX node")
-        return db, user, runner
+        return runner, value
 
     async def cmd_ping(self) -> dict[str, Any]:
         return {"holder": self.holder, "leader": self.is_leader,
@@ -468,16 +555,15 @@ class ControlDaemon:
         through the same adapter factory, logged in and closed again. Answers within the portal's
         command timeout with ok and a message (never the secret)."""
         budget = max(1.0, self.timeout * 0.8)
-        with self.sessions() as db:
-            node = db.get(PbxNode, int(node_id))
-            if node is None:
-                raise LookupError("no such node")
-            address = node_address(node, max(0.5, budget / 3))
-            where = f"{node.kind.value} {node.host}:{node.port}"
-            try:
-                adapter = self.port_factory(node, address)
-            except Exception as exc:  # an invalid option, a missing adapter
-                return {"ok": False, "message": f"{where}: {exc}"}
+        node = await self.db.read(lambda db: db.get(PbxNode, int(node_id)))
+        if node is None:
+            raise LookupError("no such node")
+        address = node_address(node, max(0.5, budget / 3))
+        where = f"{node.kind.value} {node.host}:{node.port}"
+        try:
+            adapter = self.port_factory(node, address)
+        except Exception as exc:  # an invalid option, a missing adapter
+            return {"ok": False, "message": f"{where}: {exc}"}
         try:
             await asyncio.wait_for(adapter.start(), timeout=budget * 0.75)
         except PbxError as exc:
@@ -492,50 +578,47 @@ class ControlDaemon:
         return {"ok": True, "message": f"{where}: logged in"}
 
     async def cmd_apply_user(self, user_id: int) -> dict[str, Any]:
-        db, user, runner = self._user_and_runner(user_id)
-        try:
-            result = await desired.push_user(db, runner.port, user)
-            vm = db.get(VoicemailSettings, user.id)
-            # Mailbox PIN and e-mail options live in the generated voicemail configuration.
-            config_error = await runner.apply_config() if result.pending == 0 else ""
-            if config_error and vm is not None:
-                vm.sync_state = SyncState.PENDING
-                vm.sync_error = config_error[:500]
-                db.commit()
+        runner, uid = await self._for_user(user_id, lambda db, user: user.id)
+        result = await self.pusher.push_user(runner.port, uid)
+        # Mailbox PIN and e-mail options live in the generated voicemail configuration.
+        config_error = await runner.apply_config() if result.pending == 0 else ""
+        if config_error:
+            def mark(db: Session) -> int:
+                return int(db.connection().execute(update(VoicemailSettings).where(VoicemailSettings.user_id == uid)
+                                      .values(sync_state=SyncState.PENDING, sync_error=config_error[:500],
+                                              updated_at=VoicemailSettings.updated_at)).rowcount)
+
+            if await self.db.write(mark):
                 result.pending += 1
                 result.errors.append(config_error)
-        finally:
-            db.close()
         return {"applied": result.applied, "pending": result.pending, "errors": result.errors}
 
     async def cmd_resync_phone(self, user_id: int) -> dict[str, Any]:
-        db, user, runner = self._user_and_runner(user_id)
-        try:
-            from .models import Device
+        from .models import Device
 
+        def facts(db: Session, user: User) -> tuple[PhoneVendor, list[str]]:
             devices = db.scalars(select(Device).where(Device.user_id == user.id)).all()
             known = {v.value for v in PhoneVendor}
             vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in known else PhoneVendor.OTHER
-            endpoints = [e.sip_username for e in user.extensions]
-        finally:
-            db.close()
+            return vendor, [e.sip_username for e in user.extensions]
+
+        runner, (vendor, endpoints) = await self._for_user(user_id, facts)
         for ep in endpoints:
             await runner.port.resync_phone(ep, vendor)
         return {"endpoints": endpoints}
 
-    def _mailboxes(self, user_id: int) -> tuple[NodeRunner, list[str]]:
+    async def _mailboxes(self, user_id: int) -> tuple[NodeRunner, list[str]]:
         from .pbxnames import PbxNames
 
-        db, user, runner = self._user_and_runner(user_id)
-        try:
+        def boxes(db: Session, user: User) -> list[str]:
             names = PbxNames.for_tenant(db, user.tenant)
-            return runner, [names.mailbox(e) for e in user.extensions if e.mailbox]
-        finally:
-            db.close()
+            return [names.mailbox(e) for e in user.extensions if e.mailbox]
+
+        return await self._for_user(user_id, boxes)
 
     async def cmd_voicemail_list(self, user_id: int) -> dict[str, Any]:
         """The user's own messages: the mailbox comes from the user, never from the request."""
-        runner, boxes = self._mailboxes(user_id)
+        runner, boxes = await self._mailboxes(user_id)
         out = []
         for box in boxes:
             for m in await runner.port.voicemail_messages(box):
@@ -544,7 +627,7 @@ class ControlDaemon:
         return {"messages": out}
 
     async def _own_message(self, user_id: int, message_id: str) -> tuple[NodeRunner, str]:
-        runner, boxes = self._mailboxes(user_id)
+        runner, boxes = await self._mailboxes(user_id)
         for box in boxes:
             if any(m.message_id == message_id for m in await runner.port.voicemail_messages(box)):
                 return runner, box
@@ -565,7 +648,7 @@ class ControlDaemon:
             runner, box = await self._own_message(user_id, mid)
             await runner.port.voicemail_delete(box, [mid])
             deleted += 1
-        runner, boxes = self._mailboxes(user_id)
+        runner, boxes = await self._mailboxes(user_id)
         for box in boxes:
             await runner.port.voicemail_refresh(box)  # the phone's message-waiting light
         return {"deleted": deleted}
@@ -578,44 +661,40 @@ class ControlDaemon:
             runner, box = await self._own_message(user_id, mid)
             await runner.port.voicemail_move(box, [mid], MailboxFolder.OLD)
             moved += 1
-        runner, boxes = self._mailboxes(user_id)
+        runner, boxes = await self._mailboxes(user_id)
         for box in boxes:
             await runner.port.voicemail_refresh(box)
         return {"moved": moved}
 
     async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
         number = phone_number(number)
-        db, user, runner = self._user_and_runner(user_id)
-        try:
+
+        def endpoint_of(_db: Session, user: User) -> str:
             ext = user.primary_extension
             if ext is None:
                 raise LookupError("the user has no extension")
-            endpoint = ext.sip_username
-        finally:
-            db.close()
+            return ext.sip_username
+
+        runner, endpoint = await self._for_user(user_id, endpoint_of)
         await runner.port.click_to_call(endpoint, number)
         return {"endpoint": endpoint, "number": number}
 
     # -- personal conference: the room always comes from the user, never from the request -----------
 
-    def _own_room(self, user_id: int) -> tuple[NodeRunner, str]:
+    async def _own_room(self, user_id: int) -> tuple[NodeRunner, str]:
         from .conference import room_name
 
-        db, user, runner = self._user_and_runner(user_id)
-        try:
-            return runner, room_name(db, user)
-        finally:
-            db.close()
+        return await self._for_user(user_id, room_name)
 
     async def cmd_conference_participants(self, user_id: int) -> dict[str, Any]:
-        runner, room = self._own_room(user_id)
+        runner, room = await self._own_room(user_id)
         people = await runner.port.conference_participants(room)
         return {"room": room, "participants": [
             {"id": p.participant_id, "number": p.caller_number, "name": p.caller_name, "admin": p.admin,
              "muted": p.muted, "listen_only": p.listen_only} for p in people]}
 
     async def _own_participant(self, user_id: int, participant_id: str) -> tuple[NodeRunner, str, str]:
-        runner, room = self._own_room(user_id)
+        runner, room = await self._own_room(user_id)
         pid = str(participant_id)
         # Only someone in the owner's room right now: an id from another room is "not found".
         if not any(p.participant_id == pid for p in await runner.port.conference_participants(room)):
@@ -658,8 +737,8 @@ class ControlDaemon:
         """Send the messages still queued (saved while the daemon or the PBX was unreachable)."""
         from . import sms
 
-        with self.sessions() as db:
-            ids = sms.due_messages(db, self.clock())
+        now = self.clock()
+        ids = await self.db.write(lambda db: sms.due_messages(db, now))
         sent = 0
         for message_id in ids:
             try:

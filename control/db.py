@@ -1,36 +1,109 @@
-"""Engine and session factory; one place that knows how to open the database."""
+"""Engine and session factory; one place that knows how to open the database.
+
+The transaction rules (docs/transactions.md) are enforced here for SQLite:
+
+* WAL, so readers never wait for the writer and the writer never waits for readers.
+* A busy timeout (`BUSY_TIMEOUT`, 5 s) shorter than anyone should wait: past it the caller gets a
+  "database is locked" error that the portal turns into "busy, try again" (503), never a 500.
+* We, not the sqlite3 module, open transactions (SQLAlchemy's documented pysqlite recipe). A transaction
+  that writes takes the write lock up front with `BEGIN IMMEDIATE`, so two writers queue on the busy
+  timeout instead of one failing at once when it upgrades a stale read snapshot to a write
+  (SQLITE_BUSY_SNAPSHOT, which no timeout helps with). Reads run without holding a snapshot: a
+  session that only reads never blocks a writer nor keeps a transaction open across a network call.
+  A writer session (`make_session_factory(engine, write=True)`, the daemon's) begins IMMEDIATE before
+  its first statement, so what it reads and what it writes are one atomic step.
+
+PostgreSQL keeps its defaults (READ COMMITTED, row locks), plus a `lock_timeout` so a statement waits at
+most `BUSY_TIMEOUT` for a lock, with the same outcome as SQLite's busy timeout.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import concurrent.futures
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
-    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"), **kwargs)
-    if url.startswith("sqlite"):
+BUSY_TIMEOUT = 5.0  # seconds a statement waits for a lock before "busy, try again"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")  # a savepoint is there to write
+# PostgreSQL SQLSTATEs that mean "someone else holds what we need; the same request will work later":
+# lock_not_available (lock_timeout), serialization_failure, deadlock_detected, query_canceled
+# (statement_timeout).
+PG_BUSY_STATES = {"55P03", "40001", "40P01", "57014"}
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets the web workers read while the daemon writes; FKs are off by default in SQLite.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            if ":memory:" not in url:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
 
+def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
+    sqlite_url = url.startswith("sqlite")
+    if sqlite_url:
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_timeout})
+    elif url.startswith("postgresql") and busy_timeout:
+        kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"})
+    engine = create_engine(url, future=True, pool_pre_ping=not sqlite_url, **kwargs)
+    if sqlite_url:
+        _sqlite_transactions(engine, memory=":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"))
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def _sqlite_transactions(engine: Engine, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # The sqlite3 module's own transaction handling is off: the listeners below open transactions.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # WAL lets the web workers read while the daemon writes; FKs are off by default in SQLite.
+        cur.execute("PRAGMA foreign_keys=ON")
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A writer session takes the write lock before it reads anything; others begin at their first write.
+        if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _write_begins(cursor: Any, statement: str, _context: Any) -> None:
+        if not cursor.connection.in_transaction and statement.lstrip()[:9].upper().startswith(_WRITES):
+            cursor.execute("BEGIN IMMEDIATE")
+
+    # In do_execute (not before_cursor_execute) so that a lock not had in time is raised as SQLAlchemy's
+    # OperationalError, like any other statement's.
+    @event.listens_for(engine, "do_execute")
+    def _do_execute(cursor: Any, statement: str, _params: Any, context: Any) -> None:
+        _write_begins(cursor, statement, context)
+
+    @event.listens_for(engine, "do_executemany")
+    def _do_executemany(cursor: Any, statement: str, _params: Any, context: Any) -> None:
+        _write_begins(cursor, statement, context)
+
+
+def make_session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions for the engine. `write=True`: each transaction takes SQLite's write lock up front
+    (BEGIN IMMEDIATE) — for short read-modify-write steps that must be atomic (the daemon's writes)."""
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+def writer_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The writer counterpart of a session factory (same engine)."""
+    bind = sessions.kw["bind"]
+    engine = bind.engine if hasattr(bind, "engine") else bind
+    return make_session_factory(engine, write=True)
+
+
+def base_engine(sessions: sessionmaker[Session]) -> Engine:
+    bind = sessions.kw["bind"]
+    engine: Engine = bind.engine if hasattr(bind, "engine") else bind
+    return engine
 
 
 @contextmanager
@@ -44,3 +117,60 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "locked or busy right now, try again" rather than a bug."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection free in time
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+        if isinstance(orig, sqlite3.OperationalError):
+            text = str(orig).lower()
+            return "locked" in text or "busy" in text
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        return state in PG_BUSY_STATES
+    return False
+
+
+class AsyncDb:
+    """The control daemon's only way to the database. Every session lives and ends inside a worker
+    thread: the event loop never waits for a lock, so it keeps reading the PBX sockets whatever the
+    database does. Writes go through one writer thread, in the order they were asked for; reads use
+    the default thread pool and run beside them (WAL readers do not wait for the writer)."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+        self.writers = writer_sessions(sessions)
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def writer(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="clusterpbx-db-writer")
+        return self._writer
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self.sessions() as db:
+                return fn(db)
+
+        return await asyncio.to_thread(run)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """Run fn in one short write transaction (committed when fn returns, rolled back if it raises)."""
+        def run() -> T:
+            with session_scope(self.writers) as db:
+                return fn(db)
+
+        return await asyncio.get_running_loop().run_in_executor(self.writer, run)
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run fn (which opens its own sessions) on the writer thread, after the writes already asked for."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
+
+    def close(self) -> None:
+        """Wait for the writes already asked for; a later write starts a new writer thread."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)

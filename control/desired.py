@@ -3,17 +3,21 @@
 A setting is saved first (rows marked pending), then pushed; success marks it applied, a PBX error
 leaves it pending with the reason, and the control daemon retries pending rows and re-asserts the
 whole desired state of a node every time the link comes back (drift repair).
+
+No transaction is open while the PBX is talked to (docs/transactions.md): see `Pusher`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .db import AsyncDb
 from .models import (
     CallSettings,
     PersonalConference,
@@ -71,70 +75,175 @@ class PushResult:
     pending: int = 0
     errors: list[str] = field(default_factory=list)
 
-
-def _mark(row: CallSettings | VoicemailSettings | QueueMembership | PersonalConference, ok: bool,
-          error: str = "") -> None:
-    row.sync_state = SyncState.APPLIED if ok else SyncState.PENDING
-    row.sync_error = "" if ok else error[:500]
-    if ok:
-        row.applied_at = utcnow()
+    def add(self, other: PushResult) -> None:
+        self.applied += other.applied
+        self.pending += other.pending
+        self.errors += other.errors
 
 
-async def push_user(db: Session, port: PbxPort, user: User) -> PushResult:
-    """Write one user's features and queue memberships to the PBX; mark each row applied or pending."""
-    result = PushResult()
+SyncedRow = CallSettings | VoicemailSettings | QueueMembership | PersonalConference
+
+
+@dataclass(frozen=True)
+class QueueOp:
+    membership_id: int
+    version: dt.datetime | None
+    queue: str
+    interface: str
+    member_name: str
+    logged_in: bool
+    paused: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class UserPlan:
+    """What one user's desired state asks of the PBX, read in one short transaction: plain values, so
+    the PBX round trips that follow hold no session. `version` fields are the rows' `updated_at`."""
+
+    user_id: int
+    extensions: tuple[str, ...]
+    features: ExtensionFeatures
+    settings_versions: tuple[tuple[type[SyncedRow], dt.datetime | None], ...]
+    conference: tuple[str, ConferenceSettings, dt.datetime | None] | None
+    queue_ops: tuple[QueueOp, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The outcome of one push, recorded on a row only if the row was not changed since it was read."""
+
+    model: type[SyncedRow]
+    key: int
+    version: dt.datetime | None
+    ok: bool
+    error: str = ""
+
+
+def plan_user(db: Session, user_id: int) -> UserPlan | None:
+    user = db.get(User, user_id)
+    if user is None:
+        return None
     call = db.get(CallSettings, user.id)
     vm = db.get(VoicemailSettings, user.id)
-    features = features_for(user, call, vm)
-    try:
-        for ext in user.extensions:
-            await port.write_features(ext.number, features)
-        ok, error = True, ""
-    except PbxError as exc:
-        ok, error = False, f"{type(exc).__name__}: {exc}"
-    for row in (call, vm):
-        if row is not None:
-            _mark(row, ok, error)
-    result.applied += ok
-    result.pending += not ok
-    if error:
-        result.errors.append(error)
+    versions = tuple((type(row), row.updated_at) for row in (call, vm) if row is not None)
     conf = db.get(PersonalConference, user.id)
     owner = user.primary_extension
-    if conf is not None and owner is not None:
-        try:
-            await port.write_conference(owner.number, conference_for(conf))
-            _mark(conf, True)
-            result.applied += 1
-        except PbxError as exc:
-            _mark(conf, False, f"{type(exc).__name__}: {exc}")
-            result.pending += 1
-            result.errors.append(str(exc))
+    conference = (owner.number, conference_for(conf), conf.updated_at) if conf and owner else None
+    ops: list[QueueOp] = []
     interface = queue_interface(db, user)
-    memberships = db.scalars(select(QueueMembership).where(QueueMembership.user_id == user.id)).all()
+    memberships = db.scalars(select(QueueMembership).where(QueueMembership.user_id == user.id)
+                             .order_by(QueueMembership.id)).all()
     names = PbxNames.for_tenant(db, user.tenant) if memberships and user.tenant.node is not None else None
     for m in memberships:
         queue = db.get(Queue, m.queue_id)
         if queue is None or interface is None or names is None:
             continue
-        pbx_queue = names.queue(queue)
+        ops.append(QueueOp(m.id, m.updated_at, names.queue(queue), interface, user.display_name,
+                           bool(m.logged_in), bool(m.paused), m.pause_reason or ""))
+    return UserPlan(user.id, tuple(e.number for e in user.extensions), features_for(user, call, vm), versions,
+                    conference, tuple(ops))
+
+
+async def push_plan(port: PbxPort, plan: UserPlan) -> tuple[PushResult, list[Mark]]:
+    """The PBX round trips of a plan; no database here."""
+    result = PushResult()
+    marks: list[Mark] = []
+    try:
+        for number in plan.extensions:
+            await port.write_features(number, plan.features)
+        ok, error = True, ""
+    except PbxError as exc:
+        ok, error = False, f"{type(exc).__name__}: {exc}"
+    marks += [Mark(model, plan.user_id, version, ok, error) for model, version in plan.settings_versions]
+    result.applied += ok
+    result.pending += not ok
+    if error:
+        result.errors.append(error)
+    if plan.conference is not None:
+        number, settings, version = plan.conference
         try:
-            if m.logged_in:
-                await port.queue_login(pbx_queue, interface, user.display_name)
-                if m.paused:
-                    await port.queue_pause(pbx_queue, interface, m.pause_reason)
-                else:
-                    await port.queue_resume(pbx_queue, interface)
-            else:
-                await port.queue_logout(pbx_queue, interface)
-            _mark(m, True)
+            await port.write_conference(number, settings)
+            marks.append(Mark(PersonalConference, plan.user_id, version, True))
             result.applied += 1
         except PbxError as exc:
-            _mark(m, False, f"{type(exc).__name__}: {exc}")
+            marks.append(Mark(PersonalConference, plan.user_id, version, False, f"{type(exc).__name__}: {exc}"))
             result.pending += 1
             result.errors.append(str(exc))
-    db.commit()
-    return result
+    for op in plan.queue_ops:
+        try:
+            if op.logged_in:
+                await port.queue_login(op.queue, op.interface, op.member_name)
+                if op.paused:
+                    await port.queue_pause(op.queue, op.interface, op.reason)
+                else:
+                    await port.queue_resume(op.queue, op.interface)
+            else:
+                await port.queue_logout(op.queue, op.interface)
+            marks.append(Mark(QueueMembership, op.membership_id, op.version, True))
+            result.applied += 1
+        except PbxError as exc:
+            marks.append(Mark(QueueMembership, op.membership_id, op.version, False, f"{type(exc).__name__}: {exc}"))
+            result.pending += 1
+            result.errors.append(str(exc))
+    return result, marks
+
+
+def record_marks(db: Session, marks: list[Mark]) -> int:
+    """Mark rows applied or pending, each only if unchanged since its plan was read (compare-and-set on
+    `updated_at`): a change saved in the portal meanwhile stays pending and is pushed next. One short
+    write; returns the rows marked."""
+    marked = 0
+    now = utcnow()
+    for m in marks:
+        model = m.model
+        key_col = model.id if model is QueueMembership else model.user_id
+        version_match = model.updated_at.is_(None) if m.version is None else model.updated_at == m.version
+        values: dict[str, object] = {"sync_state": SyncState.APPLIED if m.ok else SyncState.PENDING,
+                                     "sync_error": "" if m.ok else m.error[:500],
+                                     "updated_at": model.updated_at}  # a mark is not a change of what is wanted
+        if m.ok:
+            values["applied_at"] = now
+        marked += db.connection().execute(update(model).where(key_col == m.key, version_match).values(**values)
+                             .execution_options(synchronize_session=False)).rowcount
+    return marked
+
+
+class Pusher:
+    """Pushes users' desired state for the control daemon. Each push is three steps that never overlap
+    a transaction with a PBX round trip: read the plan (one short read), talk to the PBX (no session
+    open), record the outcome (one short write). Pushes of the same user run one at a time, so an older
+    plan can never land on the PBX after a newer one."""
+
+    def __init__(self, db: AsyncDb):
+        self.db = db
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, user_id: int) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+    async def push_user(self, port: PbxPort, user_id: int) -> PushResult:
+        async with self._lock(user_id):
+            plan = await self.db.read(lambda db: plan_user(db, user_id))
+            if plan is None:
+                return PushResult()
+            result, marks = await push_plan(port, plan)
+            await self.db.write(lambda db: record_marks(db, marks))
+            return result
+
+    async def reassert_node(self, port: PbxPort, node_id: int, only_pending: bool = False) -> PushResult:
+        pick = pending_users_of_node if only_pending else users_of_node
+        ids = await self.db.read(lambda db: [u.id for u in pick(db, node_id)])
+        total = PushResult()
+        for user_id in ids:
+            r = await self.push_user(port, user_id)
+            total.add(r)
+            if r.pending and not port.connected:
+                break  # the link went down: the rest stays pending for the next reconnect
+        return total
 
 
 def users_of_node(db: Session, node_id: int) -> list[User]:
@@ -153,19 +262,6 @@ def pending_users_of_node(db: Session, node_id: int) -> list[User]:
     ids |= set(db.scalars(select(PersonalConference.user_id).join(User, User.id == PersonalConference.user_id)
                           .join(Tenant).where(Tenant.node_id == node_id, PersonalConference.sync_state == pending)))
     return [u for u in (db.get(User, i) for i in sorted(ids)) if u is not None]
-
-
-async def reassert_node(db: Session, port: PbxPort, node_id: int, only_pending: bool = False) -> PushResult:
-    total = PushResult()
-    users = pending_users_of_node(db, node_id) if only_pending else users_of_node(db, node_id)
-    for user in users:
-        r = await push_user(db, port, user)
-        total.applied += r.applied
-        total.pending += r.pending
-        total.errors += r.errors
-        if r.pending and not port.connected:
-            break  # the link went down: the rest stays pending for the next reconnect
-    return total
 
 
 def out_of_office_due(vm: VoicemailSettings, today: dt.date) -> bool:

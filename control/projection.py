@@ -228,13 +228,21 @@ class Projector:
         if batch.empty:
             return 0
         try:
-            stored = self._write(batch)
+            stored = self.store(batch)
         except BaseException:
             self.requeue(batch)
             raise
-        self.stats.flushes += 1
-        self.stats.records += stored
+        self.stored(stored)
         return stored
+
+    def store(self, batch: Batch) -> int:
+        """Write a batch in one short write transaction, from any thread; the caller requeues it on failure
+        (on the thread that handles events). Returns the number of call records stored."""
+        return self._write(batch) if not batch.empty else 0
+
+    def stored(self, records: int) -> None:
+        self.stats.flushes += 1
+        self.stats.records += records
 
     def _learn_endpoints(self, db: Session, records: list[CallRecordReport]) -> None:
         """Users and extensions created after the daemon started: look up the parties the directory does
@@ -252,6 +260,8 @@ class Projector:
     def _write(self, batch: Batch) -> int:
         now = utcnow()
         stored = 0
+        # Its own short transaction: SQLite takes the write lock at the first statement (BEGIN IMMEDIATE,
+        # control/db.py) and releases it at the commit below, a few milliseconds later.
         with self.sessions() as db:
             if batch.replace_calls:
                 db.execute(delete(LiveCallRow).where(LiveCallRow.node_id == self.node_id))

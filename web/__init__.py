@@ -7,15 +7,18 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, abort, g, render_template, request, session
+from flask import Flask, Response, abort, g, render_template, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 
+from clusterpbx.control import commands
 from clusterpbx.control.config import Settings, load_settings
-from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.db import BUSY_TIMEOUT, is_busy, make_engine, make_session_factory
 
+from .db import end_transaction, reset_session
 from .limiter import limiter
 from .uploads import too_large
 
@@ -54,7 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    engine = make_engine(settings.database_url)
+    # A request waits at most this long for a database lock, then answers "busy, try again" (503).
+    engine = make_engine(settings.database_url, busy_timeout=float(app.config.get("DATABASE_BUSY_TIMEOUT",
+                                                                                  BUSY_TIMEOUT)))
     app.extensions["clusterpbx.engine"] = engine
     app.extensions["clusterpbx.sessions"] = make_session_factory(engine)
 
@@ -116,11 +121,75 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _too_many(_e: Any) -> Any:
         return render_template("error.html", code=429, kind="rate_limited"), 429
 
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError) -> Any:
+        # The session is rolled back first: the error page itself reads the database (the menu, the
+        # user's language), and a failed session would raise PendingRollbackError there.
+        reset_session()
+        if not is_busy(exc):
+            log.error("database error on %s %s", request.method, request.path, exc_info=exc)
+            return _server_error(exc)
+        log.warning("database busy on %s %s: %s", request.method, request.path, exc)
+        return busy_response()
+
     @app.errorhandler(500)
     def _server_error(_e: Any) -> Any:
-        return render_template("error.html", code=500, kind="server"), 500
+        reset_session()
+        if request.path.startswith("/api/"):
+            from .api import error_response
 
+            return error_response(500, {"": "Internal error."})
+        try:
+            return render_template("error.html", code=500, kind="server"), 500
+        except Exception:  # the page cannot be rendered either (the database is gone): plain text
+            log.exception("the error page could not be rendered")
+            return Response(FALLBACK_ERROR, 500, mimetype="text/plain")
+
+    if end_transaction not in commands.BEFORE_CALL:
+        commands.BEFORE_CALL.append(end_transaction)
     return app
+
+
+FALLBACK_ERROR = ("Something went wrong on our side. Your data is safe; please try again.\n"
+                  "Une erreur s'est produite de notre côté. Vos données sont intactes; veuillez réessayer.\n")
+BUSY_RETRY_AFTER = 5  # seconds
+# Form fields never written back into a page (the busy page's "send again" form).
+SECRET_FIELD = re.compile(r"password|secret|pin|token|passcode", re.IGNORECASE)
+
+
+def busy_response() -> Any:
+    """503 with Retry-After when a database lock could not be had in time: JSON under /api, otherwise the
+    portal's page in the user's language. A form that was being sent is offered again, with what the
+    user typed (secrets excepted), so nothing is lost."""
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER), "Cache-Control": "no-store"}
+    if request.path.startswith("/api/"):
+        from .api import error_response
+
+        return error_response(503, {"": BUSY_API_MESSAGE}, headers)
+    replay: list[tuple[str, str]] | None = None
+    secret_fields = False
+    if request.method == "POST" and not request.files:
+        replay = []
+        for key, value in request.form.items(multi=True):
+            if key == "csrf_token":
+                continue
+            if SECRET_FIELD.search(key):
+                secret_fields = True
+                continue
+            replay.append((key, value))
+    try:
+        html = render_template("errors/busy.html", replay=replay if not secret_fields else None,
+                               secret_fields=secret_fields, action=request.full_path.rstrip("?"),
+                               was_upload=bool(request.files))
+    except Exception:  # the database is needed to draw the page (menu, user): plain text instead
+        log.warning("the busy page could not be rendered", exc_info=True)
+        return Response(FALLBACK_BUSY, 503, headers, mimetype="text/plain")
+    return html, 503, headers
+
+
+BUSY_API_MESSAGE = "The database is busy; nothing was changed. Try again in a few seconds."
+FALLBACK_BUSY = ("The portal is very busy right now; nothing was lost. Try again in a few seconds.\n"
+                 "Le portail est très occupé en ce moment; rien n'a été perdu. Réessayez dans quelques secondes.\n")
 
 
 # One screen (or endpoint) per module, each on its own line.
