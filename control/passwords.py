@@ -8,10 +8,24 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# Production parameters: argon2-cffi's defaults (RFC 9106 low-memory profile).
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 # A hash of a random value, verified when the e-mail is unknown so that the response
 # time does not reveal whether an account exists.
 _DUMMY_HASH = _hasher.hash("clusterpbx-timing-equaliser")
+
+
+def use_hasher(hasher: PasswordHasher | None) -> None:
+    """Replaces the hasher of this process (None: back to PRODUCTION_HASHER).
+
+    Only the test suite calls it, with cheap parameters: nothing in the application or its
+    configuration can weaken the hashing. Hashes made with other parameters still verify (argon2
+    hashes carry their parameters), and `needs_rehash` tells a login to upgrade them."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher or PRODUCTION_HASHER
+    _DUMMY_HASH = _hasher.hash("clusterpbx-timing-equaliser")
+
 
 SPECIAL_CHARACTERS = set(string.punctuation + " ")
 

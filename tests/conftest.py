@@ -3,12 +3,15 @@ users, and an AuthActions helper for logging in (the shape of Flask's tutorial).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -20,6 +23,10 @@ from clusterpbx.control.models import Base, Tenant, User
 from tests import components
 
 PASSWORD = "Secret-pass1"
+
+# The real-PBX suite (`make test-real`) runs only when asked: it needs the lab PBXs of lab/.
+if os.environ.get("CLUSTERPBX_REAL") != "1":
+    collect_ignore_glob = ["real/*"]
 
 
 class LimiterClock:
@@ -53,6 +60,60 @@ def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[LimiterClock]:
     storage = getattr(limiter, "_storage", None)
     if storage is not None:
         storage.reset()
+
+
+@pytest.fixture(autouse=True)
+def process_state_restored() -> Iterator[None]:
+    """What the code under test keeps per process, put back after every test so that no test sees what
+    an earlier one left: the outbound URL policy (every load_settings sets it from its settings) and
+    the cached Zoom access tokens (keyed by URL and credentials: a fake server's port can come back)."""
+    from clusterpbx.control import urlpolicy, webconf
+
+    policy = urlpolicy.current()
+    yield
+    urlpolicy.configure(policy)
+    webconf.forget_zoom_tokens()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with the cheapest parameters for the whole session (1.5 s per hash at production cost on
+    a busy 2-core machine, a few per web test). Production keeps argon2-cffi's defaults:
+    tests/control/test_password_hashing.py checks them, and that a cheap hash asks for a rehash."""
+    from argon2 import PasswordHasher
+
+    from clusterpbx.control import passwords
+
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    passwords.use_hasher(None)
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled Jinja templates kept in memory for the session. Each test builds its own app, hence its
+    own Jinja environment, which would otherwise compile every template it renders again. A bucket
+    is keyed by the template's name and checked against its source's checksum: an edited template is
+    compiled afresh."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_templates_once() -> Iterator[None]:
+    from flask import Flask
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _CompiledTemplates()})
+        yield
 
 
 @pytest.fixture(scope="session")
