@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,19 @@ def chromium_path() -> str:
     path = os.environ.get("CLUSTERPBX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     require("chromium", os.path.exists(path), "apt-get install chromium (bash .ci/run does it)")
     return path
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def shared_fixtures(*parts: str) -> Path:
+    """The recorded PBX traffic: `../shared/fixtures` next to the checkout (the repository's parent
+    directory + shared/fixtures), or $CLUSTERPBX_FIXTURES. Not optional: when it is missing the test,
+    or the collection of a module that reads it, fails and says where it looked."""
+    env = os.environ.get("CLUSTERPBX_FIXTURES")
+    root = Path(env) if env else REPOSITORY.parent / "shared" / "fixtures"
+    if not root.is_dir():
+        how = "$CLUSTERPBX_FIXTURES" if env else "the repository's parent directory + shared/fixtures"
+        pytest.fail(f"MISSING FIXTURES: the recorded PBX traffic is not at {root} ({how}); check out the "
+                    "shared folder next to the repository or set CLUSTERPBX_FIXTURES", pytrace=False)
+    return root.joinpath(*parts)

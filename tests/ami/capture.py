@@ -3,12 +3,13 @@ read and write, and the server's stream split into messages, for replaying into 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-FIXTURES = Path(os.environ.get("CLUSTERPBX_FIXTURES") or Path(__file__).resolve().parents[3] / "shared" / "fixtures")
+from tests.components import shared_fixtures
+
+FIXTURES = shared_fixtures()
 ASTERISK = FIXTURES / "asterisk"
 
 _BLOCK = re.compile(r"^\[(?P<time>\S+) \+(?P<offset>[0-9.]+)s\] (?P<dir>S->C|C->S) (?P<n>\d+) bytes$")

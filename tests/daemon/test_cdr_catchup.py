@@ -4,15 +4,14 @@ record id, so the catch-up path after an outage never duplicates what the live p
 from __future__ import annotations
 
 import codecs
-import os
 import shutil
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clusterpbx.ami.cdr import read_csv_since, report_from_event
 from clusterpbx.control.port import CallStatus
+from tests.components import shared_fixtures
 
-FIXTURES = Path(os.environ.get("CLUSTERPBX_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
+FIXTURES = shared_fixtures()
 AST = FIXTURES / "asterisk"
 TZ = ZoneInfo("UTC")
 

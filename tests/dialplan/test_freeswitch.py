@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,6 +13,7 @@ from clusterpbx.dialplan import freeswitch
 from clusterpbx.dialplan.freeswitch import NOT_FOUND, xml_curl_response
 from clusterpbx.dialplan.model import Extension, Tenant
 from clusterpbx.dialplan.render import render_node
+from tests.components import shared_fixtures
 from tests.dialplan.sample import acme
 
 
@@ -23,15 +23,12 @@ def parse_xml(text: str) -> ET.Element:
 
 
 def fixtures_dir() -> Path:
-    env = os.environ.get("CLUSTERPBX_FIXTURES")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+    return shared_fixtures()
 
 
 def recorded_requests() -> list[dict[str, str]]:
     """The decoded form fields of every request in xml_curl_requests.txt (first value of a repeated key)."""
     path = fixtures_dir() / "freeswitch" / "xml_curl" / "xml_curl_requests.txt"
-    if not path.exists():
-        pytest.skip("fixtures not available")
     requests: list[dict[str, str]] = []
     current: dict[str, str] | None = None
     for line in path.read_text().splitlines():

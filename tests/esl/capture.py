@@ -1,13 +1,14 @@
-"""A reader for the FreeSWITCH raw captures in /work/shared/fixtures/freeswitch/ ("@@ <dir> t=<s> len=<n>" blocks),
+"""A reader for the FreeSWITCH raw captures in ../shared/fixtures/freeswitch/ ("@@ <dir> t=<s> len=<n>" blocks),
 giving the server's byte stream so that tests can replay it through the adapter's frame parser."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-FIXTURES = Path("/work/shared/fixtures/freeswitch")
+from tests.components import shared_fixtures
+
+FIXTURES = shared_fixtures("freeswitch")
 
 _HEAD = re.compile(rb"@@ (S>C|C>S|EOF|NOTE) t=([0-9.]+) len=([0-9]+)\n")
 

@@ -28,10 +28,11 @@ from clusterpbx.control.port import (
 )
 from clusterpbx.esl.adapter import FreeSwitchAdapter
 from clusterpbx.sim.runner import SimPBX
+from tests.components import shared_fixtures
 
 from .conftest import adapter_for, eventually, run
 
-FIXTURE_CDR = Path("/work/shared/fixtures/freeswitch/json_cdr")
+FIXTURE_CDR = shared_fixtures("freeswitch", "json_cdr")
 
 
 def with_adapter(sim: SimPBX, scenario, **extra: str) -> list[PbxEvent]:  # type: ignore[no-untyped-def]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from clusterpbx.control.port import CallStatus
 from clusterpbx.esl.json_cdr import InvalidCdr, read_error_dir, report_from_body
+from tests.components import shared_fixtures
 
-FIXTURES = Path(os.environ.get("CLUSTERPBX_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
+FIXTURES = shared_fixtures()
 CDR = FIXTURES / "freeswitch" / "json_cdr"
 
 

@@ -1,7 +1,6 @@
 """Parser for the Asterisk AMI capture format in shared/fixtures/asterisk (see the fixtures README)."""
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
@@ -9,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.components import shared_fixtures
+
 _BLOCK = re.compile(r"^\[(?P<ts>[^\]]+) \+(?P<rel>[0-9.]+)s\] (?P<dir>S->C|C->S) (?P<n>\d+) bytes$")
 
 
 def fixtures_dir() -> Path:
-    env = os.environ.get("CLUSTERPBX_FIXTURES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+    return shared_fixtures()
 
 
 def asterisk_dir() -> Path:
@@ -121,7 +119,7 @@ def all_captures() -> list[Path]:
 class RawAmi:
     """A blocking AMI client over a plain socket, for byte-level checks; every read has a deadline."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.timeout = timeout
         self.buf = b""

@@ -6,20 +6,18 @@ Capture format: `@@ <dir> t=<s> len=<n>` then exactly n raw bytes then one newli
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+from tests.components import shared_fixtures
+
 _BLOCK = re.compile(rb"@@ (S>C|C>S|EOF|NOTE) t=([0-9.]+) len=(\d+)\n")
 
 
 def fixtures_dir() -> Path:
-    env = os.environ.get("CLUSTERPBX_FIXTURES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+    return shared_fixtures()
 
 
 def freeswitch_dir() -> Path:
@@ -239,7 +237,7 @@ class EslThread:
 class RawClient:
     """A blocking socket client that reads whole ESL frames with a deadline."""
 
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
+    def __init__(self, port: int, timeout: float = 30.0) -> None:
         import socket
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.timeout = timeout
@@ -296,7 +294,7 @@ class RawClient:
         assert self.frame().content_type == "auth/request"
         return self.cmd(f"auth {password}")
 
-    def wait_eof(self, timeout: float = 5.0) -> bool:
+    def wait_eof(self, timeout: float = 30.0) -> bool:
         import time
         deadline = time.monotonic() + timeout
         while not self.eof and time.monotonic() < deadline:
