@@ -33,7 +33,7 @@ class Events:
         with self._cond:
             return [e for e in self.items if isinstance(e, kind)]
 
-    def wait(self, predicate: Callable[[list[PbxEvent]], bool], timeout: float = 5.0) -> list[PbxEvent]:
+    def wait(self, predicate: Callable[[list[PbxEvent]], bool], timeout: float = 30.0) -> list[PbxEvent]:
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate(self.items):
@@ -43,7 +43,7 @@ class Events:
                 self._cond.wait(left)
             return list(self.items)
 
-    def wait_for(self, kind: type, count: int = 1, timeout: float = 5.0, **match: Any) -> list[Any]:
+    def wait_for(self, kind: type, count: int = 1, timeout: float = 30.0, **match: Any) -> list[Any]:
         def ok(items: list[PbxEvent]) -> bool:
             return len(self._matching(items, kind, match)) >= count
         self.wait(ok, timeout)
@@ -55,7 +55,7 @@ class Events:
         return [e for e in items if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

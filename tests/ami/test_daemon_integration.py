@@ -15,7 +15,7 @@ from clusterpbx.control.models import CallSettings, LiveCall, NodeKind, PbxNode,
 from clusterpbx.sim.runner import SimPBX
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
@@ -48,7 +48,7 @@ def test_daemon_with_the_asterisk_adapter(engine: Any, db: Any, world: Any, sim:
         await d.start()
         try:
             runner = d.nodes[node.id]
-            await asyncio.wait_for(runner.resynced.wait(), 10)
+            await asyncio.wait_for(runner.resynced.wait(), 30)
             call = await asyncio.to_thread(sim.call_soon, sim.model.start_call, "101", "102")
             await asyncio.to_thread(sim.call_soon, call.ring)
             await asyncio.to_thread(sim.call_soon, call.answer)

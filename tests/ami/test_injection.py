@@ -75,10 +75,13 @@ def test_every_injection_is_refused_before_any_byte_is_sent() -> None:
         await server.start()
         adapter = AsteriskAdapter(address(server.port))
         await adapter.start()
-        # Let the login-time requests (the PJSIP contact cache) arrive, then freeze what was received.
-        while not server.actions("PJSIPShowContacts"):
+        # Let the login-time requests (the PJSIP contact cache) be answered, then freeze what was
+        # received (waiting for the adapter's own task, not a fixed pause a busy machine outlasts).
+        deadline = asyncio.get_running_loop().time() + 30
+        while (adapter._tasks or not server.actions("PJSIPShowContacts")) \
+                and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        assert server.actions("PJSIPShowContacts") and not adapter._tasks
         before = bytes(server.received)
         not_refused = []
         for label, op in OPS:

@@ -45,7 +45,7 @@ def settings(port: int, **kw: Any) -> ConnectionSettings:
     return ConnectionSettings("127.0.0.1", port, "portal", "portalsecret", **kw)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -242,8 +242,8 @@ def test_6_own_ping_notices_a_stalled_server_and_reconnects(sim: SimPBX) -> None
                              lambda e: None, lambda up, why: states.append((up, why)))
         await conn.start()
         await asyncio.to_thread(faults.stall, sim, 1.0)
-        await wait_until(lambda: (False, "PBX stopped answering") in states, 3.0)
-        await wait_until(lambda: conn.connected and conn.sessions >= 2, 5.0)
+        await wait_until(lambda: (False, "PBX stopped answering") in states)
+        await wait_until(lambda: conn.connected and conn.sessions >= 2)
         assert (await conn.send({"Action": "Ping"})).get("ping") == "Pong"
         await conn.stop()
     run(body)
@@ -261,12 +261,13 @@ def test_7_an_action_in_flight_fails_fast_on_disconnect_and_is_not_resent() -> N
         server = RawAmiServer(responder=drop)
         await server.start()
         states: list[bool] = []
-        conn = AmiConnection(settings(server.port, timeout=5.0), lambda e: None, lambda up, why: states.append(up))
+        conn = AmiConnection(settings(server.port, timeout=30.0), lambda e: None, lambda up, why: states.append(up))
         await conn.start()
         started = time.monotonic()
         with pytest.raises(PbxUnreachable):
             await conn.send({"Action": "QueuePause", "Interface": "PJSIP/104", "Paused": "true"})
-        assert time.monotonic() - started < 1.0
+        # at the drop, not at the 30 s timeout (a busy machine adds seconds, not twenty)
+        assert time.monotonic() - started < 10
         await wait_until(lambda: states.count(True) == 2)  # reconnected and logged in again
         await conn.send({"Action": "Ping"})
         await asyncio.sleep(0.1)

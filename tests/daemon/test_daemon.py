@@ -39,7 +39,7 @@ def make_node(db, world):
     return node, tenant
 
 
-async def wait_for(predicate, timeout=5.0):
+async def wait_for(predicate, timeout=30.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -70,7 +70,7 @@ def test_setting_saved_while_pbx_down_is_applied_when_it_returns(engine, db, wor
         assert "201" not in fake.features
         fake.come_back()
         runner = d.nodes[node.id]
-        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.wait_for(runner.resynced.wait(), 30)
         assert fake.features["201"].dnd is True
         await d.stop()
 
@@ -94,7 +94,7 @@ def test_reconnect_reasserts_queue_membership(engine, db, world):
         d = daemon_for(engine, fake)
         await d.start()
         runner = d.nodes[node.id]
-        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.wait_for(runner.resynced.wait(), 30)
         assert fake.members[("cpbx-acme-support", "Local/201@cpbx-acme-leg/n")].paused
         # The PBX restarts and forgets its members; on reconnect the daemon puts them back.
         fake.go_down()
@@ -128,7 +128,7 @@ def test_queue_logout_from_the_phone_survives_reconnect(engine, db, world):
         d = daemon_for(engine, fake)
         await d.start()
         runner = d.nodes[node.id]
-        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.wait_for(runner.resynced.wait(), 30)
         assert key in fake.members and other_key in fake.members
         # 201 dials *46: the PBX removes the member and says so.
         gone = fake.members.pop(key)
@@ -163,7 +163,7 @@ def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):
         d = daemon_for(engine, fake)
         await d.start()
         runner = d.nodes[node.id]
-        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.wait_for(runner.resynced.wait(), 30)
         assert [r.pbx_call_id for r in db.query(LiveCall)] == ["ghost"]
         fake.go_down()
         del fake.calls["ghost"]
@@ -299,7 +299,7 @@ def test_records_missed_during_an_outage_are_caught_up_once(engine, db, world):
         d = daemon_for(engine, fake)
         await d.start()
         runner = d.nodes[node.id]
-        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.wait_for(runner.resynced.wait(), 30)
         # r0 arrives live and is also in the PBX's own log.
         fake.record_log.append(rec(0))
         fake.emit(CallRecorded(t0, rec(0)))

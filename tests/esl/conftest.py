@@ -19,7 +19,7 @@ T = TypeVar("T")
 DOMAIN = "127.0.0.1"
 
 
-def run(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+def run(coro: Coroutine[Any, Any, T], timeout: float = 90.0) -> T:
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
     return asyncio.run(bounded())
@@ -44,7 +44,7 @@ def adapter_for(port: int, timeout: float = 2.0, **extra: str) -> FreeSwitchAdap
                              backoff_max=0.5)
 
 
-async def eventually(pred: Any, timeout: float = 3.0) -> bool:
+async def eventually(pred: Any, timeout: float = 30.0) -> bool:
     end = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < end:
         if pred():

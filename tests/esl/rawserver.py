@@ -100,7 +100,7 @@ class RawServer:
                 c.close()
         self.conns.clear()
 
-    def wait_for(self, pred: Callable[[], bool], timeout: float = 3.0) -> bool:
+    def wait_for(self, pred: Callable[[], bool], timeout: float = 30.0) -> bool:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if pred():

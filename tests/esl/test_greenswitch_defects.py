@@ -124,13 +124,17 @@ def test_greenswitch_send_injects_a_second_command_and_the_extra_reply_kills_its
             conn = InboundESL("127.0.0.1", raw.port, "ClueCon", timeout=2)
             conn.connect()
             conn.send("api status\n\napi version")
-            gevent.sleep(0.3)
+            # until both have happened (or 30 s): a fixed pause is too short on a busy machine
+            for _ in range(3000):
+                if conn._receive_events_greenlet.dead and "api version" in raw.commands:
+                    break
+                gevent.sleep(0.01)
             dead = bool(conn._receive_events_greenlet.dead)
             conn._run = False
             conn.sock.close()
             return dead, "api version" in raw.commands
 
-        reader_dead, injected = worker.submit(go).result(5)
+        reader_dead, injected = worker.submit(go).result(60)
     finally:
         worker.stop()
     assert injected  # the defect: a second command reached FreeSWITCH
@@ -157,7 +161,7 @@ def test_a_newline_in_a_command_is_refused_before_any_byte_is_sent(raw: RawServe
                 conn.send("api status\n\napi fsctl shutdown")
 
             with pytest.raises(InvalidValue):
-                a.connection.call(direct).result(2)
+                a.connection.call(direct).result(30)
             await asyncio.sleep(0.1)
             assert bytes(raw.received) == before
             assert a.connected

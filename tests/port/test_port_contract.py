@@ -64,7 +64,7 @@ class Harness:
 
         asyncio.run(bounded())
 
-    async def wait(self, pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def wait(self, pred: Callable[[], bool], timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not pred():

@@ -159,7 +159,7 @@ def replay(port: int, cap: Capture) -> bytes:
                 got += cli.read_to_eof()
                 return bytes(got)
             responses += 1
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + 30.0
             while sum(1 for m in split_messages(bytes(got[30:]) + cli.buf) if m[0][0] == "Response") < responses:
                 if cli.eof:
                     break

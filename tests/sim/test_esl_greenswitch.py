@@ -19,7 +19,7 @@ from greenswitch import InboundESL
 
 from clusterpbx.sim.runner import SimPBX
 
-TIMEOUT = 5
+TIMEOUT = 30  # a guard against hangs; what is awaited comes in milliseconds
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_exit(esl: EslThread) -> None:
 def test_lines_end_in_lf_only_and_lengths_hold(esl: EslThread) -> None:
     c = RawClient(esl.port)
     c.send("auth ClueCon\n\napi version\n\n")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while b"Content-Length: 50\n\nFreeSWITCH" not in c.buf + b"".join(f.raw for f in c.frames):
         assert c._fill(deadline) or not c.eof, "connection closed"
         assert time.monotonic() < deadline
@@ -131,7 +131,7 @@ def test_shutdown(esl: EslThread) -> None:
     notice = listener.until(lambda f: f.content_type == "text/disconnect-notice")
     assert notice.body == b"The system is being shut down.\n"
     assert listener.wait_eof()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while True:  # the listening socket closes with it
         try:
             socket.create_connection(("127.0.0.1", esl.port), timeout=1).close()
@@ -150,13 +150,13 @@ def test_fsctl_shutdown_from_a_client(esl: EslThread) -> None:
 
 def test_stall(esl: EslThread) -> None:
     c = client(esl)
-    esl.server.stall(0.6)
-    start = time.monotonic()
+    start = time.monotonic()  # before the stall starts: the reply comes at least 1.5 s after, however slow
+    esl.server.stall(1.5)
     c.send("api version\n\n")
     with pytest.raises(TimeoutError):
         c.frame(0.3)
-    assert c.frame(5).body.startswith(b"FreeSWITCH Version")
-    assert time.monotonic() - start >= 0.5
+    assert c.frame(30).body.startswith(b"FreeSWITCH Version")
+    assert time.monotonic() - start >= 1.49
 
 
 def test_send_malformed(esl: EslThread) -> None:
@@ -164,7 +164,7 @@ def test_send_malformed(esl: EslThread) -> None:
     esl.server.send_malformed()
     # read raw bytes: the point of the frame is that a frame parser chokes on it
     data = b""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     c.sock.settimeout(0.2)
     while b"Content-Length: x1\n\n" not in data:
         assert time.monotonic() < deadline, f"no malformed frame: {data!r}"

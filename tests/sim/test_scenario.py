@@ -36,7 +36,7 @@ def test_fast_generation_leaves_no_stale_state() -> None:
     d = ScenarioDriver(m, seed=2)
     t0 = time.monotonic()
     d.generate(3000)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 30  # generous: a quadratic slip would take minutes; a busy machine, seconds
     # Only conference participants stay connected; every other call is over.
     assert all(ch.uniqueid in {c.uniqueid for c in d.conference_channels} for ch in m.channels.values())
     assert not m.calls and not [b for b in m.bridges.values() if b.type == "basic"]
@@ -72,7 +72,7 @@ def test_runner_starts_ami_and_esl_and_scenario(tmp_path) -> None:  # type: igno
         if pbx.esl is not None:
             assert pbx.esl_port and pbx.esl_port != pbx.ami_port
         pbx.start_scenario(rate=200.0, seed=1, count=30)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while pbx.call_soon(lambda: len(pbx.model.call_records)) < 20:
             assert time.monotonic() < deadline
             time.sleep(0.02)

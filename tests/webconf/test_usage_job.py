@@ -22,7 +22,7 @@ def test_usage_job_runs_on_the_leader(engine, db, world, zoom, tmp_path):
         d = ControlDaemon(make_session_factory(engine), "s" * 32, port=0, port_factory=lambda n, a: FakePbx())
         await d.start()
         try:
-            for _ in range(250):
+            for _ in range(1500):  # up to 30 s on a busy machine; it is leader within milliseconds
                 if d.is_leader:
                     break
                 await asyncio.sleep(0.02)
