@@ -89,6 +89,8 @@ def check_page(page: Any, width: int, url: str, problems: list[str]) -> None:
         assert not home_link.is_visible(), f"{url}: the menu should be folded on a phone"
         toggle.click()
         assert toggle.get_attribute("aria-expanded") == "true" and home_link.is_visible(), url
+        if url == "/home":
+            screenshot(page, "menu-390-fr")
         state = page.evaluate(OVERFLOW_JS)
         if state["scroll"] > state["inner"]:
             problems.append(f"{url} at {width}px, menu open, scrolls sideways: {state}")
@@ -103,6 +105,17 @@ def visit(page: Any, base: str, url: str, width: int, name: str | None, problems
     assert resp is not None and resp.status < 400, f"{url}: {resp.status if resp else 'no response'}"
     page.wait_for_load_state("load")
     check_page(page, width, url, problems)
+    if width >= 1280 and url.startswith("/calls/?"):
+        # At a laptop's width the call details fit without scrolling their own box: no column cut off,
+        # and a date stays on one line.
+        box = page.evaluate("""() => { const w = document.querySelector('.table-wrap');
+            const d = document.querySelector('table.calls td.when');
+            const r = document.createRange(); r.selectNodeContents(d);
+            const cols = [...document.querySelectorAll('table.calls tbody tr:first-child td')].map(
+                c => Math.round(c.getBoundingClientRect().width));
+            return {scroll: w.scrollWidth, client: w.clientWidth, dateLines: r.getClientRects().length, cols}; }""")
+        if box["scroll"] > box["client"] or box["dateLines"] != 1:
+            problems.append(f"{url} at {width}px: the call table does not fit its box: {box}")
     if name:
         screenshot(page, f"{name}-{width}-fr")
 
