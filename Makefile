@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck clean
+.PHONY: run test test-real install lint typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ typecheck: install
 
 test: install lint typecheck
 	$(VENV)/bin/pytest
+
+# Opt-in: the suite against the real Asterisk and FreeSWITCH of lab/ (built outside the repository,
+# see lab/README.md). Not part of `make test` nor CI.
+test-real: install
+	CLUSTERPBX_REAL=1 $(VENV)/bin/pytest -p no:cacheprovider -m real tests/real
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

@@ -30,6 +30,7 @@ _DIALLED = re.compile(r"[0-9+*#]{1,64}")  # a bare field is a number only if it 
 _ANGLE_NUMBER = re.compile(r"\s*<(?P<num>[^<>\r\n]*)>\s*")
 _UNQUOTED = re.compile(r"(?P<name>[^<>\"]*?)\s*<(?P<num>[^<>\r\n]*)>")
 MAX_NAME = 120  # call_records.caller_name
+_QUOTED_PAIR = re.compile(r'\\(["\\])')
 _CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^-/@;]+)")
 
 # The leg Asterisk logs for leaving a message repeats the unanswered Dial leg of the same call;
@@ -113,6 +114,11 @@ def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport |
     if start is None or not f.get("uniqueid"):
         return None
     name, number = split_callerid(f.get("clid", ""))
+    if _CHANNEL.match(f.get("channel") or ""):
+        # PJSIP keeps a SIP display name's quoted-pairs (backslash-quote, backslash-backslash) as they came
+        # in the From header (seen on Asterisk 22.10 with a phone sending the display name
+        # "Jean \"le grand\" C:\\x"): undo them too, so the record has the name the phone meant.
+        name = _QUOTED_PAIR.sub(r"\1", name)
     # `src` is the caller's number as its own field: it wins over the one parsed out of `clid`.
     src = (f.get("src") or "").strip()
     if _NUMBER.fullmatch(src):

@@ -151,6 +151,27 @@ CAUSES: dict[int, tuple[str, str]] = {
 }
 
 
+def _escape_quoted(name: str, buflen: int = 128) -> str:
+    """Asterisk's ast_escape_quoted (main/utils.c): a backslash before anything but tab, VT, space, "!",
+    #-[ and ]-~ and non-ASCII bytes (so before `"`, `\\` and control characters), cut to buflen - 1 bytes."""
+    out = b""
+    for byte in name.encode("utf-8"):
+        c = chr(byte)
+        plain = c in "\t\v !" or "#" <= c <= "[" or "]" <= c <= "~" or byte > 0x7F
+        piece = bytes([byte]) if plain else b"\\" + bytes([byte])
+        if len(out) + len(piece) > buflen - 1:
+            break
+        out += piece
+    return out.decode("utf-8", "ignore")
+
+
+def callerid_merge(name: str, number: str) -> str:
+    """The CDR's clid as Asterisk writes it (main/callerid.c ast_callerid_merge)."""
+    if name and number:
+        return f'"{_escape_quoted(name)}" <{number}>'
+    return name or number or "<unknown>"
+
+
 def cause_text(cause: int) -> str:
     return CAUSES.get(cause, ("Unknown", "NONE"))[0]
 
@@ -1235,7 +1256,7 @@ class PBXModel:
             answer = None
         return CallRecordData(
             accountcode=caller.account_code, src=caller.caller_num, dst=dst, dcontext=caller.context,
-            clid=f'"{caller.caller_name}" <{caller.caller_num}>',
+            clid=callerid_merge(caller.caller_name, caller.caller_num),
             channel=caller.name, dstchannel=callee.name if callee else "", lastapp=lastapp, lastdata=lastdata,
             start=begin, answer=answer, end=end, duration=int(end - begin),
             billsec=int(end - answer) if answer is not None else 0, disposition=disposition,

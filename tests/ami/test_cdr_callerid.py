@@ -74,3 +74,14 @@ def test_the_records_src_field_gives_the_number():
     report = report_from_event(event, tz)
     assert fields_from_event(event)["clid"].startswith('"Léa')
     assert report is not None and (report.caller_name, report.caller_number) == ('Léa "LG" Gagnon', "206")
+
+
+def test_a_sip_display_name_is_unescaped_once_more_as_asterisk_22_keeps_its_quoted_pairs():
+    """Seen on Asterisk 22.10.1 (tests/real/test_asterisk_events.py): a phone sending the display name
+    "Jean \\"le grand\\" C:\\\\x" gives this Cdr CallerID, PJSIP having kept the SIP quoted-pairs."""
+    tz = ZoneInfo("UTC")
+    event = {"Event": "Cdr", "CallerID": '"Jean \\\\\\"le grand\\\\\\" C:\\\\\\\\x" <cpbxlab>', "Source": "cpbxlab",
+             "UniqueID": "1.3", "StartTime": "2026-12-07 10:46:00", "Disposition": "ANSWERED",
+             "Channel": "PJSIP/cpbxlab-00000002", "Destination": "600", "LastApplication": "Echo"}
+    report = report_from_event(event, tz)
+    assert report is not None and report.caller_name == 'Jean "le grand" C:\\x'
