@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import desired
+from .callsettings import SettingRefused, check_click_to_call
 from .commands import MAX_LINE, check_secret
 from .db import AsyncDb, base_engine, is_busy
 from .models import (
@@ -35,7 +36,17 @@ from .models import (
     VoicemailSettings,
     utcnow,
 )
-from .port import CallRecorded, Connected, Disconnected, NodeAddress, PbxError, PbxEvent, PbxPort, PhoneVendor
+from .port import (
+    CallEnded,
+    CallRecorded,
+    Connected,
+    Disconnected,
+    NodeAddress,
+    PbxError,
+    PbxEvent,
+    PbxPort,
+    PhoneVendor,
+)
 from .projection import Projector
 from .validation import InvalidValue, phone_number
 
@@ -46,7 +57,10 @@ PortFactory = Callable[[PbxNode, NodeAddress], PbxPort]
 JOBS_TABLE = "apscheduler_jobs"
 RETENTION_CHUNK = 2000  # call records deleted per transaction
 JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400, "sms_retry": 60,
-                 "webconf_usage": 900}
+                 "webconf_usage": 900, "live_sweep": 60}
+# A live call the PBX no longer lists is removed once it is this old (a younger one may simply not be in
+# the PBX's list yet when it answers).
+LIVE_SWEEP_GRACE = dt.timedelta(seconds=30)
 CURRENT: ControlDaemon | None = None
 
 
@@ -410,6 +424,26 @@ class ControlDaemon:
         job: Callable[[], Awaitable[Any]] = getattr(self, f"job_{name}")
         return await job()
 
+    async def job_live_sweep(self) -> int:
+        """A live call whose channels are gone from the PBX is removed, on both PBXs: a Hangup the
+        daemon missed (or a call its translator could not pair up, such as a phone calling itself)
+        must not leave a ghost in "Appels en cours". Returns the number of calls removed."""
+        removed = 0
+        for runner in self.nodes.values():
+            if not runner.port.connected:
+                continue
+            try:
+                present = {c.call_id for c in await runner.port.live_calls()}
+            except PbxError as exc:
+                log.info("node %s: live-call sweep skipped: %s", runner.name, exc)
+                continue
+            cutoff = utcnow() - LIVE_SWEEP_GRACE
+            for call in list(runner.projector.calls.values()):
+                if call.call_id not in present and call.started_at < cutoff:
+                    runner.projector.handle(CallEnded(utcnow(), call.call_id))
+                    removed += 1
+        return removed
+
     async def job_reconcile(self) -> int:
         """Periodic drift repair: re-assert every node's desired state."""
         applied = 0
@@ -669,10 +703,16 @@ class ControlDaemon:
     async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
         number = phone_number(number)
 
-        def endpoint_of(_db: Session, user: User) -> str:
+        def endpoint_of(db: Session, user: User) -> str:
             ext = user.primary_extension
             if ext is None:
                 raise LookupError("the user has no extension")
+            # The user's allowed destinations, whoever sent the command (the portal and the API check
+            # first, for a worded refusal; this is the check no other way in can skip).
+            try:
+                check_click_to_call(db, user, number)
+            except SettingRefused as exc:
+                raise InvalidValue("number", exc.code) from None
             return ext.sip_username
 
         runner, endpoint = await self._for_user(user_id, endpoint_of)

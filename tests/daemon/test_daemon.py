@@ -177,9 +177,21 @@ def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):
     asyncio.run(scenario())
 
 
+def allow_montreal(db, user):
+    from clusterpbx.control.models import DestinationGroup, DestinationPrefix
+
+    group = DestinationGroup(tenant_id=user.tenant_id, name="Montréal")
+    db.add(group)
+    db.flush()
+    db.add(DestinationPrefix(group_id=group.id, prefix="514"))
+    user.destination_groups.append(group)
+    db.commit()
+
+
 def test_command_channel_errors_are_clear(engine, db, world):
     node, tenant = make_node(db, world)
     user = world.user(tenant, extension="201")
+    allow_montreal(db, user)
     fake = FakePbx()
 
     async def scenario():
@@ -316,3 +328,58 @@ def test_records_missed_during_an_outage_are_caught_up_once(engine, db, world):
     db.expire_all()
     ids = sorted(r.pbx_call_id for r in db.query(CallRecord))
     assert ids == ["r0", "r0", "r1", "r1", "r2", "r2"]  # one row per user (caller and callee), no more
+
+
+def test_the_daemons_click_to_call_checks_allowed_destinations_whoever_asks(engine, db, world):
+    """The command itself refuses a number outside the user's allowed destinations (issue 22 item 1):
+    a client that skips the portal's and the API's check still cannot make the PBX dial it."""
+    node, tenant = make_node(db, world)
+    user = world.user(tenant, extension="203")
+    allow_montreal(db, user)
+    fake = FakePbx()
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        client = ControlClient("127.0.0.1", d.port, SECRET, timeout=3)
+        with pytest.raises(CommandError) as err:
+            await asyncio.to_thread(client.call, "click_to_call", user_id=user.id, number="+33612345678")
+        assert err.value.kind == "invalid" and "not_allowed" in str(err.value)
+        assert fake.originates == []
+        await asyncio.to_thread(client.call, "click_to_call", user_id=user.id, number="5149079050")
+        assert fake.originates == [("203", "5149079050")]
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_live_call_gone_from_the_pbx_is_swept_away(engine, db, world):
+    """A Hangup the daemon never saw (or a call its translator could not pair) leaves no ghost: the
+    periodic sweep compares with the PBX's own list of channels (issue 25). A call too young to be
+    in that list yet is left alone."""
+    node, tenant = make_node(db, world)
+    fake = FakePbx()
+    old = dt.datetime.utcnow() - dt.timedelta(minutes=34)
+    young = dt.datetime.utcnow()
+    fake.calls["real"] = LiveCallValue("real", old, CallState.ANSWERED, "202", "203")
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 30)
+        # Two calls the daemon believes in but the PBX does not list: an old ghost and a brand-new call.
+        from clusterpbx.control.port import CallStarted
+
+        runner.projector.handle(CallStarted(old, LiveCallValue("ghost", old, CallState.ANSWERED, "201", "201")))
+        runner.projector.handle(CallStarted(young, LiveCallValue("fresh", young, CallState.RINGING, "204", "205")))
+        def stored() -> set[str]:
+            db.rollback()  # a fresh read of what the daemon committed
+            return {r.pbx_call_id for r in db.query(LiveCall)}
+
+        await wait_for(lambda: stored() == {"real", "ghost", "fresh"})
+        assert await d.job_live_sweep() == 1
+        await wait_for(lambda: stored() == {"real", "fresh"})
+        await d.stop()
+
+    asyncio.run(scenario())
