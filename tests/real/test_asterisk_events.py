@@ -100,3 +100,30 @@ def test_cdr_caller_id_with_quotes_and_backslashes_is_read_as_the_phone_sent_it(
     report = records[-1].record
     assert report.caller_name == 'Jean "le grand" C:\\x', report
     assert report.caller_number == "cpbxlab"
+
+
+def test_the_channel_list_names_calls_as_the_events_do(asterisk_lab, sipp):
+    """The live-call sweep (control/daemon.py job_live_sweep) removes what CoreShowChannels no longer
+    lists: on a real Asterisk a call in progress must carry the same id in both, or the sweep would
+    remove real calls."""
+    async def scenario() -> tuple[set[str], set[str]]:
+        adapter = adapter_for(asterisk_lab)
+        await adapter.start()
+        try:
+            call = asyncio.create_task(asyncio.to_thread(
+                run_sipp, sipp, HERE / "uac_named.xml", asterisk_lab, "-s", "600", "-d", "4000",
+                "-set", "display", "Sweep test"))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not adapter.translator.live_calls():
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            from_events = {c.call_id for c in adapter.translator.live_calls()}
+            from_snapshot = {c.call_id for c in await adapter.live_calls()}
+            result = await call
+            assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        finally:
+            await adapter.stop()
+        return from_events, from_snapshot
+
+    from_events, from_snapshot = asyncio.run(scenario())
+    assert from_events and from_events == from_snapshot
