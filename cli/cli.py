@@ -287,8 +287,11 @@ def dialplan_apply(node_name: str) -> None:
     Path(target).mkdir(parents=True, exist_ok=True)
     changed = write_files(files, target)
     click.echo(f"{len(changed)} file(s) changed in {target}")
+    if not changed:
+        click.echo("nothing to reload")
+        return
     try:
-        ControlClient.from_settings(settings).call("reload_node", node=node_name)
+        ControlClient.from_settings(settings).call("reload_node", node=node_name, files=[p.name for p in changed])
         click.echo(f"node {node_name} reloaded")
     except CommandError as exc:
         raise click.ClickException(f"files written, but the reload failed: {exc}") from None

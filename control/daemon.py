@@ -219,23 +219,26 @@ class NodeRunner:
     async def apply_config(self) -> str:
         """Regenerate the node's configuration files where the operator asked for them (config_dir) and
         reload the PBX if any changed. Returns an error text, empty on success or when not configured."""
-        def render() -> bool:
+        def render() -> list[str] | None:
+            """The names of the files that changed (None: nothing to reload)."""
             from clusterpbx.dialplan.from_db import node_snapshot
             from clusterpbx.dialplan.render import render_node, write_files
 
             with self.sessions() as db:
                 node = db.get(PbxNode, self.node_id)
                 if node is None:
-                    return False
+                    return None
                 if not node.config_dir:
                     # FreeSWITCH fetching live over mod_xml_curl only needs its cache dropped.
-                    return node.kind is NodeKind.FREESWITCH
+                    return [] if node.kind is NodeKind.FREESWITCH else None
                 files = render_node(node_snapshot(db, node))
-                return bool(write_files(files, node.config_dir))
+                changed = [p.name for p in write_files(files, node.config_dir)]
+                return changed or None
 
         try:
-            if await asyncio.to_thread(render):
-                await self.port.reload_configuration()
+            changed = await asyncio.to_thread(render)
+            if changed is not None:
+                await self.port.reload_configuration(changed)
         except PbxError as exc:
             return f"{type(exc).__name__}: {exc}"
         except (OSError, ValueError) as exc:
@@ -577,12 +580,14 @@ class ControlDaemon:
                 "nodes": {r.name: {"connected": r.port.connected, "events": r.projector.stats.events}
                           for r in self.nodes.values()}}
 
-    async def cmd_reload_node(self, node: str) -> dict[str, Any]:
+    async def cmd_reload_node(self, node: str, files: list[str] | None = None) -> dict[str, Any]:
+        """`files`: the generated files that changed (only their modules are reloaded); none: all."""
         runner = next((r for r in self.nodes.values() if r.name == node), None)
         if runner is None:
             raise LookupError(f"no running node named {node!r}")
-        await runner.port.reload_configuration()
-        return {"node": node}
+        names = [str(f)[:200] for f in (files or [])][:50]
+        await runner.port.reload_configuration(names)
+        return {"node": node, "files": names}
 
     async def cmd_test_node(self, node_id: int) -> dict[str, Any]:
         """The admin's "test connection": a short-lived connection with the node's stored credentials,

@@ -362,8 +362,10 @@ class PbxPort(abc.ABC):
         replays or posts its records elsewhere keep this default."""
         return [], position
 
-    async def reload_configuration(self) -> None:
-        """Make the PBX re-read the generated configuration files (`clusterpbx dialplan apply`)."""
+    async def reload_configuration(self, changed: Sequence[str] = ()) -> None:
+        """Make the PBX re-read the generated configuration files (`clusterpbx dialplan apply`):
+        `changed` names the files that changed (file names of dialplan/), so an adapter reloads only
+        what they configure; empty means all of them."""
         raise PbxRefused("this adapter cannot reload the PBX configuration")
 
     # registrations and live calls

@@ -327,7 +327,8 @@ class FreeSwitchAdapter(PbxPort):
 
         return await asyncio.to_thread(ingest), ""
 
-    async def reload_configuration(self) -> None:
+    async def reload_configuration(self, changed: Sequence[str] = ()) -> None:
+        # One reload covers every file (the XML is one document), whichever changed.
         await self.api("reloadxml")
         # mod_xml_curl answers are cached by FreeSWITCH: drop them so live-fetched settings apply now.
         await self.api("xml_flush_cache")
