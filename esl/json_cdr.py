@@ -1,5 +1,21 @@
 """FreeSWITCH call records as mod_json_cdr posts them (one JSON document per leg), turned into the
-port's CallRecordReport: one report per call, from its A-leg.
+port's CallRecordReport.
+
+Which legs are records (every answered leg a user took part in is a record of that user's):
+
+* the caller's leg (the A-leg, no ``originator``): the call as a whole, for the caller and the user
+  it was last connected to: ``dialed_user`` (after a blind transfer, the transfer target), or, when
+  an attended transfer or a pickup joined it with someone by uuid_bridge, that person;
+* a user's dialled leg whose conversation the A-leg's record does not tell (see
+  ``_dialled_leg_report``): its user answered and then transferred the call away (``hangup_cause``
+  or ``endpoint_disposition`` BLIND_TRANSFER / ATTENDED_TRANSFER), or was transferred by the caller
+  to someone else. Its id is its own uuid, so the live event and the posted leg are one record.
+
+Not records: the other dialled legs (the callee of an ordinary call, a transfer target, a ringing leg:
+the A-leg's record covers them), the leg of a phone that picked up another's ringing call (``intercept``:
+the caller's leg names the picker), loopback legs. The user a ringing call was picked up from gets
+no record of it (their phone was told "call completed elsewhere"), as on Asterisk, where the one CDR
+names the picker's channel.
 
 mod_json_cdr posts each leg after hangup and, when our endpoint is down, writes it to its error
 directory and never resends it; `read_error_dir` picks those files up so nothing is lost.
@@ -41,54 +57,167 @@ def _int(value: str | None) -> int:
         return 0
 
 
+# DIALSTATUS is what switch_ivr_originate leaves on the caller's leg: its own words for the common
+# outcomes (CANCEL, BUSY, NOANSWER, DONTCALL, INVALIDARGS), else the hangup cause's name, SUCCESS when
+# the bridge was made. originate_disposition holds the cause's name.
+_NO_ANSWER = {"NO_ANSWER", "NOANSWER", "ORIGINATOR_CANCEL", "CANCEL", "ALLOTTED_TIMEOUT", "NO_USER_RESPONSE"}
+_BUSY = {"USER_BUSY", "BUSY", "CALL_REJECTED", "DONTCALL"}
+
+
 def _status(v: Mapping[str, str]) -> CallStatus:
     dial = (v.get("DIALSTATUS") or v.get("originate_disposition") or "").upper()
     bridged_to = v.get("bridge_channel", "")
     if dial == "SUCCESS":
         # Bridged to a loopback is voicemail (or another dialplan leg), not the person answering.
         return CallStatus.NO_ANSWER if bridged_to.startswith("loopback/") else CallStatus.ANSWERED
-    if dial in ("NO_ANSWER", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT", "NO_USER_RESPONSE"):
+    if dial in _NO_ANSWER:
         return CallStatus.NO_ANSWER
-    if dial in ("USER_BUSY", "CALL_REJECTED"):
+    if dial in _BUSY:
         return CallStatus.BUSY
     if dial:
         return CallStatus.FAILED
     return CallStatus.ANSWERED if _epoch(v.get("answer_epoch")) else CallStatus.NO_ANSWER
 
 
+# How a leg that handed its call on ends (switch_ivr_session_transfer hangs the transferor's leg up with
+# BLIND_TRANSFER; mod_sofia marks the leg that sent the REFER with the endpoint disposition).
+_HANDED_ON = ("BLIND_TRANSFER", "ATTENDED_TRANSFER")
+
+
+def handed_on(v: Mapping[str, str]) -> bool:
+    """The leg was answered and its user transferred the call away (blind or attended)."""
+    ended = {(v.get("hangup_cause") or "").upper(), (v.get("endpoint_disposition") or "").upper()}
+    return bool(_epoch(v.get("answer_epoch"))) and any(x in ended for x in _HANDED_ON)
+
+
+def _profiles(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The leg's caller profiles, newest first (after a transfer callflow[0] is the newest)."""
+    flow = doc.get("callflow")
+    items = flow if isinstance(flow, list) else [flow] if isinstance(flow, Mapping) else []
+    out = []
+    for item in items:
+        profile = item.get("caller_profile") if isinstance(item, Mapping) else None
+        out.append(profile if isinstance(profile, Mapping) else {})
+    return out
+
+
+def rebridged_to(v: Mapping[str, str], profile: Mapping[str, Any]) -> str:
+    """The user a leg was last joined with by a bridge of two existing legs (switch_ivr_uuid_bridge: the
+    completion of an attended transfer, a pickup by intercept), or "" when its last bridge was not one.
+
+    uuid_bridge leaves ``transfer_source`` = ``<epoch>:<uuid>:uuid_br:<other uuid>`` and gives the newest
+    profile the other leg's profile: as ``originatee`` on the bridge's first leg (there the other leg is
+    a dialled leg: its destination_number is the user dialled) or as ``originator`` on the second (the
+    leg that bridged itself to us, a phone's own leg: its username)."""
+    if ":uuid_br:" not in v.get("transfer_source", ""):
+        return ""
+    for kind, field in (("originatee", "destination_number"), ("originator", "username")):
+        block = profile.get(kind)
+        others = block.get(f"{kind}_caller_profiles") if isinstance(block, Mapping) else None
+        if isinstance(others, list) and others and isinstance(others[0], Mapping):  # the newest first
+            return str(others[0].get(field) or "")
+    return ""
+
+
 def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
-    """The call's report if `doc` is its A-leg; None for B-legs and internal loopback legs."""
+    """The leg's report if it is a record (see the module docstring); None for the other dialled legs
+    and internal loopback legs."""
     raw = doc.get("variables")
     if not isinstance(raw, Mapping):
         raise InvalidCdr("no variables")
     # With encode=false (what docs/operators.md asks for) values under `variables` are URL-encoded.
     v = {str(k): unquote(str(val)) for k, val in raw.items()}
-    if v.get("originator") or v.get("channel_name", "").startswith("loopback/"):
+    if v.get("channel_name", "").startswith("loopback/"):
+        return None
+    profiles = _profiles(doc)
+    newest = profiles[0] if profiles else {}
+    partner = rebridged_to(v, newest)
+    if v.get("originator"):
+        return _dialled_leg_report(v, profiles, partner)
+    if (v.get("last_app") or v.get("current_application")) == "intercept":
+        # a phone picking up another's ringing call: that call's record is the picker's (the caller's
+        # leg names the picker as the user it was answered by)
         return None
     uuid = v.get("uuid") or ""
     if not uuid:
         raise InvalidCdr("no uuid")
-    flow = doc.get("callflow")
-    first = flow[0] if isinstance(flow, list) and flow else flow if isinstance(flow, Mapping) else {}
-    profile = first.get("caller_profile", {}) if isinstance(first, Mapping) else {}
     started = _epoch(v.get("start_epoch"))
     if started is None:
         raise InvalidCdr("no start time")
+    answered = _epoch(v.get("answer_epoch"))
     source = v.get("user_name", "") if v.get("sip_authorized") == "true" or v.get("user_name") else ""
     return CallRecordReport(
         pbx_call_id=uuid,
         call_id=v.get("call_uuid") or uuid,
         started_at=started,
-        answered_at=_epoch(v.get("answer_epoch")),
+        answered_at=answered,
         ended_at=_epoch(v.get("end_epoch")),
         duration_seconds=_int(v.get("duration")),
         billable_seconds=_int(v.get("billsec")),
-        caller_name=str(profile.get("caller_id_name") or v.get("effective_caller_id_name") or ""),
-        caller_number=str(profile.get("caller_id_number") or v.get("sip_from_user") or ""),
-        dialed_number=str(profile.get("destination_number") or v.get("sip_to_user") or ""),
+        caller_name=str(newest.get("caller_id_name") or v.get("effective_caller_id_name") or ""),
+        caller_number=str(newest.get("caller_id_number") or v.get("sip_from_user") or ""),
+        dialed_number=str(newest.get("destination_number") or v.get("sip_to_user") or ""),
         source_endpoint=source,
-        destination_endpoint=v.get("dialed_user", ""),
-        status=_status(v),
+        destination_endpoint=partner or v.get("dialed_user", ""),
+        # joined with a person after the dial (attended transfer, pickup): answered whatever the dial said
+        status=CallStatus.ANSWERED if partner and answered else _status(v),
+        recording_path=v.get("record_file_name", ""),
+    )
+
+
+def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
+                        partner: str) -> CallRecordReport | None:
+    """A dialled leg is its user's own record when its conversation is not the one the caller's leg
+    reports; otherwise (the ordinary callee, a transfer target, a ringing leg) the caller's leg covers
+    it: None. The leg's user is the one it was dialled for (``user/<id>`` sets ``dialed_user`` on it);
+    its record is:
+
+    * its user answered and transferred the call away (blind or attended): theirs alone, the caller
+      named by the number the leg presented (which an outside caller chooses: no attribution from it;
+      the caller has their own record);
+    * its user was transferred to someone else by the caller (blind: the leg ran the dialplan again,
+      ``transfer_source`` ``...:bl_xfer:...``, and dialled ``dialed_user``; attended: it is the first
+      leg of the uuid_bridge that completed the transfer): its user and that other user.
+    """
+    uuid = v.get("uuid") or ""
+    dialled = profiles[-1] if profiles else {}  # the profile the leg was dialled with: the oldest
+    redialled = ":bl_xfer:" in v.get("transfer_source", "")
+    # once the leg dialled someone itself, dialed_user names them; presence_id (set on the leg when it
+    # was dialled) and its first profile still name its own user
+    own = v.get("dialed_user", "")
+    if redialled:
+        own = v.get("presence_id", "").partition("@")[0] or str(dialled.get("destination_number") or "")
+    answered = _epoch(v.get("answer_epoch"))
+    first_of_bridge = bool(partner) and isinstance((profiles[0] if profiles else {}).get("originatee"), Mapping)
+    other = partner if first_of_bridge else v.get("dialed_user", "") if redialled else ""
+    if not uuid or not own or answered is None or not (handed_on(v) or (other and other != own)):
+        return None
+    started = _epoch(v.get("start_epoch"))
+    if started is None:
+        raise InvalidCdr("no start time")
+    if handed_on(v):
+        name = str(dialled.get("caller_id_name") or v.get("caller_id_name") or "")
+        number = str(dialled.get("caller_id_number") or v.get("sip_from_user") or "")
+        source, destination, dialed, status = "", own, str(dialled.get("destination_number") or own), \
+            CallStatus.ANSWERED
+    else:
+        name, number = "", own
+        source, destination, dialed = own, other, other
+        status = CallStatus.ANSWERED if first_of_bridge else _status(v)
+    return CallRecordReport(
+        pbx_call_id=uuid,
+        call_id=v.get("originator") or uuid,
+        started_at=started,
+        answered_at=answered,
+        ended_at=_epoch(v.get("end_epoch")),
+        duration_seconds=_int(v.get("duration")),
+        billable_seconds=_int(v.get("billsec")),
+        caller_name=name,
+        caller_number=number,
+        dialed_number=dialed,
+        source_endpoint=source,
+        destination_endpoint=destination,
+        status=status,
         recording_path=v.get("record_file_name", ""),
     )
 

@@ -12,11 +12,13 @@ use). A leg belongs to the call named by, in order: ``variable_originator`` (a b
   A-leg joining a conference. FreeSWITCH answering the caller itself (voicemail, queue music) is not
   an answer, and neither is the user picking up the first leg of a click-to-call.
 * CallBridged: CHANNEL_BRIDGE; ``other_call_id`` only when two different calls are joined.
-* CallEnded + CallRecorded: CHANNEL_HANGUP_COMPLETE of the A-leg. The record is built by
-  ``esl.json_cdr.report_from_document`` from the event's variables, so a live record and the one
-  mod_json_cdr posts for the same leg are identical (same pbx_call_id, the A-leg uuid) and the
-  daemon's idempotent ingestion never counts a call twice. Whatever leg json_cdr reports is reported
-  live too: that includes the leg mod_callcenter originates to an agent (it has no originator).
+* CallEnded: CHANNEL_HANGUP_COMPLETE of the A-leg.
+* CallRecorded: CHANNEL_HANGUP_COMPLETE of every leg ``esl.json_cdr.report_from_document`` makes a
+  record of (the A-leg; a transferor's leg; a leg transferred to someone else), built from the event's
+  variables and profile (with the Other-Leg block), so a live record and the one mod_json_cdr posts
+  for the same leg are identical (same pbx_call_id, the leg's uuid) and the daemon's idempotent
+  ingestion never counts a leg twice. That includes the leg mod_callcenter originates to an agent
+  (it has no originator).
 """
 
 from __future__ import annotations
@@ -95,8 +97,9 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def record_from_variables(variables: Mapping[str, str], profile: Mapping[str, str]) -> CallRecordReport | None:
-    """The call record json_cdr would give for this leg; None for B-legs and loopback legs.
+def record_from_variables(variables: Mapping[str, str], profile: Mapping[str, object]) -> CallRecordReport | None:
+    """The call record json_cdr would give for this leg (its newest profile, as the event carries it);
+    None for the legs json_cdr does not report.
 
     json_cdr URL-decodes what mod_json_cdr posts; event values are already decoded, so they are quoted
     again here and the very same function decides every field.
@@ -305,11 +308,20 @@ class EventTranslator:
             else:
                 cause = hangup.lower() or "normal_clearing"
             out.append(CallEnded(at, call_id, cause=cause, cause_code=code))
-        record = record_from_variables(ev.variables(), {
+        profile: dict[str, object] = {
             "caller_id_name": h.get("Caller-Caller-ID-Name", ""),
             "caller_id_number": h.get("Caller-Caller-ID-Number", ""),
             "destination_number": h.get("Caller-Destination-Number", ""),
-        })
+        }
+        other = h.get("Other-Type", "")
+        if other in ("originator", "originatee"):
+            # the other leg's profile, as mod_json_cdr nests it (json_cdr.rebridged_to reads it)
+            profile[other] = {f"{other}_caller_profiles": [{
+                "username": h.get("Other-Leg-Username", ""),
+                "caller_id_number": h.get("Other-Leg-Caller-ID-Number", ""),
+                "destination_number": h.get("Other-Leg-Destination-Number", ""),
+            }]}
+        record = record_from_variables(ev.variables(), profile)
         if record is not None:
             out.append(CallRecorded(at, record))
         return out
