@@ -400,6 +400,9 @@ def open_meeting(db: Session, user: User, provider: Provider | None = None) -> M
     provider = provider or provider_for(user.tenant)
     current = current_meeting(db, user)
     opened = provider.open(user, current)
+    # Whatever a provider answers, the portal shows only http(s) links (never javascript: or data:).
+    if not (urlpolicy.is_web_link(opened.host_url) and urlpolicy.is_web_link(opened.invite_url)):
+        raise WebconfError("bad_response", "meeting links are not http(s) URLs")
     now = utcnow()
     if current is None or current.meeting_id != opened.meeting_id:
         if current is not None:  # the provider forgot it (deleted at Zoom): keep its usage, stop reusing it
@@ -423,7 +426,10 @@ def invitation_url(db: Session, user: User, provider: Provider | None = None) ->
     meeting = current_meeting(db, user)
     if meeting is None:
         return None
-    return (provider or provider_for(user.tenant)).invite_url(meeting)
+    link = (provider or provider_for(user.tenant)).invite_url(meeting)
+    if not urlpolicy.is_web_link(link):
+        raise WebconfError("bad_response", "the invitation link is not an http(s) URL")
+    return link
 
 
 def refresh_usage(db: Session, meeting: WebMeeting, provider: Provider | None = None) -> int:

@@ -144,3 +144,30 @@ def test_literal_loopback_refused_at_connection_time_too(local_server):
     with urlpolicy.session(UrlPolicy(allow_http=True)) as http, pytest.raises(requests.ConnectionError):
         http.get(f"http://127.0.0.1:{local_server.port}/", timeout=5)
     assert local_server.hosts == []
+
+
+class _ProviderAnsweringScript:
+    """A provider (as Zoom could answer, compromised or buggy) whose meeting links are not web links."""
+
+    name = "zoom"
+
+    def open(self, user, current):
+        from clusterpbx.control.webconf import Opened
+
+        return Opened(meeting_id="1", url="javascript:alert(1)//", host_url="javascript:alert(1)//",
+                      invite_url="data:text/html,x")
+
+    def invite_url(self, meeting):
+        return "javascript:alert(1)//"
+
+    def sessions(self, meeting, known):
+        return []
+
+
+def test_meeting_links_other_than_http_are_never_handed_out(db, setup, world):
+    from clusterpbx.control.webconf import open_meeting
+
+    user = world.user(setup.a)
+    with pytest.raises(WebconfError) as err:
+        open_meeting(db, user, _ProviderAnsweringScript())
+    assert err.value.code == "bad_response"
