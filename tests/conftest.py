@@ -28,10 +28,6 @@ PASSWORD = "Secret-pass1"
 if os.environ.get("CLUSTERPBX_REAL") != "1":
     collect_ignore_glob = ["real/*"]
 
-# The real-PBX suite (`make test-real`) runs only when asked: it needs the lab PBXs of lab/.
-if os.environ.get("CLUSTERPBX_REAL") != "1":
-    collect_ignore_glob = ["real/*"]
-
 
 class LimiterClock:
     """The clock of the rate limiter's in-memory storage, frozen for the test: a window never expires
@@ -127,9 +123,29 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist, each worker has a database of its own (<name>_gw0, ...), created on the fly
+    (.ci/run gives the test role CREATEDB): one worker's DROP SCHEMA or TRUNCATE never hits another's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def _postgres_migrated() -> Iterator[str]:
-    url = components.postgres_url()
+    url = _worker_database(components.postgres_url())
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -264,25 +280,29 @@ def auth(client: Any) -> AuthActions:
     return AuthActions(client)
 
 
-def missing_component_skips(terminalreporter: Any) -> int:
-    """How many tests were skipped for a missing component. A session fixture that skips (PostgreSQL)
-    runs once, so `components.MISSING` holds one line per component, not one per test: count the
-    skip reports themselves."""
-    count = 0
+def missing_component_reasons(terminalreporter: Any) -> list[str]:
+    """The reason of every test skipped for a missing component, one per test. A session fixture that
+    skips (PostgreSQL) runs once, so `components.MISSING` holds one line per component, not one per
+    test; and under pytest-xdist it fills in the workers, not here: read the skip reports themselves."""
+    reasons = []
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = getattr(report, "longrepr", None)
         reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
         if "MISSING COMPONENT" in reason:
-            count += 1
-    return count
+            reasons.append(reason[reason.index("MISSING COMPONENT"):])
+    return reasons
+
+
+def missing_component_skips(terminalreporter: Any) -> int:
+    return len(missing_component_reasons(terminalreporter))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if components.MISSING:
-        tr = terminalreporter
+    tr = terminalreporter
+    reasons = missing_component_reasons(tr)
+    if components.MISSING or reasons:
         tr.section("SKIPPED FOR MISSING COMPONENTS", sep="!", red=True, bold=True)
-        for line in sorted(set(components.MISSING)):
+        for line in sorted(set(components.MISSING) | set(reasons)):
             tr.write_line(line, red=True, bold=True)
-        skipped = missing_component_skips(tr)
-        tr.write_line(f"{skipped} test(s) did not run; run `bash .ci/run` for the full suite.",
+        tr.write_line(f"{len(reasons)} test(s) did not run; run `bash .ci/run` for the full suite.",
                       red=True, bold=True)
