@@ -19,6 +19,17 @@ ATTACKER, VICTIM, OTHER = "198.51.100.7", "203.0.113.20", "192.0.2.99"
 
 
 @pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch):
+    """The login's clock stands still during a test: "Réessayez dans 30 secondes" right after a block,
+    however long a busy machine takes between two requests (time passes only in expire_blocks)."""
+    import clusterpbx.web.auth
+
+    now = utcnow()
+    monkeypatch.setattr(clusterpbx.web.auth, "utcnow", lambda: now)
+    monkeypatch.setitem(globals(), "utcnow", lambda: now)
+
+
+@pytest.fixture(autouse=True)
 def _no_flask_limiter(app):
     # Flask-Limiter's per-address limit is tested in test_auth.py; here only the database throttling.
     app.config["CLUSTERPBX"].login_rate_limit = "10000 per minute"
