@@ -389,15 +389,19 @@ def api_token_revoke(token_id: int) -> None:
 @cli.command("web")
 @click.option("--bind", default="127.0.0.1:8000")
 @click.option("--workers", type=int, default=2)
-@click.option("--threads", type=int, default=16, help="threads per worker (live pages hold one each)")
+@click.option("--threads", type=int, default=16, help="threads per worker for the Flask pages")
 def web(bind: str, workers: int, threads: int) -> None:
     """Serve the portal with gunicorn (production)."""
-    # Threaded workers: "Appels en cours" keeps a server-sent-events request open for up to a minute,
-    # which would take a whole sync worker.
-    argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads), "--access-logfile", "-",
-            "clusterpbx.web.wsgi:app"]
-    os.execvp(sys.executable, argv)  # noqa: S606 (an argv list, no shell)
+    os.execvp(sys.executable, web_argv(bind, workers, threads))  # noqa: S606 (an argv list, no shell)
+
+
+def web_argv(bind: str, workers: int, threads: int) -> list[str]:
+    """gunicorn's asyncio (ASGI) worker: the Flask pages run on `threads` threads per worker, while an open
+    "Appels en cours" page is a parked coroutine that holds no thread (web/asgi.py, docs/live.md)."""
+    os.environ["CLUSTERPBX_WEB_THREADS"] = str(threads)
+    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+            "--worker-class", "asgi", "--worker-connections", "2000", "--graceful-timeout", "5", "--no-control-socket",
+            "--access-logfile", "-", "clusterpbx.web.asgi:make_app()"]
 
 
 def _daemon(settings: Settings) -> Any:
@@ -484,9 +488,11 @@ def _print_status(settings: Settings) -> None:
 @click.option("--port", type=int, default=8000)
 @click.option("--ami-port", type=int, default=5038)
 @click.option("--esl-port", type=int, default=8021)
-def run(host: str, port: int, ami_port: int, esl_port: int) -> None:
+@click.option("--oidc-port", type=int, default=8001,
+              help="the demo's local OpenID provider standing in for Google (loopback)")
+def run(host: str, port: int, ami_port: int, esl_port: int, oidc_port: int) -> None:
     """The demo: database, demo company, embedded PBX and portal, in one command."""
-    from clusterpbx.control.demo import seed_demo
+    from clusterpbx.control.demo import seed_demo, seed_lived_in
     from clusterpbx.web import create_app
 
     settings = _settings()
@@ -494,14 +500,29 @@ def run(host: str, port: int, ami_port: int, esl_port: int) -> None:
     migrate.upgrade(settings.database_url)
     spool = str(Path(settings.instance_path) / "spool")
     with _session(settings) as s:
-        seed_demo(s, ami_port=ami_port, esl_port=esl_port, spool_path=spool)
+        tenant = seed_demo(s, ami_port=ami_port, esl_port=esl_port, spool_path=spool)
+        seed_lived_in(s, tenant)
     from .demo_runtime import start_embedded_pbx
 
     with _session(settings) as s:
         start_embedded_pbx(s, ami_port=ami_port, esl_port=esl_port, spool=spool)
     start_daemon_thread(settings)
     # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
-    app = create_app({"SETTINGS": {"session_cookie_secure": False}})
+    overrides: dict[str, Any] = {"session_cookie_secure": False}
+    if settings.public_url == Settings.public_url:  # not configured: where this demo serves
+        overrides["public_url"] = f"http://{host}:{port}"
+    extra: dict[str, Any] = {}
+    if not settings.google_client_id:
+        # "Connexion avec Gmail" against the demo's own OpenID provider (Google's code path, another
+        # discovery URL and client), labelled as such on the login page.
+        from .demo_oidc import DemoOidcProvider
+
+        public = overrides.get("public_url", settings.public_url).rstrip("/")
+        provider = DemoOidcProvider(public + "/login/google/callback", port=oidc_port).start()
+        overrides.update(provider.portal_settings())
+        extra["DEMO_OIDC_PROVIDER"] = provider.url
+        click.echo(f"Demo OpenID provider standing in for Google on {provider.url}/")
+    app = create_app({"SETTINGS": overrides, **extra})
     click.echo(f"ClusterPBX demo portal on http://{host}:{port}/ (logins in README.md)")
     from werkzeug.serving import run_simple
 

@@ -998,6 +998,20 @@ class PBXModel:
         self.device_states[f"MWI:{mb.id}"] = DeviceState.NOT_INUSE
         return mb
 
+    def voicemail_box(self, dst: str) -> Mailbox | None:
+        """The mailbox an unanswered call to endpoint ``dst`` lands in, as the PBX's dialplan picks it.
+
+        The configuration names it per endpoint: the lab's dialplan runs VoiceMail(${EXTEN}@default), the
+        generated one (dialplan/asterisk.py) VoiceMail(<box>@<tenant's voicemail context>), the same
+        reference as the endpoint's ``mailboxes=``; FreeSWITCH's ``voicemail default <domain> <box>``. So
+        the endpoint's configured mailbox decides; an endpoint without one falls back to the lab's
+        ``<ext>@default`` (Asterisk) or ``<ext>@<domain>`` (FreeSWITCH)."""
+        ep = self.endpoints.get(dst)
+        if ep is not None and ep.mailbox:
+            box, _, context = ep.mailbox.partition("@")
+            return self.mailboxes.get(f"{box}@{context or 'default'}")
+        return self.mailboxes.get(f"{dst}@default") or self.mailboxes.get(f"{dst}@{self.domain}")
+
     def mailbox(self, box: str, context: str = "default") -> Mailbox:
         mb = self.mailboxes.get(f"{box}@{context}")
         if mb is None:
@@ -1318,7 +1332,7 @@ class PBXModel:
             call.backdate(ring_seconds, talk_seconds)
             call.hangup(by=hangup_by)
             return call
-        mb = self.mailboxes.get(f"{dst}@default") or self.mailboxes.get(f"{dst}@{self.domain}")
+        mb = self.voicemail_box(dst)
         if to_voicemail is None:
             to_voicemail = mb is not None
         call.no_answer()
@@ -1337,20 +1351,20 @@ class PBXModel:
         dial_rec.end = caller.created + ring_seconds if ring_seconds > 0 else self.clock()
         dial_rec.duration = int(dial_rec.end - dial_rec.start)
         vm_start = dial_rec.end
-        self.set_application(caller, "VoiceMail", f"{dst}@{mb.context},u", priority=7)
+        self.set_application(caller, "VoiceMail", f"{mb.id},u", priority=7)
         self.answer(caller)
         caller.answered = vm_start
         self.flush_devices(callee.endpoint if callee else None)
         self.request_hangup(caller, None)
         call.voicemail = self.leave_voicemail(
-            dst, context=mb.context, caller_id=f'"{caller.caller_name}" <{caller.caller_num}>',
+            mb.box, context=mb.context, caller_id=f'"{caller.caller_name}" <{caller.caller_num}>',
             duration=message_seconds, callerchan=caller.name, exten=dst, channel=caller)
         self.request_hangup(caller, 16, soft=True)
         self.destroy_channel(caller, 0)
         call.records.append(dial_rec)
         self.call_record(dial_rec)
         self.flush_devices(caller.endpoint)
-        vm_rec = self.cdr_for(caller, None, dst, "VoiceMail", f"{dst}@{mb.context},u", start=vm_start)
+        vm_rec = self.cdr_for(caller, None, dst, "VoiceMail", f"{mb.id},u", start=vm_start)
         call.records.append(vm_rec)
         self.call_record(vm_rec)
         return call
@@ -1358,17 +1372,19 @@ class PBXModel:
     def _dnd_call(self, src: str, dst: str, message_seconds: int) -> Call:
         call = self.start_call(src, dst)
         caller = call.caller
-        mb = self.mailboxes.get(f"{dst}@default")
-        self.set_application(caller, "VoiceMail", f"{dst}@default,b", priority=10)
+        mb = self.voicemail_box(dst)
+        ref = mb.id if mb is not None else f"{dst}@default"
+        self.set_application(caller, "VoiceMail", f"{ref},b", priority=10)
         self.answer(caller)
         self.flush_devices(caller.endpoint)
         self.request_hangup(caller, None)
         if mb is not None:
-            call.voicemail = self.leave_voicemail(dst, caller_id=f'"{caller.caller_name}" <{caller.caller_num}>',
+            call.voicemail = self.leave_voicemail(mb.box, context=mb.context,
+                                                  caller_id=f'"{caller.caller_name}" <{caller.caller_num}>',
                                                   duration=message_seconds, callerchan=caller.name, exten=dst,
                                                   channel=caller)
         self.request_hangup(caller, 16, soft=True)
-        rec = self.cdr_for(caller, None, dst, "VoiceMail", f"{dst}@default,b")
+        rec = self.cdr_for(caller, None, dst, "VoiceMail", f"{ref},b")
         call.records.append(rec)
         self.call_record(rec)
         self.destroy_channel(caller, 16)
@@ -1830,6 +1846,36 @@ class PBXModel:
                 f"origdate={msg.origdate}\norigtime={msg.origtime}\ncategory=\nmsg_id={msg.msg_id}\n"
                 f"flag={msg.flag}\nduration={msg.duration}\n")
 
+    def load_spool(self) -> int:
+        """Read the messages already in the spool into the mailboxes, as app_voicemail finds them at
+        start-up (a restarted PBX keeps its messages); returns how many were read. Without this a restart
+        would number new messages from msg0000 again, over the old files."""
+        count = 0
+        for mb in self.mailboxes.values():
+            for folder in list(mb.messages):
+                d = self._box_dir(mb, folder)
+                if d is None or not d.is_dir():
+                    continue
+                known = {m.msg_id for m in mb.folder(folder)}
+                for txt in sorted(d.glob("msg[0-9][0-9][0-9][0-9].txt")):
+                    meta = dict(ln.split("=", 1) for ln in txt.read_text(errors="replace").splitlines()
+                                if "=" in ln and not ln.startswith(";"))
+                    mid = meta.get("msg_id") or f"{txt.stem}-{folder}"
+                    if mid in known:
+                        continue
+                    try:
+                        origtime, duration = int(meta.get("origtime", "0")), int(meta.get("duration", "0"))
+                    except ValueError:
+                        origtime, duration = 0, 0
+                    mb.folder(folder).append(VoicemailMessage(
+                        context=mb.context, mailbox=mb.box, folder=folder, msg_id=mid, uuid=self.new_uuid(),
+                        caller_id=meta.get("callerid", ""), callerchan=meta.get("callerchan", ""),
+                        origtime=origtime, duration=duration, exten=meta.get("exten", ""),
+                        origmailbox=meta.get("origmailbox", ""), flag=meta.get("flag", "")))
+                    known.add(mid)
+                    count += 1
+        return count
+
     def mailbox_counts(self, box: str, context: str = "default") -> tuple[int, int, int]:
         mb = self.mailboxes.get(f"{box}@{context}")
         if mb is None:
@@ -1851,7 +1897,8 @@ class PBXModel:
     def leave_voicemail(self, box: str, caller_id: str = '"" <unknown>', duration: int = 3,
                         context: str = "default", callerchan: str = "", folder: str = "INBOX",
                         exten: str = "", origtime: int | None = None, msg_id: str | None = None,
-                        channel: Channel | None = None) -> VoicemailMessage:
+                        channel: Channel | None = None, audio: bytes | None = None) -> VoicemailMessage:
+        """A message as app_voicemail records it; ``audio`` is the recording (a WAV), silence if None."""
         mb = self.mailbox(box, context)
         ot = int(origtime if origtime is not None else self.clock())
         msg = VoicemailMessage(context=context, mailbox=box, folder=folder,
@@ -1866,7 +1913,7 @@ class PBXModel:
             d.mkdir(parents=True, exist_ok=True)
             base = d / f"msg{len(mb.folder(folder)) - 1:04d}"
             base.with_suffix(".txt").write_text(self._msg_txt(msg))
-            base.with_suffix(".wav").write_bytes(silent_wav(msg.duration))
+            base.with_suffix(".wav").write_bytes(audio if audio is not None else silent_wav(msg.duration))
         self.publish(VoicemailLeft(mb, msg))
         self._mwi(mb, channel)
         return msg

@@ -47,6 +47,11 @@ def today_summary(db: Any, user: Any) -> dict[str, Any]:
     boxes = [e.mailbox for e in user.extensions if e.mailbox]
     new = 0
     if boxes and user.tenant.node_id:
+        # The PBX reports a box outside its adapter's default context as box@context (the tenant's).
+        from clusterpbx.control.pbxnames import PbxNames
+
+        names = PbxNames.for_tenant(db, user.tenant)
+        boxes += [names.mailbox(e) for e in user.extensions if e.mailbox]
         new = db.scalar(select(func.coalesce(func.sum(MailboxState.new_messages), 0)).where(
             MailboxState.node_id == user.tenant.node_id, MailboxState.mailbox.in_(boxes))) or 0
     return {"calls": int(calls), "missed": int(missed), "voicemail": int(new), "day": q.start.isoformat()}
