@@ -69,11 +69,15 @@ def test_live_calls_show_names_and_the_users_time_zone(client, auth, db, world, 
     assert "sip:201@pbx.example" not in html
     assert local in html
     resp = client.get("/live/stream", buffered=False)
-    chunks = iter(resp.response)
-    next(chunks)
-    event = next(chunks).decode()
+    received = ""
+    for chunk in resp.response:  # up to the first list of calls
+        received += chunk.decode()
+        if re.search(r"event: calls\ndata: .*\n\n", received):
+            break
     resp.close()
-    (call,) = json.loads(event.split("data: ", 1)[1])
+    data = re.search(r"event: calls\ndata: (.*)\n", received)
+    assert data, received
+    (call,) = json.loads(data.group(1))
     # The live update carries the same text as the page: the user's zone, not the browser's (or UTC).
     assert call["started_text"] == local
     assert (call["source"], call["destination"]) == ("Marie Tremblay (201)", "JP Vallée (202)")
