@@ -268,11 +268,19 @@ def parse_settings(text: str, current: dict[str, Any]) -> dict[str, Any]:
 
 
 def url_problem(config: dict[str, Any]) -> str | None:
-    """The outbound URL policy's refusal code for the first URL setting it refuses (None: all fine)."""
+    """The outbound URL policy's refusal code for the first URL setting it refuses (None: all fine).
+    Jitsi's `domain` counts as the https://<domain> it stands for when no base_url is given."""
     for key, value in sorted(config.items()):
-        if URL_KEY_RE.fullmatch(key) and value not in ("", None):
-            try:
-                urlpolicy.check_url(value)
-            except urlpolicy.UrlRefused as exc:
-                return exc.code if exc.code in URL_MESSAGES else "malformed"
+        if value in ("", None):
+            continue
+        if key == "domain":
+            if not isinstance(value, str) or any(c in value for c in "/?#@\\"):
+                return "malformed"
+            value = f"https://{value}"
+        elif not URL_KEY_RE.fullmatch(key):
+            continue
+        try:
+            urlpolicy.check_url(value)
+        except urlpolicy.UrlRefused as exc:
+            return exc.code if exc.code in URL_MESSAGES else "malformed"
     return None

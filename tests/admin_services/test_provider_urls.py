@@ -55,6 +55,9 @@ def test_the_operator_switches():
     ("webconf_config", "base_url=javascript:alert(1)//"),
     ("webconf_config", "api_url=https://[::ffff:127.0.0.1]/v2"),
     ("webconf_config", "oauth_url=https://2130706433/oauth/token"),
+    ("webconf_config", "domain=127.0.0.1"),
+    ("webconf_config", "domain=localhost"),
+    ("webconf_config", "domain=meet.example.com/@evil"),
 ])
 def test_refused_on_save_and_nothing_changes(db, setup, field, text):
     with urlpolicy.configured(UrlPolicy()), pytest.raises(Invalid) as err:
