@@ -440,6 +440,19 @@ class LiveCall(Base):
     destination_ip: Mapped[str] = mapped_column(String(64), default="")
 
 
+class LiveCallChange(Base):
+    """The change feed of live_calls: one row per inserted, updated or deleted call, written by database
+    triggers (migration 0010) in the same transaction as the change, whoever makes it. The id only grows:
+    a reader that saw changes up to N reads `id > N` and looks the calls up again (present: added or
+    changed; absent: ended). The triggers keep the last 100,000 changes."""
+
+    __tablename__ = "live_call_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer)
+    tenant_id: Mapped[int | None] = mapped_column(Integer)
+    pbx_call_id: Mapped[str] = mapped_column(String(128))
+
+
 class Registration(Base):
     """Projected SIP registration state of an endpoint (home page "Statut")."""
 

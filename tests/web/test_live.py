@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from clusterpbx.control.models import LiveCall, NodeKind, PbxNode, Role, utcnow
+from clusterpbx.web.live import PAGE_ROWS
 
 
 def setup(db, world):
@@ -52,18 +53,75 @@ def test_admin_sees_tenant_calls_escaped(client, auth, db, world):
     assert f"{_other.display_name} (2193)" in html and "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
 
 
-def test_stream_sends_calls_as_json(client, auth, db, world):
+def test_stream_without_async_server_sends_the_list_and_lets_the_browser_come_back(client, auth, db, world):
+    """Plain WSGI (the test client, `gunicorn clusterpbx.web.wsgi:app`): the whole list once, then the
+    connection ends and the browser comes back after the guide's 15 s; no thread is held meanwhile."""
     me, _other = setup(db, world)
     auth.login(me.email)
-    resp = client.get("/live/stream", buffered=False)
-    assert resp.mimetype == "text/event-stream"
-    chunks = iter(resp.response)
-    assert next(chunks).startswith(b"retry:")
-    event = next(chunks).decode()
-    resp.close()
-    assert event.startswith("event: calls\ndata: ")
+    resp = client.get("/live/stream")
+    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+    text = resp.get_data(as_text=True)
+    assert text.startswith("retry: 15000\n\n")
+    event = text.split("\n\n")[1]
+    assert event.startswith("id: ") and "\nevent: calls\ndata: " in event
     calls = json.loads(event.split("data: ", 1)[1])
-    assert [c["id"] for c in calls] == ["mine"] and calls[0]["source_ip"] == "199.182.134.109"
+    assert [c["id"].split(":", 1)[1] for c in calls] == ["mine"] and calls[0]["source_ip"] == "199.182.134.109"
+
+
+def test_stream_refused_without_session(client):
+    assert client.get("/live/stream").status_code == 401
+
+
+def test_times_match_the_portal_format_in_the_users_zone(client, auth, db, world):
+    """The page formats start times without flask_babel per row, to the same text as the |when filter."""
+    from flask_babel import refresh
+
+    from clusterpbx.web.calls import when
+
+    me, _other = setup(db, world)
+    me.timezone = "Asia/Kolkata"  # a half-hour offset
+    db.commit()
+    started = db.query(LiveCall).filter_by(pbx_call_id="mine").one().started_at
+    auth.login(me.email)
+    html = client.get("/live/").get_data(as_text=True)
+    with client.application.test_request_context():
+        from flask_login import login_user
+
+        from clusterpbx.web.auth import PortalUser
+
+        login_user(PortalUser(me))  # |when reads the zone of the signed-in user
+        refresh()
+        expected = when(started)
+    assert expected != when_utc(started) and f'<td class="when">{expected}</td>' in html
+
+
+def when_utc(started):
+    return started.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_admin_page_renders_a_capped_list_with_how_many_more_and_a_search(client, auth, db, world):
+    me, other = setup(db, world)
+    me.role = Role.TENANT_ADMIN
+    db.commit()
+    node_id = db.query(LiveCall).first().node_id
+    now = utcnow()
+    db.add_all([LiveCall(node_id=node_id, tenant_id=me.tenant_id, pbx_call_id=f"bulk{i}",
+                         started_at=now - dt.timedelta(seconds=100 + i), source_number=f"51455{i:05d}",
+                         destination_number="2193", state="answered") for i in range(PAGE_ROWS + 50)])
+    db.commit()
+    auth.login(me.email)
+    html = client.get("/live/").get_data(as_text=True)
+    assert html.count("<tr data-id=") == PAGE_ROWS
+    total = PAGE_ROWS + 52
+    assert f"Affichage des {PAGE_ROWS} appels les plus récents sur {total}" in html
+    # The search finds an old call beyond the rendered ones, by number or by a party's name.
+    html = client.get("/live/", query_string={"q": "5145500249"}).get_data(as_text=True)
+    assert html.count("<tr data-id=") == 1 and "5145500249" in html and 'id="live-more" aria-live="polite" hidden' in html
+    html = client.get("/live/", query_string={"q": other.last_name}).get_data(as_text=True)
+    # Every call to or from the colleague, not "mine": the first PAGE_ROWS of them, and how many in all.
+    assert html.count("<tr data-id=") == PAGE_ROWS and f"récents sur {total - 1} :" in html
+    html = client.get("/live/", query_string={"q": "100%_x"}).get_data(as_text=True)
+    assert "<tr data-id=" not in html and "Aucun appel ne correspond à cette recherche." in html
 
 
 def test_empty_state(client, auth, world):

@@ -1,119 +1,100 @@
 """Appels en cours: the calls in progress for the user (all the tenant's for an admin), from the
-live_calls table the control daemon keeps; refreshed every 15 s, live through server-sent events."""
+live_calls table the control daemon keeps.
+
+The page shows the PAGE_ROWS most recent calls (with how many more, and a filter); the browser then
+keeps them current through server-sent events. Under `clusterpbx web` (web/asgi.py) the stream is an
+async endpoint that holds no worker thread and sends only what changed (web/live/feed.py). This Flask
+view of the same URL is what plain WSGI servers get: one full list, then the connection ends and the
+browser comes back after 15 s, the guide's refresh, without holding a thread in between. Browsers
+without EventSource reload the page every 15 s."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
-from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, stream_with_context
+from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
 
-from clusterpbx.control.models import Extension, LiveCall, Role, User, utcnow
+from clusterpbx.control.models import Extension, LiveCall, User, utcnow
 
 from ..db import get_db
+from . import feed
 
 bp = Blueprint("live", __name__, url_prefix="/live")
-MAX_ROWS = 5000
-WHEN_STRFTIME = "%Y-%m-%d %H:%M:%S"  # the portal's date format (web/calls: WHEN_FORMAT)
-STREAM_SECONDS = 60  # the browser reconnects by itself (retry: 3000); a worker thread is held a minute at most
+PAGE_ROWS = 200  # rows the page renders; the stream keeps the rest, the filter finds them
+FALLBACK_RETRY_MS = 15000  # the guide's refresh, for the stream served by a plain WSGI server
 
 
-def visible_calls(db: Session, user: User) -> list[LiveCall]:
-    stmt = select(LiveCall).where(LiveCall.tenant_id == user.tenant_id)
-    if user.role not in (Role.TENANT_ADMIN, Role.OPERATOR):
-        mine = [e.number for e in user.extensions] + [e.sip_username for e in user.extensions]
-        if not mine:
-            return []
-        stmt = stmt.where(or_(LiveCall.source_number.in_(mine), LiveCall.destination_number.in_(mine)))
-    return list(db.scalars(stmt.order_by(LiveCall.started_at.desc()).limit(MAX_ROWS)))
-
-
-def duration_text(seconds: int) -> str:
-    """The guide's format: 0h0m53s."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60}m{seconds % 60}s"
-
-
-def known_names(db: Session, tenant_id: int | None, calls: list[LiveCall]) -> dict[str, str]:
-    """Extension or SIP user name -> the user's name, for the numbers of these calls in their company."""
-    numbers = {n for c in calls for n in (c.source_number, c.destination_number) if n}
-    if not numbers or tenant_id is None:
-        return {}
-    rows = db.execute(select(Extension.number, Extension.sip_username, User.first_name, User.last_name, User.email)
-                      .join(User, User.id == Extension.user_id)
-                      .where(Extension.tenant_id == tenant_id,
-                             or_(Extension.number.in_(numbers), Extension.sip_username.in_(numbers)))).all()
-    names: dict[str, str] = {}
-    for number, sip_user, first, last, email in rows:
-        name = f"{first} {last}".strip() or email
-        names[number] = f"{name} ({number})"
-        names[sip_user] = f"{name} ({number})"
-    return names
-
-
-def party(number: str, uri: str, names: dict[str, str]) -> str:
-    """A side of a call as people read it: the name when the number is a colleague's, else the number;
-    the SIP address only when the PBX gave no number."""
-    return names.get(number) or number or uri
-
-
-def when_text(started: dt.datetime, timezone: str) -> str:
-    """The start time in the user's zone, in the portal's one date format (as the page renders it)."""
-    return started.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).strftime(WHEN_STRFTIME)
+def visible_calls(db: Any, user: User, limit: int = 5000) -> list[LiveCall]:
+    """The calls a user sees, newest first (the API's /v1/me/live-calls)."""
+    scope = feed.Scope.of(user)
+    if not scope.admin and not scope.numbers:
+        return []
+    return list(db.scalars(feed.scoped(select(LiveCall), scope).order_by(LiveCall.started_at.desc()).limit(limit)))
 
 
 def as_json(calls: list[LiveCall], now: dt.datetime, names: dict[str, str] | None = None,
             timezone: str = "UTC") -> list[dict[str, Any]]:
-    names = names or {}
+    """The API's shape of a live call (its id is the PBX's call id)."""
+    names, when = names or {}, feed.WhenText(timezone)
     return [{"id": c.pbx_call_id, "started": c.started_at.replace(tzinfo=dt.UTC).isoformat(),
-             "started_text": when_text(c.started_at, timezone),
-             "seconds": int((now - c.started_at).total_seconds()),
-             "source": party(c.source_number, c.source_uri, names),
-             "destination": party(c.destination_number, c.destination_uri, names), "source_ip": c.source_ip,
-             "destination_ip": c.destination_ip} for c in calls]
+             "started_text": when(c.started_at), "seconds": int((now - c.started_at).total_seconds()),
+             "source": feed.party(c.source_number, c.source_uri, names),
+             "destination": feed.party(c.destination_number, c.destination_uri, names),
+             "source_ip": c.source_ip, "destination_ip": c.destination_ip} for c in calls]
+
+
+def _filter(stmt: Any, scope: feed.Scope, text: str) -> Any:
+    """Calls whose number, SIP address, IP address or party's name contains `text`."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    named = (select(Extension.number).join(User, User.id == Extension.user_id)
+             .where(Extension.tenant_id == scope.tenant_id,
+                    or_(func.lower(User.first_name + " " + User.last_name).like(like.lower(), escape="\\"),
+                        func.lower(User.email).like(like.lower(), escape="\\"))))
+    cols = (LiveCall.source_number, LiveCall.destination_number, LiveCall.source_uri, LiveCall.destination_uri,
+            LiveCall.source_ip, LiveCall.destination_ip)
+    return stmt.where(or_(*(c.like(like, escape="\\") for c in cols), LiveCall.source_number.in_(named),
+                          LiveCall.destination_number.in_(named)))
 
 
 @bp.route("/")
 @login_required
 def index() -> Any:
-    calls = visible_calls(get_db(), current_user.user)
-    names = known_names(get_db(), current_user.user.tenant_id, calls)
-    return render_template("live/index.html", calls=calls, now=utcnow(), duration_text=duration_text,
-                           party=lambda number, uri: party(number, uri, names),
-                           admin=current_user.user.role in (Role.TENANT_ADMIN, Role.OPERATOR))
+    db = get_db()
+    scope = feed.Scope.of(current_user.user)
+    text = request.args.get("q", "").strip()[:64]
+    stmt = feed.scoped(select(LiveCall), scope)
+    if text:
+        stmt = _filter(stmt, scope, text)
+    total = db.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
+    calls = list(db.scalars(stmt.order_by(LiveCall.started_at.desc(), LiveCall.id.desc()).limit(PAGE_ROWS)))
+    names = feed.known_names(db, scope.tenant_id, {n for c in calls for n in (c.source_number,
+                                                                            c.destination_number)})
+    when, now = feed.WhenText(scope.timezone), utcnow()
+    rows = [feed.public(feed.row_of(c, names), when, now) for c in calls]
+    return render_template("live/index.html", rows=rows, total=total, shown=len(rows), query=text,
+                           page_rows=PAGE_ROWS, duration_text=feed.duration_text, admin=scope.admin)
+
+
+def stream_scope() -> feed.Scope | None:
+    """The signed-in user's scope, read through Flask-Login exactly as for any page (session cookie,
+    session version, active and approved account), or None."""
+    if not current_user.is_authenticated:
+        return None
+    return feed.Scope.of(current_user.user)
 
 
 @bp.route("/stream")
-@login_required
 def stream() -> Response:
-    user_id = current_user.user.id
-    timezone = current_user.user.timezone or current_user.user.tenant.timezone
-    sessions = current_app.extensions["clusterpbx.sessions"]
-
-    def events() -> Iterator[str]:
-        deadline = time.monotonic() + STREAM_SECONDS
-        last = None
-        yield "retry: 3000\n\n"
-        while time.monotonic() < deadline:
-            with sessions() as db:
-                user = db.get(User, user_id)
-                if user is None or not user.active:
-                    return
-                calls = visible_calls(db, user)
-                payload = json.dumps(as_json(calls, utcnow(), known_names(db, user.tenant_id, calls), timezone))
-            if payload != last:
-                yield f"event: calls\ndata: {payload}\n\n"
-                last = payload
-            else:
-                yield ": keep-alive\n\n"
-            time.sleep(2)
-
-    return Response(stream_with_context(events()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    """The whole list once; the browser reconnects after FALLBACK_RETRY_MS (plain WSGI servers only)."""
+    scope = stream_scope()
+    if scope is None:
+        return Response("", status=401)
+    version, rows = feed.snapshot(get_db(), scope)
+    when, now = feed.WhenText(scope.timezone), utcnow()
+    body = f"retry: {FALLBACK_RETRY_MS}\n\n".encode() + feed.encode(
+        "calls", [feed.public(r, when, now) for r in rows], version)
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
