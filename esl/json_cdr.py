@@ -9,13 +9,14 @@ Which legs are records (every answered leg a user took part in is a record of th
 * a user's dialled leg whose conversation the A-leg's record does not tell (see
   ``_dialled_leg_report``): its user answered and then transferred the call away (``hangup_cause``
   or ``endpoint_disposition`` BLIND_TRANSFER / ATTENDED_TRANSFER), or was transferred by the caller
-  to someone else. Its id is its own uuid, so the live event and the posted leg are one record.
+  to someone else;
+* the leg that rang a user before another phone picked the call up (``hangup_cause`` PICKED_OFF):
+  a "no answer" record of that user's, as Asterisk records the Dial to the rung phone.
 
+A leg's record has the leg's uuid as its id, so the live event and the posted leg are one record.
 Not records: the other dialled legs (the callee of an ordinary call, a transfer target, a ringing leg:
 the A-leg's record covers them), the leg of a phone that picked up another's ringing call (``intercept``:
-the caller's leg names the picker), loopback legs. The user a ringing call was picked up from gets
-no record of it (their phone was told "call completed elsewhere"), as on Asterisk, where the one CDR
-names the picker's channel.
+the caller's leg names the picker), loopback legs.
 
 mod_json_cdr posts each leg after hangup and, when our endpoint is down, writes it to its error
 directory and never resends it; `read_error_dir` picks those files up so nothing is lost.
@@ -175,6 +176,8 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
     * its user answered and transferred the call away (blind or attended): theirs alone, the caller
       named by the number the leg presented (which an outside caller chooses: no attribution from it;
       the caller has their own record);
+    * it rang and another phone picked the call up (``hangup_cause`` PICKED_OFF): a "no answer" record
+      of its user alone, as Asterisk writes the Dial pairing with the rung channel (NO ANSWER);
     * its user was transferred to someone else by the caller (blind: the leg ran the dialplan again,
       ``transfer_source`` ``...:bl_xfer:...``, and dialled ``dialed_user``; attended: it is the first
       leg of the uuid_bridge that completed the transfer): its user and that other user.
@@ -190,16 +193,17 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
     answered = _epoch(v.get("answer_epoch"))
     first_of_bridge = bool(partner) and isinstance((profiles[0] if profiles else {}).get("originatee"), Mapping)
     other = partner if first_of_bridge else v.get("dialed_user", "") if redialled else ""
-    if not uuid or not own or answered is None or not (handed_on(v) or (other and other != own)):
+    picked_off = answered is None and (v.get("hangup_cause") or "").upper() == "PICKED_OFF"
+    if not uuid or not own or not (picked_off or (answered is not None and (handed_on(v) or (other and other != own)))):
         return None
     started = _epoch(v.get("start_epoch"))
     if started is None:
         raise InvalidCdr("no start time")
-    if handed_on(v):
+    if handed_on(v) or picked_off:
         name = str(dialled.get("caller_id_name") or v.get("caller_id_name") or "")
         number = str(dialled.get("caller_id_number") or v.get("sip_from_user") or "")
-        source, destination, dialed, status = "", own, str(dialled.get("destination_number") or own), \
-            CallStatus.ANSWERED
+        source, destination, dialed = "", own, str(dialled.get("destination_number") or own)
+        status = CallStatus.NO_ANSWER if picked_off else CallStatus.ANSWERED
     else:
         name, number = "", own
         source, destination, dialed = own, other, other

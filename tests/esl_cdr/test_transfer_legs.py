@@ -261,7 +261,8 @@ def test_attended_transfer_by_the_caller():
 @pytest.mark.parametrize("dial_status", ["PICKED_OFF", "SUCCESS"])
 def test_call_picked_up_by_another_member_of_the_group(dial_status: str):
     """1000 calls 1001, which rings; 1003 picks it up (intercept): uuid_bridge(P, A), the rung leg hangs up
-    with PICKED_OFF. 1000 and 1003 have an answered record; 1001 none (it was answered elsewhere)."""
+    with PICKED_OFF. 1000 and 1003 have an answered record; 1001 a "no answer" one (as Asterisk records
+    the Dial to the rung phone)."""
     picked = T0 + 8
     a_source = f"{picked}:{A}:uuid_br:{P}"
     a = caller_leg(A, "1000", "1001", [
@@ -286,7 +287,9 @@ def test_call_picked_up_by_another_member_of_the_group(dial_status: str):
     assert (caller["status"], caller["callee"], caller["billable_seconds"]) == ("answered", "User 1003", 45)
     (picker,) = by_user["1003"]
     assert (picker["status"], picker["caller_number"], picker["pbx_call_id"]) == ("answered", "1000", A)
-    assert by_user["1001"] == []
+    (rung,) = by_user["1001"]
+    assert (rung["status"], rung["caller_number"], rung["pbx_call_id"], rung["billable_seconds"]) == (
+        "no_answer", "1000", B, 0)
 
 
 @pytest.mark.parametrize(("dial_status", "status"), [

@@ -11,7 +11,7 @@ import asyncio
 
 from clusterpbx.control.callrecords import Directory, rows_for
 from clusterpbx.control.port import CallEnded, CallRecorded, PbxPort
-from clusterpbx.sim.transfer import blind_transfer
+from clusterpbx.sim.transfer import blind_transfer, pickup
 from tests.port.test_port_contract import Harness, pbx  # noqa: F401  (the two-PBX fixture)
 
 TENANT = 1
@@ -52,7 +52,9 @@ def test_blind_transfer_leaves_a_record_for_caller_transferor_and_target(pbx: Ha
     # the transferor's own leg: answered, with its talk time, the caller named
     (mine,) = answered(pbx.callee)
     assert mine["billable_seconds"] == 30
-    assert mine["caller_number"] == pbx.caller and mine["dialed_number"] == pbx.callee
+    # (the number dialled: 1001 on FreeSWITCH; Asterisk writes the caller's new extension, 1002, as the
+    # dst of both its CDRs)
+    assert mine["caller_number"] == pbx.caller and mine["callee"] == f"User {pbx.callee}"
     assert mine["call_type"] in ("incoming", "internal")
     # the transfer target: answered, from the caller
     (target,) = answered(pbx.other)
@@ -61,3 +63,39 @@ def test_blind_transfer_leaves_a_record_for_caller_transferor_and_target(pbx: Ha
     mine_caller = answered(pbx.caller)
     assert mine_caller and all(r["call_type"] in ("outgoing", "internal") for r in mine_caller)
     assert any(r["callee"] == f"User {pbx.other}" for r in mine_caller)
+
+
+def test_call_picked_up_by_another_phone(pbx: Harness) -> None:  # noqa: F811
+    """1000 calls 1001, which rings; 1003 picks the call up and talks 20 s. The picker and the caller have
+    an answered record naming each other; the rung user a "no answer" one; nobody an answered one twice."""
+    directory, users = _directory(pbx)
+    model = pbx.sim.model
+
+    async def scenario(port: PbxPort) -> None:
+        def call_and_pick_up():  # type: ignore[no-untyped-def]
+            call = model.start_call(pbx.caller, pbx.callee)
+            call.ring()
+            leg = pickup(model, call, pbx.other)
+            leg.backdate(0, 20)
+            return leg
+
+        leg = pbx.sim.call_soon(call_and_pick_up)
+        # the picker hangs up (the sim's FreeSWITCH names a leg's other leg only while that one exists)
+        pbx.sim.call_soon(leg.hangup, 16, "callee")
+        await pbx.wait(lambda: bool(pbx.of(CallRecorded)))
+        await asyncio.sleep(0.5)
+
+    pbx.run(scenario)
+    rows = [row for e in pbx.of(CallRecorded) for row in rows_for(e.record, 1, directory)]
+    keys = [(row["pbx_call_id"], row["user_id"]) for row in rows]
+    assert len(keys) == len(set(keys)), "a record given twice to the same user"
+
+    def mine(endpoint: str, status: str) -> list[dict[str, object]]:
+        return [r for r in rows if r["user_id"] == users[endpoint] and r["status"] == status]
+
+    (picker,) = mine(pbx.other, "answered")
+    assert picker["caller_number"] == pbx.caller and picker["billable_seconds"] == 20
+    assert not [r for r in rows if r["user_id"] == users[pbx.other] and r["status"] != "answered"]
+    (caller,) = mine(pbx.caller, "answered")
+    assert caller["callee"] == f"User {pbx.other}" and caller["billable_seconds"] == 20
+    assert mine(pbx.callee, "no_answer") and not mine(pbx.callee, "answered")
