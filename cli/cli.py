@@ -505,8 +505,12 @@ def run(host: str, port: int, ami_port: int, esl_port: int, oidc_port: int) -> N
     from .demo_runtime import start_embedded_pbx
 
     with _session(settings) as s:
-        start_embedded_pbx(s, ami_port=ami_port, esl_port=esl_port, spool=spool)
-    start_daemon_thread(settings)
+        sim = start_embedded_pbx(s, ami_port=ami_port, esl_port=esl_port, spool=spool)
+    daemon = start_daemon_thread(settings)
+    if sim is not None:
+        from .demo_runtime import announce_voicemail_when_connected
+
+        announce_voicemail_when_connected(sim, daemon)
     # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
     overrides: dict[str, Any] = {"session_cookie_secure": False}
     if settings.public_url == Settings.public_url:  # not configured: where this demo serves

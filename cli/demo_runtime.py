@@ -8,6 +8,7 @@ import io
 import logging
 import math
 import random
+import threading
 import time
 import wave
 from pathlib import Path
@@ -149,3 +150,24 @@ def start_embedded_pbx(db: Session, *, ami_port: int, esl_port: int, spool: str,
     log.info("embedded PBX: AMI on 127.0.0.1:%d, ESL on 127.0.0.1:%s, %.2f calls/s", sim.ami_port, sim.esl_port,
              rate)
     return sim
+
+
+def announce_voicemail_when_connected(sim: Any, daemon: Any, timeout: float = 120.0) -> threading.Thread:
+    """Once the control daemon is connected to every node, reload the embedded PBX's voicemail module, as
+    an operator would: app_voicemail then publishes the message-waiting counts of every mailbox (left
+    before the daemon was there, or kept in the spool from the previous run), so the phones' lamps and the
+    home page's counter show them from the start."""
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runners = list(getattr(daemon, "nodes", {}).values())
+            if runners and all(r.port.connected and r.resynced.is_set() for r in runners):
+                sim.call_soon(sim.model.reload, "app_voicemail.so")
+                return
+            time.sleep(0.5)
+        log.warning("demo: the control daemon did not connect within %.0f s; message counts not announced",
+                    timeout)
+
+    thread = threading.Thread(target=watch, name="demo-mwi", daemon=True)
+    thread.start()
+    return thread

@@ -11,9 +11,9 @@ import wave
 import pytest
 from sqlalchemy import select
 
-from clusterpbx.control.demo import DEMO_DOMAIN, DEMO_PASSWORD, seed_lived_in
+from clusterpbx.control.demo import DEMO_DOMAIN, DEMO_PASSWORD, seed_demo, seed_lived_in
 from clusterpbx.control.models import MailboxState, QueueMemberState, Tenant
-from clusterpbx.demo_runtime import seed_voicemail
+from clusterpbx.demo_runtime import announce_voicemail_when_connected, demo_model, seed_voicemail
 from tests.demo.conftest import page
 from tests.demo_stack import demo_stack, wait
 
@@ -26,9 +26,15 @@ def _lived_in(db):
 
 @pytest.fixture
 def stack(app, engine, db, tmp_path):
+    # What `clusterpbx run` does before the PBX serves: the demo's messages left through the PBX's own
+    # path into its spool, which the started PBX reads (as after a restart: no event announced them).
+    spool = str(tmp_path / "spool")
+    seed_demo(db, spool_path=spool)
+    assert seed_voicemail(demo_model(db, "demo-asterisk", spool), db) > 0
+    db.commit()
     with demo_stack(app, engine, db, tmp_path, prepare=_lived_in) as (sim, daemon, _on_loop):
-        # What `clusterpbx run` does before serving: the demo's messages, left through the PBX.
-        assert sim.call_soon(seed_voicemail, sim.model, db) > 0
+        # ... and once the daemon is connected, the voicemail reload that announces every mailbox's counts.
+        announce_voicemail_when_connected(sim, daemon).join(30)
         yield sim, daemon
 
 
