@@ -70,9 +70,14 @@ def run_job(name: str) -> Any:
     daemon = CURRENT
     if daemon is None or daemon.loop is None or daemon.loop.is_closed():
         return None
-    future = asyncio.run_coroutine_threadsafe(daemon.run_job(name), daemon.loop)
+    loop = daemon.loop
+    future = asyncio.run_coroutine_threadsafe(daemon.run_job(name), loop)
     daemon._running_jobs.add(future)
     try:
+        while not concurrent.futures.wait([future], timeout=1.0).done:
+            if not loop.is_running():  # the loop is gone without stop(): do not wait forever
+                future.cancel()
+                return None
         return future.result()
     except concurrent.futures.CancelledError:
         return None  # the daemon stopped meanwhile

@@ -42,13 +42,21 @@ PG_BUSY_STATES = {"55P03", "40001", "40P01", "57014"}
 
 def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
     sqlite_url = url.startswith("sqlite")
+    memory = sqlite_url and (":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"))
+    if busy_timeout and not memory:
+        # Waiting for a pooled connection is waiting too: no longer than for a lock.
+        kwargs.setdefault("pool_timeout", busy_timeout)
     if sqlite_url:
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_timeout})
+        if not memory:
+            # SQLite connections are cheap; every web thread and the daemon's threads may hold one.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
     elif url.startswith("postgresql") and busy_timeout:
         kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"})
     engine = create_engine(url, future=True, pool_pre_ping=not sqlite_url, **kwargs)
     if sqlite_url:
-        _sqlite_transactions(engine, memory=":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"))
+        _sqlite_transactions(engine, memory=memory)
     return engine
 
 

@@ -1,0 +1,165 @@
+"""Pushing desired state holds no transaction while the PBX is talked to, and records its outcome only on
+rows nobody changed meanwhile; the scheduler's entry point runs a job on the daemon's loop from its own
+thread (docs/transactions.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from clusterpbx.control import daemon as daemon_module
+from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, PersonalConference, SyncState
+from clusterpbx.control.port import ConferenceSettings, ExtensionFeatures
+from tests.fakes import FakePbx
+
+
+@dataclass
+class SlowPbx(FakePbx):
+    """A PBX whose next feature (or conference) write waits until the test lets it go on; later writes
+    go through at once."""
+
+    gate_on: str = "features"
+    gate: asyncio.Event | None = None
+    writing: asyncio.Event | None = None
+    written: list[tuple[str, bool]] = field(default_factory=list)
+
+    async def _maybe_wait(self, what: str) -> None:
+        if what == self.gate_on and self.gate is not None and self.writing is not None:
+            gate, self.gate = self.gate, None
+            self.writing.set()
+            await gate.wait()
+
+    async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
+        await self._maybe_wait("features")
+        await super().write_features(extension, features)
+        self.written.append((extension, features.dnd))
+
+    async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
+        await self._maybe_wait("conference")
+        await super().write_conference(extension, settings)
+
+
+def setup(db, world):
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant()
+    tenant.node_id = node.id
+    db.commit()
+    user = world.user(tenant, extension="201")
+    cs = db.get(CallSettings, user.id)
+    cs.dnd, cs.sync_state = True, SyncState.PENDING
+    conf = db.get(PersonalConference, user.id)
+    if conf is None:
+        conf = PersonalConference(user_id=user.id)
+        db.add(conf)
+    conf.enabled = True  # a second PBX write in each push
+    db.commit()
+    return node, user
+
+
+def save_elsewhere(database_url: str, user_id: int, dnd: bool) -> None:
+    """The portal saving a change, on its own connection, with a short lock wait (0.5 s)."""
+    short_wait = ({"timeout": 0.5} if database_url.startswith("sqlite") else {"options": "-c lock_timeout=500"})
+    engine = create_engine(database_url, connect_args=short_wait)
+    try:
+        with make_session_factory(engine)() as other:
+            cs = other.get(CallSettings, user_id)
+            cs.dnd, cs.sync_state = dnd, SyncState.PENDING
+            other.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_push_holds_no_lock_at_the_pbx_and_never_marks_a_newer_change_applied(engine, db, world, database_url):
+    node, user = setup(db, world)
+
+    async def scenario():
+        fake = SlowPbx(gate_on="conference")
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 5)
+        await asyncio.to_thread(save_elsewhere, database_url, user.id, True)  # saved, pending
+        gate = fake.gate = asyncio.Event()
+        fake.writing = asyncio.Event()
+        push = asyncio.ensure_future(d.cmd_apply_user(user.id))  # plans dnd=True
+        await asyncio.wait_for(fake.writing.wait(), 5)  # features written; the conference write waits
+        # While the PBX takes its time, the portal saves a newer change: no lock is in its way.
+        await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
+        if database_url.startswith("sqlite"):
+            # Not even SQLite's database-wide write lock.
+            conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0.5, isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            conn.close()
+        gate.set()
+        result = await asyncio.wait_for(push, 5)
+        assert result["applied"] >= 1
+        db.expire_all()
+        row = db.get(CallSettings, user.id)
+        # The PBX took the older value; the newer one is saved and still pending, not "applied".
+        assert row.dnd is False and row.sync_state is SyncState.PENDING
+        await d.cmd_apply_user(user.id)
+        assert fake.features["201"].dnd is False
+        db.expire_all()
+        assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_pushes_of_one_user_reach_the_pbx_in_the_order_they_were_planned(engine, db, world, database_url):
+    node, user = setup(db, world)
+
+    async def scenario():
+        fake = SlowPbx()
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+        fake.written.clear()
+        gate = fake.gate = asyncio.Event()
+        fake.writing = asyncio.Event()
+        first = asyncio.ensure_future(d.cmd_apply_user(user.id))  # dnd=True, held at the PBX
+        await asyncio.wait_for(fake.writing.wait(), 5)
+        await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
+        second = asyncio.ensure_future(d.cmd_apply_user(user.id))  # must plan after the first
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert fake.written == [("201", True), ("201", False)]
+        assert fake.features["201"].dnd is False
+        db.expire_all()
+        row = db.get(CallSettings, user.id)
+        assert row.dnd is False and row.sync_state is SyncState.APPLIED
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_scheduler_s_entry_point_runs_a_job_on_the_daemon_s_loop(engine, db, world):
+    setup(db, world)
+
+    async def scenario():
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: FakePbx())
+        await d.start()
+        for _ in range(100):
+            if d.is_leader:
+                break
+            await asyncio.sleep(0.05)
+        assert d.is_leader
+        # APScheduler calls run_job on its own thread; the job runs on the loop and its result comes back.
+        assert await asyncio.to_thread(daemon_module.run_job, "retention") == 0
+        await d.stop()
+        assert await asyncio.to_thread(daemon_module.run_job, "retention") is None  # stopped: nothing runs
+
+    asyncio.run(scenario())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM apscheduler_jobs")).scalar() >= 5
