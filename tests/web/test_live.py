@@ -115,8 +115,9 @@ def test_admin_page_renders_a_capped_list_with_how_many_more_and_a_search(client
     total = PAGE_ROWS + 52
     assert f"Affichage des {PAGE_ROWS} appels les plus récents sur {total}" in html
     # The search finds an old call beyond the rendered ones, by number or by a party's name.
-    html = client.get("/live/", query_string={"q": "5145500249"}).get_data(as_text=True)
-    assert html.count("<tr data-id=") == 1 and "5145500249" in html and 'id="live-more" aria-live="polite" hidden' in html
+    oldest = f"51455{PAGE_ROWS + 49:05d}"
+    html = client.get("/live/", query_string={"q": oldest}).get_data(as_text=True)
+    assert html.count("<tr data-id=") == 1 and oldest in html and 'id="live-more" aria-live="polite" hidden' in html
     html = client.get("/live/", query_string={"q": other.last_name}).get_data(as_text=True)
     # Every call to or from the colleague, not "mine": the first PAGE_ROWS of them, and how many in all.
     assert html.count("<tr data-id=") == PAGE_ROWS and f"récents sur {total - 1} :" in html

@@ -23,7 +23,7 @@ from ..db import get_db
 from . import feed
 
 bp = Blueprint("live", __name__, url_prefix="/live")
-PAGE_ROWS = 200  # rows the page renders; the stream keeps the rest, the filter finds them
+PAGE_ROWS = 100  # rows the page renders; the stream keeps the rest, the filter finds them
 FALLBACK_RETRY_MS = 15000  # the guide's refresh, for the stream served by a plain WSGI server
 
 
@@ -70,7 +70,8 @@ def index() -> Any:
     if text:
         stmt = _filter(stmt, scope, text)
     total = db.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
-    calls = list(db.scalars(stmt.order_by(LiveCall.started_at.desc(), LiveCall.id.desc()).limit(PAGE_ROWS)))
+    calls = db.execute(stmt.with_only_columns(*feed.ROW_COLUMNS)
+                       .order_by(LiveCall.started_at.desc(), LiveCall.id.desc()).limit(PAGE_ROWS)).all()
     names = feed.known_names(db, scope.tenant_id, {n for c in calls for n in (c.source_number,
                                                                             c.destination_number)})
     when, now = feed.WhenText(scope.timezone), utcnow()

@@ -111,7 +111,13 @@ def known_names(db: Session, tenant_id: int | None, numbers: set[str]) -> dict[s
     return names
 
 
-def row_of(call: LiveCall, names: dict[str, str]) -> dict[str, Any]:
+# What a row needs, for queries that skip building LiveCall objects (row_of takes either).
+ROW_COLUMNS = (LiveCall.node_id, LiveCall.pbx_call_id, LiveCall.tenant_id, LiveCall.source_number,
+               LiveCall.destination_number, LiveCall.started_at, LiveCall.source_uri, LiveCall.destination_uri,
+               LiveCall.source_ip, LiveCall.destination_ip)
+
+
+def row_of(call: Any, names: dict[str, str]) -> dict[str, Any]:
     """A call as the feed carries it (tenant and numbers kept to decide who sees it, never sent)."""
     return {"id": call_key(call.node_id, call.pbx_call_id), "tenant_id": call.tenant_id,
             "source_number": call.source_number, "destination_number": call.destination_number,

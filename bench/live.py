@@ -1,0 +1,200 @@
+"""Benchmark of "Appels en cours" (issues 20 and 24) against the real server process (`clusterpbx web`,
+gunicorn's asgi worker, 2 workers as deployed) on loopback, 2,000 live calls in one tenant.
+
+  .venv/bin/python -m bench.live [--backend sqlite|postgresql] [--runs 3] [--requests 100] [--streams 500]
+
+Prints, per run and as median and spread over the runs:
+  - the admin page /live/ over HTTP: p50 and p95, and its size; beside a static file of the same size
+    served by the same server in the same run (the ceiling);
+  - a change: bytes of the delta event an open admin stream receives for one added, one changed and
+    one ended call, the full list's bytes (sent once per connection), and the delay from the commit to
+    the event (p50, p95);
+  - `--streams` open live pages: a static file and the home page, idle and with the pages open
+    (p50 each), and the server's thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import delete, insert, text, update
+
+from clusterpbx.control import migrate
+from clusterpbx.control.accounts import create_tenant
+from clusterpbx.control.db import make_engine, make_session_factory
+from clusterpbx.control.models import Extension, LiveCall, NodeKind, PbxNode, Role, User
+from clusterpbx.control.passwords import hash_password
+from tests.system.live_portal import Stream, login, portal, thread_count, worker_pids
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+PASSWORD = "Bench-2026"
+CALLS = 2000
+
+
+def build(url: str, users: int = 500) -> tuple[str, int, object]:
+    engine = make_engine(url)
+    if url.startswith("postgresql"):
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrate.upgrade(url)
+    sessions = make_session_factory(engine)
+    with sessions() as db:
+        node = PbxNode(name="bench", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+        db.add(node)
+        db.flush()
+        tenant = create_tenant(db, "Bench Inc.", "bench.example.com", node)
+        tenant.timezone = "America/Montreal"
+        db.flush()
+        pw = hash_password(PASSWORD)
+        db.execute(insert(User.__table__), [
+            {"tenant_id": tenant.id, "email": f"u{i}@bench.example.com", "password_hash": pw,
+             "first_name": "Marie", "last_name": f"Tremblay{i}", "role": Role.TENANT_ADMIN if i == 0 else Role.USER,
+             "language": "fr", "active": True, "approved": True} for i in range(users)])
+        ids = db.scalars(text("SELECT id FROM users ORDER BY id")).all()
+        db.execute(insert(Extension.__table__), [
+            {"tenant_id": tenant.id, "user_id": uid, "number": str(10000 + i), "sip_username": f"s{10000 + i}",
+             "sip_password": "x" * 16} for i, uid in enumerate(ids)])
+        start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        db.execute(insert(LiveCall.__table__), [
+            {"node_id": node.id, "tenant_id": tenant.id, "pbx_call_id": f"l{i}",
+             "started_at": start - dt.timedelta(seconds=i), "answered_at": None, "state": "answered",
+             "source_number": str(10000 + i % users), "destination_number": f"1514{i:07d}",
+             "source_uri": f"sip:{10000 + i % users}@bench.example.com",
+             "destination_uri": f"sip:1514{i:07d}@bench.example.com", "source_ip": "10.0.0.1",
+             "destination_ip": "10.0.0.2"} for i in range(CALLS)])
+        db.commit()
+        return "u0@bench.example.com", node.id, sessions
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def timed(session: requests.Session, url: str, n: int) -> tuple[list[float], int]:
+    times, size = [], 0
+    for _ in range(n):
+        t = time.perf_counter()
+        resp = session.get(url, timeout=60)
+        times.append((time.perf_counter() - t) * 1000)
+        assert resp.status_code == 200, (url, resp.status_code)
+        size = len(resp.content)
+    return times, size
+
+
+def changes(base: str, session: requests.Session, sessions: object, node_id: int, n: int = 10) -> dict[str, float]:
+    stream = Stream(base, session)
+    assert stream.head() == 200
+    name, calls, full = stream.events(timeout=60)[0]
+    assert name == "calls" and len(calls) == CALLS, (name, len(calls))
+    sizes: dict[str, list[int]] = {"add": [], "change": [], "end": []}
+    delays: list[float] = []
+
+    def one(kind: str, statement: object) -> None:
+        with sessions() as db:  # type: ignore[operator]
+            db.execute(statement)
+            db.commit()
+        t = time.perf_counter()
+        _n, _d, size = stream.wait_for(lambda e: e[0] == "delta", timeout=30)[-1]
+        delays.append((time.perf_counter() - t) * 1000)
+        sizes[kind].append(size)
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for i in range(n):
+        one("add", insert(LiveCall).values(node_id=node_id, tenant_id=1, pbx_call_id=f"b{i}", started_at=now,
+                                           state="ringing", source_number="10001", destination_number="15145550000",
+                                           source_uri="", destination_uri="", source_ip="10.0.0.3",
+                                           destination_ip="10.0.0.4"))
+        one("change", update(LiveCall).where(LiveCall.pbx_call_id == f"b{i}").values(state="answered",
+                                                                                   destination_number="10002"))
+        one("end", delete(LiveCall).where(LiveCall.pbx_call_id == f"b{i}"))
+    stream.close()
+    return {"full_bytes": full, **{f"{k}_bytes": statistics.mean(v) for k, v in sizes.items()},
+            "delay_p50": pct(delays, 50), "delay_p95": pct(delays, 95)}
+
+
+def open_pages(base: str, session: requests.Session, master: int, streams: int, n: int) -> dict[str, float]:
+    pages = {"static": f"{base}/static/live.js", "home": f"{base}/home"}
+    workers = worker_pids(master)
+    idle = {k: statistics.median(timed(session, u, n)[0]) for k, u in pages.items()}
+    threads_idle = sum(thread_count(p) for p in workers)
+    opened = []
+    try:
+        for _ in range(streams):
+            opened.append(Stream(base, session, timeout=60))
+        for s in opened:
+            assert s.head(timeout=120) == 200
+            s.events(timeout=120)
+        busy = {k: statistics.median(timed(session, u, n)[0]) for k, u in pages.items()}
+        threads_busy = sum(thread_count(p) for p in workers)
+    finally:
+        for s in opened:
+            s.close()
+    return {"static_idle": idle["static"], "static_busy": busy["static"], "home_idle": idle["home"],
+            "home_busy": busy["home"], "threads_idle": threads_idle, "threads_busy": threads_busy}
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.1f}, min {min(values):.1f}, max {max(values):.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--streams", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    url = f"sqlite:///{tmp / 'bench.db'}" if args.backend == "sqlite" else os.environ["CLUSTERPBX_TEST_POSTGRES_URL"]
+    email, node_id, sessions = build(url)
+    print(f"clusterpbx web: gunicorn asgi worker x{args.workers}; {CALLS} live calls; {os.cpu_count()} CPU(s); "
+          f"{args.backend}")
+    results: list[dict[str, float]] = []
+    with portal(url, tmp / "instance", workers=args.workers, threads=16) as (base, master):
+        session = login(base, email, PASSWORD)
+        page = session.get(f"{base}/live/", timeout=60).content
+        ceiling = STATIC / f"bench-live-{os.getpid()}.html"
+        ceiling.write_bytes(b"x" * len(page))
+        try:
+            for run in range(1, args.runs + 1):
+                times, size = timed(session, f"{base}/live/", args.requests)
+                ctimes, csize = timed(session, f"{base}/static/{ceiling.name}", args.requests)
+                r = {"page_p50": pct(times, 50), "page_p95": pct(times, 95), "page_bytes": size,
+                     "ceiling_p50": pct(ctimes, 50), "ceiling_p95": pct(ctimes, 95), "ceiling_bytes": csize}
+                r.update(changes(base, session, sessions, node_id))
+                r.update(open_pages(base, session, master.pid, args.streams, 20))
+                results.append(r)
+                print(f"run {run}: admin /live/ p50 {r['page_p50']:.1f} ms, p95 {r['page_p95']:.1f} ms, "
+                      f"{r['page_bytes'] / 1024:.1f} KiB | static file of the same size p50 {r['ceiling_p50']:.1f} ms, "
+                      f"p95 {r['ceiling_p95']:.1f} ms")
+                print(f"       change: added {r['add_bytes']:.0f} B, changed {r['change_bytes']:.0f} B, ended "
+                      f"{r['end_bytes']:.0f} B (full list once per connection: {r['full_bytes'] / 1024:.1f} KiB); "
+                      f"commit to event p50 {r['delay_p50']:.0f} ms, p95 {r['delay_p95']:.0f} ms")
+                print(f"       {args.streams} open pages: static p50 {r['static_idle']:.1f} -> {r['static_busy']:.1f} ms, "
+                      f"home p50 {r['home_idle']:.1f} -> {r['home_busy']:.1f} ms; server threads "
+                      f"{r['threads_idle']:.0f} -> {r['threads_busy']:.0f}")
+                sys.stdout.flush()
+        finally:
+            ceiling.unlink(missing_ok=True)
+    print(f"over {len(results)} runs:")
+    for key, label in (("page_p50", "admin /live/ p50 ms"), ("page_p95", "admin /live/ p95 ms"),
+                       ("ceiling_p50", "static same size p50 ms"), ("ceiling_p95", "static same size p95 ms"),
+                       ("add_bytes", "bytes per added call"), ("end_bytes", "bytes per ended call"),
+                       ("delay_p95", "commit to event p95 ms"), ("static_busy", "static p50 ms, pages open"),
+                       ("home_idle", "home p50 ms, idle"), ("home_busy", "home p50 ms, pages open")):
+        print(f"  {label}: {spread([r[key] for r in results])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
