@@ -136,3 +136,16 @@ def test_reversed_dates_are_explained(client, auth, db, me):
     assert "La date de début (2026-09-30) est après la date de fin (2026-09-01)" in html
     resp = client.get("/calls/export.csv?start=2026-09-30&end=2026-09-01")
     assert resp.status_code == 302
+
+
+def test_api_tokens_page_uses_the_users_zone_and_date_format(client, auth, db, me):
+    from clusterpbx.control.models import ApiToken
+    from tests.api.conftest import user_token
+
+    user_token(db, me, "laptop")
+    row = db.query(ApiToken).filter_by(user_id=me.id).one()
+    row.created_at = dt.datetime(2026, 7, 1, 3, 30)  # UTC: still June 30 in Montréal
+    db.commit()
+    auth.login(me.email)
+    html = text(client.get("/api-tokens/"))
+    assert "2026-06-30 23:30:00" in html and " UTC" not in html
