@@ -37,7 +37,8 @@ Registrations::
 Calls, high level (synchronous: all steps happen inside the call; times come from ``clock``)::
 
     m.place_call(src, dst, answer=True, to_voicemail=None, message_seconds=3, hangup_by="caller") -> Call
-        # answered+bridged+hung up, or unanswered -> voicemail message (if dst has a mailbox);
+        # answered+bridged+hung up, or unanswered -> voicemail message in m.voicemail_box(dst) (the
+        # endpoint's configured mailbox, as the dialplan's VoiceMail(box@context); else <dst>@default);
         # honours AstDB-style DND/<dst> (straight to voicemail) and CF/<dst> (forward).
     m.queue_call(src, queue, exten=None, answer=True) -> Call
     m.conference_call(src, room, admin=False, muted=False, exten=None) -> Channel (stays joined)
@@ -82,7 +83,9 @@ Conferences (a room exists while it has participants)::
 Voicemail (files in ``<spool>/voicemail/<context>/<box>/<folder>/msgNNNN.{txt,wav}``)::
 
     m.leave_voicemail(box, caller_id='"Name" <num>', duration=3, context="default",
-                      callerchan="", folder="INBOX", origtime=None, msg_id=None, channel=None)
+                      callerchan="", folder="INBOX", origtime=None, msg_id=None, channel=None,
+                      audio=None)                # audio: the recording's WAV bytes (silence if None)
+    m.load_spool() -> int                        # read messages already in the spool (a restarted PBX)
     m.move_message(box, folder, msg_id, to_folder, context="default") -> bool
     m.delete_message(box, folder, msg_id, context="default") -> bool
     m.forward_message(box, folder, msg_id, to_box, to_folder="INBOX", context=..., to_context=...) -> bool
