@@ -26,10 +26,14 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from sqlalchemy import select
 
 from clusterpbx.control.callrecords import Directory, rows_for
-from clusterpbx.control.port import CallRecordReport, CallStatus
-from clusterpbx.esl.json_cdr import report_from_document
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.models import CallRecord, NodeKind, PbxNode
+from clusterpbx.control.port import CallRecorded, CallRecordReport, CallStatus
+from clusterpbx.control.projection import Projector
+from clusterpbx.esl.json_cdr import read_error_dir, report_from_document
 from clusterpbx.esl.translate import record_from_variables
 from tests.components import shared_fixtures
 
@@ -305,3 +309,37 @@ def test_dial_status_words_of_switch_ivr_originate(dial_status: str, status: Cal
                      variables={"DIALSTATUS": dial_status, "bridge_channel": "", "last_bridge_to": ""})
     (report,) = records(doc)
     assert report.status is status
+
+
+def test_each_leg_is_stored_once_from_the_live_event_and_the_error_directory(engine, db, world, tmp_path):
+    """The daemon stores what the live events report, then what mod_json_cdr could not post (its error
+    directory): the transferor's leg and the consultation are not stored twice, and every user has their
+    rows (attended transfer by the callee)."""
+    node = PbxNode(name="fs1", kind=NodeKind.FREESWITCH, host="127.0.0.1", port=8021)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant()
+    tenant.node_id = node.id
+    db.commit()
+    users = {ext: world.user(tenant, extension=ext).id for ext in ("1000", "1001", "1002")}
+    docs = _attended_by_callee()
+    projector = Projector(make_session_factory(engine), node.id)
+    for doc in docs:
+        report = live(doc)
+        if report is not None:
+            projector.handle(CallRecorded(report.ended_at or report.started_at, report))
+    projector.flush()
+    errdir = tmp_path / "json_cdr_failed"
+    errdir.mkdir()
+    for doc in docs:
+        (errdir / f"{unquote(doc['variables']['uuid'])}.cdr.json").write_text(json.dumps(doc))
+    reports, files = read_error_dir(errdir)
+    assert len(files) == len(docs) and len(reports) == 3
+    for report in reports:
+        projector.handle(CallRecorded(report.ended_at or report.started_at, report))
+    projector.flush()
+    stored = db.execute(select(CallRecord.user_id, CallRecord.pbx_call_id, CallRecord.status)).all()
+    assert len(stored) == len({(u, c) for u, c, _ in stored}) == 5
+    by_user = {ext: sorted(c for u, c, _ in stored if u == uid) for ext, uid in users.items()}
+    assert by_user == {"1000": [A], "1001": sorted([B, E]), "1002": sorted([A, E])}
+    assert {s for _, _, s in stored} == {"answered"}
