@@ -128,7 +128,7 @@ CONF
 enabled = no
 CONF
   cat >"$ETC/rtp.conf" <<'CONF'
-; RTP ports apart from the lab FreeSWITCH's (11000-11999).
+; RTP ports apart from the lab FreeSWITCH's (11000-11998).
 [general]
 rtpstart = 10000
 rtpend = 10999

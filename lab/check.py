@@ -19,14 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 REGISTER_XML = HERE.parent / "vagrant" / "sipp" / "register.xml"
 SIPP_LOCAL_PORT = 5072
-# AMI actions answered with a list of events (panoramisk collects them until the ...Complete event).
-LISTS = {"PJSIPShowContacts"}
 
 
 def lab_env(script: str) -> dict[str, str]:
@@ -62,8 +61,9 @@ async def ami_actions(env: dict[str, str], actions: list[dict[str, str]]) -> lis
             await asyncio.sleep(0.1)
         else:
             fail("AMI login refused or not answered")
-        return [await asyncio.wait_for(manager.send_action(action, as_list=action["Action"] in LISTS), 10)
-                for action in actions]
+        # panoramisk sees from "EventList: start" that a list follows; an error (e.g. "No Contacts found")
+        # is a single message (as_list=True would wait for a list that never comes).
+        return [await asyncio.wait_for(manager.send_action(action), 10) for action in actions]
     finally:
         manager.close()
 
@@ -118,33 +118,57 @@ def sipp_register(target: str, env: dict[str, str], expires: int) -> None:
     print(f"SIPp REGISTER {user}@{host} -> {target} expires {expires}: 200 OK")
 
 
+def asterisk_contacts(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The lab account's contacts by Call-ID of their REGISTER."""
+    (contacts,) = asyncio.run(ami_actions(env, [{"Action": "PJSIPShowContacts"}]))
+    if not isinstance(contacts, list):  # no contact at all: one "Response: Error" message
+        return {}
+    return {c.get("CallId", ""): dict(c) for c in contacts
+            if c.get("Event") == "ContactList" and c.get("Endpoint") == env["CPBX_LAB_SIP_USER"]}
+
+
 def register_asterisk(env: dict[str, str]) -> None:
     user = env["CPBX_LAB_SIP_USER"]
+    before = set(asterisk_contacts(env))
     sipp_register(env["CPBX_LAB_AST_SIP"], env, 60)
-    (contacts,) = asyncio.run(ami_actions(env, [{"Action": "PJSIPShowContacts"}]))
-    seen = [dict(c) for c in contacts if c.get("Event") == "ContactList"
-            and c.get("Endpoint") == user]
-    if not seen:
-        fail(f"Asterisk lists no contact for {user} after the REGISTER")
-    print(f"  Asterisk PJSIPShowContacts: {seen[0].get('Uri')} status {seen[0].get('Status')}")
+    new = {k: v for k, v in asterisk_contacts(env).items() if k not in before}
+    if not new:
+        fail(f"Asterisk lists no new contact for {user} after the REGISTER")
+    contact = next(iter(new.values()))
+    print(f"  Asterisk PJSIPShowContacts: {contact.get('Uri')} status {contact.get('Status')}")
     sipp_register(env["CPBX_LAB_AST_SIP"], env, 0)
+
+
+def freeswitch_registrations(env: dict[str, str]) -> dict[str, str]:
+    """The lab account's rows of `show registrations` by token (the Call-ID of their REGISTER)."""
+    (regs,) = esl_api(env, ["show registrations"])
+    prefix = env["CPBX_LAB_SIP_USER"] + ","
+    return {line.split(",")[2]: line for line in regs.splitlines() if line.startswith(prefix)}
 
 
 def register_freeswitch(env: dict[str, str]) -> None:
     user = env["CPBX_LAB_SIP_USER"]
+    before = set(freeswitch_registrations(env))
     sipp_register(env["CPBX_LAB_FS_SIP"], env, 60)
-    (regs,) = esl_api(env, ["show registrations"])
-    if f"{user}," not in regs:
-        fail(f"FreeSWITCH lists no registration for {user}: {regs!r}")
-    print("  FreeSWITCH show registrations: " + next(line for line in regs.splitlines() if line.startswith(user)))
+    for _ in range(20):  # FreeSWITCH writes the core's registration table through a queue: give it a moment
+        new = {k: v for k, v in freeswitch_registrations(env).items() if k not in before}
+        if new:
+            break
+        time.sleep(0.5)
+    else:
+        fail(f"FreeSWITCH lists no new registration for {user} after the REGISTER")
+    print("  FreeSWITCH show registrations: " + next(iter(new.values())))
     sipp_register(env["CPBX_LAB_FS_SIP"], env, 0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("pbx", nargs="*", choices=["asterisk", "freeswitch"], default=[])
+    parser.add_argument("pbx", nargs="*", help="asterisk and/or freeswitch (default: both)")
     parser.add_argument("--register", action="store_true", help="also REGISTER the lab account with SIPp")
     args = parser.parse_args()
+    unknown = set(args.pbx) - {"asterisk", "freeswitch"}
+    if unknown:
+        parser.error(f"unknown PBX {', '.join(sorted(unknown))} (asterisk or freeswitch)")
     for pbx in args.pbx or ["asterisk", "freeswitch"]:
         if pbx == "asterisk":
             env = lab_env("asterisk.sh")

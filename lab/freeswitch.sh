@@ -27,10 +27,16 @@ PIDFILE=$RUN/run/freeswitch.pid
 CPBX_DIR=$CONF/clusterpbx
 export LD_LIBRARY_PATH=$CPBX_LAB_PREFIX/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # Modules the lab build has and the generated configuration uses (docs/operators.md), loggers first.
-MODULES="mod_console mod_logfile mod_syslog mod_xml_curl mod_json_cdr mod_event_socket mod_sofia mod_loopback
+MODULES="mod_console mod_logfile mod_syslog mod_json_cdr mod_event_socket mod_sofia mod_loopback
 mod_commands mod_conference mod_db mod_dptools mod_expr mod_fifo mod_hash mod_voicemail mod_callcenter
 mod_valet_parking mod_sms mod_dialplan_xml mod_opus mod_sndfile mod_native_file mod_local_stream
 mod_tone_stream mod_say_en mod_say_fr"
+# mod_xml_curl refuses to load without a binding that has a URL: only with CPBX_LAB_XML_CURL=1, bound to
+# the portal (the mod_xml_curl variant of docs/operators.md; the static files stay the fallback).
+XML_CURL=${CPBX_LAB_XML_CURL:-0}
+if [ "$XML_CURL" = 1 ]; then
+  MODULES="mod_xml_curl $MODULES"
+fi
 
 need_build() {
   [ -x "$BIN" ] || die "no FreeSWITCH in $FS (build it first, outside the repository: see lab/README.md)"
@@ -65,10 +71,10 @@ configure() {
   # the default domain and answer 403 (../shared/notes/real-pbx-lab.md).
   sed -i -E '/^[[:space:]]*<param name="force-(register|subscription|register-db)-domain"/d' \
     "$CONF/sip_profiles/internal.xml"
-  # RTP ports apart from the lab Asterisk's (10000-10999).
+  # RTP ports apart from the lab Asterisk's (10000-10999); FreeSWITCH wants an even end port.
   sed -i -E \
     -e 's|<!-- *<param name="rtp-start-port" value="[0-9]+"/> *-->|<param name="rtp-start-port" value="11000"/>|' \
-    -e 's|<!-- *<param name="rtp-end-port" value="[0-9]+"/> *-->|<param name="rtp-end-port" value="11999"/>|' \
+    -e 's|<!-- *<param name="rtp-end-port" value="[0-9]+"/> *-->|<param name="rtp-end-port" value="11998"/>|' \
     "$CONF/autoload_configs/switch.conf.xml"
   # 3. Only the modules that were built.
   {
@@ -97,6 +103,21 @@ configure() {
   </settings>
 </configuration>
 XML
+  if [ "$XML_CURL" = 1 ]; then
+    cat >"$CONF/autoload_configs/xml_curl.conf.xml" <<XML
+<configuration name="xml_curl.conf" description="ClusterPBX">
+  <bindings>
+    <binding name="clusterpbx">
+      <param name="gateway-url" value="$PORTAL_URL/freeswitch/xml-curl/$FS_NODE" bindings="directory|dialplan"/>
+      <param name="gateway-credentials" value="$FS_NODE:$ESL_PASSWORD"/>
+      <param name="auth-scheme" value="basic"/>
+      <param name="timeout" value="5"/>
+    </binding>
+  </bindings>
+</configuration>
+XML
+    chmod 0600 "$CONF/autoload_configs/xml_curl.conf.xml"
+  fi
   # 5. mod_json_cdr to the portal (docs/operators.md), failures kept in a folder the daemon can read.
   mkdir -p "$RUN/log/json_cdr_failed"
   cat >"$CONF/autoload_configs/json_cdr.conf.xml" <<XML

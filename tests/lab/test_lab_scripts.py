@@ -258,8 +258,26 @@ def test_freeswitch_configuration(lab: dict[str, str]):
         assert (cpbx / f"callcenter_{part}_clusterpbx.xml").read_text() == "<include/>\n"
     user = (conf / "directory/default/cpbxlab.xml").read_text()
     assert f'<param name="password" value="{secrets["LAB_SIP_PASSWORD"]}"/>' in user
+    assert not (conf / "autoload_configs/xml_curl.conf.xml").exists()  # mod_xml_curl: only on request
+    assert "mod_xml_curl" not in loaded
     # The installed configuration itself is never touched.
     assert 'data="internal_sip_port=5060"' in (Path(lab["CPBX_LAB_PREFIX"]) / "freeswitch/conf/vars.xml").read_text()
+
+
+def test_freeswitch_xml_curl_on_request(lab: dict[str, str]):
+    """mod_xml_curl does not load without a binding URL: it is loaded, bound to the portal, only when asked."""
+    write(Path(lab["CPBX_LAB_PREFIX"]) / "freeswitch/mod/mod_xml_curl.so", "")
+    result = run("freeswitch.sh", "configure", env={**lab, "CPBX_LAB_XML_CURL": "1",
+                                                    "CPBX_LAB_PORTAL_URL": "http://127.0.0.1:5000"})
+    assert result.returncode == 0, result.stderr
+    state = Path(lab["CPBX_LAB_STATE"])
+    conf = state / "freeswitch/conf/autoload_configs"
+    secrets = dict(line.split("=", 1) for line in (state / "secrets.env").read_text().split())
+    assert '<load module="mod_xml_curl"/>' in (conf / "modules.conf.xml").read_text()
+    xml_curl = (conf / "xml_curl.conf.xml").read_text()
+    assert ('<param name="gateway-url" value="http://127.0.0.1:5000/freeswitch/xml-curl/lab-freeswitch" '
+            'bindings="directory|dialplan"/>') in xml_curl
+    assert f'<param name="gateway-credentials" value="lab-freeswitch:{secrets["ESL_PASSWORD"]}"/>' in xml_curl
 
 
 def test_real_pbxs(tmp_path: Path):
