@@ -483,6 +483,28 @@ def _print_status(settings: Settings) -> None:
         click.echo(f"pending call-setting changes: {pending}")
 
 
+def demo_portal_config(settings: Settings, host: str, port: int, oidc_port: int) -> dict[str, Any]:
+    """create_app's configuration for the demo portal; starts the demo's OpenID provider standing in for
+    Google unless a real Google client is configured."""
+    # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
+    overrides: dict[str, Any] = {"session_cookie_secure": False}
+    if settings.public_url == Settings.public_url:  # not configured: where this demo serves
+        overrides["public_url"] = f"http://{host}:{port}"
+    config: dict[str, Any] = {"SETTINGS": overrides}
+    if not settings.google_client_id:
+        # "Connexion avec Gmail" against the demo's own OpenID provider (Google's code path, another
+        # discovery URL and client), labelled as such on the login page.
+        from .demo_oidc import DemoOidcProvider
+
+        public = str(overrides.get("public_url", settings.public_url)).rstrip("/")
+        provider = DemoOidcProvider(public + "/login/google/callback", port=oidc_port).start()
+        overrides.update(provider.portal_settings())
+        config["DEMO_OIDC_PROVIDER"] = provider.url
+        config["DEMO_OIDC"] = provider
+        click.echo(f"Demo OpenID provider standing in for Google on {provider.url}/")
+    return config
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, default=8000)
@@ -511,22 +533,7 @@ def run(host: str, port: int, ami_port: int, esl_port: int, oidc_port: int) -> N
         from .demo_runtime import announce_voicemail_when_connected
 
         announce_voicemail_when_connected(sim, daemon)
-    # Plain HTTP on loopback for the demo: a Secure cookie would not come back over http://.
-    overrides: dict[str, Any] = {"session_cookie_secure": False}
-    if settings.public_url == Settings.public_url:  # not configured: where this demo serves
-        overrides["public_url"] = f"http://{host}:{port}"
-    extra: dict[str, Any] = {}
-    if not settings.google_client_id:
-        # "Connexion avec Gmail" against the demo's own OpenID provider (Google's code path, another
-        # discovery URL and client), labelled as such on the login page.
-        from .demo_oidc import DemoOidcProvider
-
-        public = overrides.get("public_url", settings.public_url).rstrip("/")
-        provider = DemoOidcProvider(public + "/login/google/callback", port=oidc_port).start()
-        overrides.update(provider.portal_settings())
-        extra["DEMO_OIDC_PROVIDER"] = provider.url
-        click.echo(f"Demo OpenID provider standing in for Google on {provider.url}/")
-    app = create_app({"SETTINGS": overrides, **extra})
+    app = create_app(demo_portal_config(settings, host, port, oidc_port))
     click.echo(f"ClusterPBX demo portal on http://{host}:{port}/ (logins in README.md)")
     from werkzeug.serving import run_simple
 
