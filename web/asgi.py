@@ -35,6 +35,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 STREAM_PATH = "/live/stream"
 KEEPALIVE_SECONDS = 20.0  # a comment line now and then so that proxies keep the connection open
 STREAM_SECONDS = 30 * 60  # then the browser reconnects, which checks the session again
+RECHECK_SECONDS = 30.0  # open streams of a user signed out since (deactivated, new password) end
 RETRY_MS = 3000
 
 
@@ -131,12 +132,15 @@ class WsgiBridge:
 class Portal:
     """The ASGI application: the live-calls stream on the loop, everything else through the bridge."""
 
-    def __init__(self, flask_app: Flask, threads: int = 16):
+    def __init__(self, flask_app: Flask, threads: int = 16, recheck_seconds: float = RECHECK_SECONDS):
         self.flask = flask_app
+        self.recheck_seconds = recheck_seconds
         self.bridge = WsgiBridge(flask_app, threads,
                                  int(flask_app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024))
         self.notifier = feed.Notifier(flask_app.extensions["clusterpbx.sessions"])
         self.streams = 0
+        self.open: dict[asyncio.Event, feed.Scope] = {}  # each open stream's end signal and scope
+        self._recheck: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -152,13 +156,40 @@ class Portal:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.notifier.start()
+                await self._start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.notifier.stop()
+                if self._recheck is not None:
+                    self._recheck.cancel()
                 self.bridge.pool.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start(self) -> None:
+        await self.notifier.start()
+        self._recheck = asyncio.create_task(self._recheck_loop(), name="live-recheck")
+
+    async def _recheck_loop(self) -> None:
+        """Every RECHECK_SECONDS, one query for the users of every open stream of this process."""
+        sessions = self.flask.extensions["clusterpbx.sessions"]
+
+        def good(scopes: list[feed.Scope]) -> set[tuple[int, int]]:
+            with sessions() as db:
+                return feed.still_signed_in(db, scopes)
+
+        while True:
+            await asyncio.sleep(self.recheck_seconds)
+            if not self.open:
+                continue
+            try:
+                valid = await asyncio.to_thread(good, list(self.open.values()))
+            except Exception:  # busy database: next time
+                log.warning("live calls: checking open streams failed", exc_info=True)
+                continue
+            for ended, who in list(self.open.items()):
+                if (who.user_id, who.session_version) not in valid:
+                    ended.set()
 
     def _snapshot(self, scope_: feed.Scope) -> bytes:
         with self.flask.extensions["clusterpbx.sessions"]() as db:
@@ -176,15 +207,17 @@ class Portal:
             await send({"type": "http.response.body", "body": b"sign in first\n"})
             return
         if not self.notifier._task:  # a server without the lifespan protocol: start on first use
-            await self.notifier.start()
+            await self._start()
         queue = self.notifier.subscribe()
         self.streams += 1
-        disconnected = asyncio.Event()
+        disconnected, ended = asyncio.Event(), asyncio.Event()  # the browser left; the stream must end
+        self.open[ended] = who
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
             disconnected.set()
+            ended.set()
 
         watcher = asyncio.create_task(watch())
         sent: set[str] = set()
@@ -202,15 +235,15 @@ class Portal:
             await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode() + first,
                         "more_body": True})
             deadline = time.monotonic() + STREAM_SECONDS
-            while not disconnected.is_set() and time.monotonic() < deadline:
+            while not ended.is_set() and time.monotonic() < deadline:
                 getter = asyncio.ensure_future(queue.get())
-                stop = asyncio.ensure_future(disconnected.wait())
+                stop = asyncio.ensure_future(ended.wait())
                 done, _pending = await asyncio.wait({getter, stop}, timeout=KEEPALIVE_SECONDS,
                                                     return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
                 if getter not in done:
                     getter.cancel()
-                    if not disconnected.is_set():
+                    if not ended.is_set():
                         await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
                     continue
                 batch = getter.result()
@@ -228,6 +261,7 @@ class Portal:
             pass  # the browser went away while we wrote
         finally:
             self.notifier.unsubscribe(queue)
+            self.open.pop(ended, None)
             self.streams -= 1
             watcher.cancel()
 
@@ -250,6 +284,7 @@ def _ids(event: bytes) -> list[str]:
 def make_app(flask_app: Flask | None = None, threads: int | None = None) -> Portal:
     """gunicorn: `clusterpbx.web.asgi:make_app()` (what `clusterpbx web` runs)."""
     threads = threads or int(os.environ.get("CLUSTERPBX_WEB_THREADS", "16"))
-    return Portal(flask_app or create_app(), threads)
+    recheck = float(os.environ.get("CLUSTERPBX_LIVE_RECHECK_SECONDS", RECHECK_SECONDS))
+    return Portal(flask_app or create_app(), threads, recheck)
 
 

@@ -28,11 +28,11 @@ def free_port() -> int:
 
 @contextmanager
 def portal(database_url: str, instance: Path, workers: int = 1, threads: int = 4,
-           boot_timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+           boot_timeout: float = 90.0, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield (base URL, the gunicorn master process)."""
     port = free_port()
     instance.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CLUSTERPBX_DATABASE_URL": database_url, "CLUSTERPBX_INSTANCE": str(instance),
+    env = {**os.environ, **(env or {}), "CLUSTERPBX_DATABASE_URL": database_url, "CLUSTERPBX_INSTANCE": str(instance),
            "CLUSTERPBX_SESSION_COOKIE_SECURE": "false", "CLUSTERPBX_RATELIMIT_STORAGE_URL": "memory://",
            "CLUSTERPBX_LOG_LEVEL": "WARNING"}
     log = open(instance / "web.log", "wb")  # noqa: SIM115 - closed below

@@ -146,3 +146,28 @@ def test_a_stream_carries_only_its_users_calls(db, world, database_url, tmp_path
         assert not [e for e in theirs.events(timeout=2) if e[0] == "delta"]  # nothing of acme's
         mine.close()
         theirs.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_open_stream_ends_when_its_user_is_signed_out(db, world, database_url, tmp_path):
+    """A password change (new session version) or a deactivated account ends the open streams of that
+    user at the next check (every 30 s; 1 s here), and the browser's reconnection is refused."""
+    _node, tenant = company(db, world)
+    me = world.user(tenant, extension="2192")
+    colleague = world.user(tenant, extension="2193")
+    with portal(database_url, tmp_path / "instance", env={"CLUSTERPBX_LIVE_RECHECK_SECONDS": "1"}) as (base, _m):
+        my_session, their_session = login(base, me.email), login(base, colleague.email)
+        mine, theirs = Stream(base, my_session), Stream(base, their_session)
+        assert mine.head() == 200 and theirs.head() == 200
+        mine.events(timeout=30)
+        theirs.events(timeout=30)
+        me.session_version += 1  # what a password change does
+        db.commit()
+        deadline = time.monotonic() + 15
+        with pytest.raises(EOFError):
+            while time.monotonic() < deadline:
+                mine.events(timeout=1)
+        assert Stream(base, my_session).head() == 401
+        theirs.events(timeout=3)  # the colleague's stream is still open (no EOFError)
+        mine.close()
+        theirs.close()
