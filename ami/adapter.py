@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
@@ -51,6 +54,7 @@ from clusterpbx.control.port import (
     MailboxCounts,
     MailboxFolder,
     NodeAddress,
+    PbxError,
     PbxPort,
     PbxRefused,
     PhoneVendor,
@@ -108,7 +112,16 @@ class AsteriskAdapter(PbxPort):
         self.voicemail_context = validate.context(extra.get("voicemail_context") or DEFAULT_VOICEMAIL_CONTEXT,
                                                   "voicemail_context")
         self.dial_context = validate.context(extra["context"], "context") if extra.get("context") else ""
-        self.tz = ZoneInfo(extra.get("timezone") or "UTC")
+        # The PBX server's zone: Asterisk writes the Cdr event's times in it. Given as the node option
+        # `timezone`, or learned at every connection (and each minute, for daylight saving) from
+        # CoreStatus's start-up time plus FullyBooted's uptime (_learn_zone).
+        self.zone_given = bool(extra.get("timezone"))
+        self.tz: dt.tzinfo = ZoneInfo(extra["timezone"]) if self.zone_given else dt.UTC
+        # Master.csv's zone: UTC with cdr.conf's usegmtime = yes (docs/operators.md), else the server's.
+        self.csv_in_utc = str(extra.get("cdr_csv_zone", "utc")).lower() != "local"
+        self._booted: tuple[int, float] | None = None  # FullyBooted's Uptime, and when it arrived
+        self._zone_known = self.zone_given
+        self._held_cdrs: list[Message] = []  # Cdr events that arrived before the zone was known
         self.translator = EventTranslator(tz=self.tz, voicemail_context=self.voicemail_context)
         settings = ConnectionSettings(
             host=address.host, port=address.port, username=address.username, secret=address.secret,
@@ -140,13 +153,59 @@ class AsteriskAdapter(PbxPort):
         if up:
             # Channel state from before the outage is stale; the daemon's snapshot (live_calls) reloads it.
             self.translator.reset()
+            self._zone_known = self.zone_given
             self._tasks.add(task := asyncio.ensure_future(self._prime_contacts()))
+            task.add_done_callback(self._tasks.discard)
+            self._tasks.add(task := asyncio.ensure_future(self._release_held_cdrs()))
             task.add_done_callback(self._tasks.discard)
             self._emit([Connected(utcnow())])
         else:
             self._emit([Disconnected(utcnow(), reason=reason)])
 
+    async def _release_held_cdrs(self) -> None:
+        # Call records of this session are read once the zone is known, never in a wrong one.
+        await self._learn_zone()
+        held, self._held_cdrs = self._held_cdrs, []
+        for event in held:
+            self._on_ami_event(event)
+
+    async def _learn_zone(self) -> None:
+        """The server's UTC offset: its local start-up time (CoreStatus) plus its uptime (FullyBooted,
+        sent at login) is its local time now. Rounded to a quarter of an hour. Kept as it was when the
+        PBX does not say (an old session without FullyBooted, an error)."""
+        if self.zone_given:
+            self._zone_known = True
+            return
+        try:
+            for _ in range(20):  # FullyBooted comes right after the login answer (class system)
+                if self._booted is not None:
+                    break
+                await asyncio.sleep(0.05)
+            if self._booted is not None:
+                status = await self._action({"Action": "CoreStatus"})
+                uptime, seen = self._booted
+                started = dt.datetime.strptime(f"{status.get('CoreStartupDate')} {status.get('CoreStartupTime')}",
+                                               "%Y-%m-%d %H:%M:%S")
+                local_now = started + dt.timedelta(seconds=uptime + (time.monotonic() - seen))
+                offset = round((local_now - utcnow()).total_seconds() / 900) * 900
+                if abs(offset) <= 14 * 3600:
+                    zone = dt.UTC if offset == 0 else dt.timezone(dt.timedelta(seconds=offset))
+                    if zone != self.tz:
+                        log.info("AMI %s: the PBX's clock is UTC%+.2f h", self.address.host, offset / 3600)
+                    self.tz = self.translator.tz = zone
+        except (PbxError, ValueError, TypeError) as exc:
+            log.info("AMI %s: the PBX's zone could not be learned (%s); keeping %s", self.address.host, exc, self.tz)
+        finally:
+            self._zone_known = True
+
     def _on_ami_event(self, event: Message) -> None:
+        name = event.get("Event")
+        if name == "FullyBooted":
+            with contextlib.suppress(TypeError, ValueError):
+                self._booted = (int(event.get("Uptime") or 0), time.monotonic())
+        elif name == "Cdr" and not self._zone_known:
+            self._held_cdrs.append(event)
+            return
         try:
             events = self.translator.feed(event)
         except Exception:
@@ -206,6 +265,7 @@ class AsteriskAdapter(PbxPort):
         return out
 
     async def live_calls(self) -> list[LiveCall]:
+        await self._learn_zone()  # called each minute (the live-call sweep): daylight saving is followed
         await self._contacts()
         answer = await self._action({"Action": "CoreShowChannels"}, as_list=True)
         return self.translator.load_channels(self._items(answer, "CoreShowChannel"))
@@ -221,11 +281,14 @@ class AsteriskAdapter(PbxPort):
         path = (self.address.extra or {}).get("cdr_csv", "")
         if not path:
             return [], position
+        if not self._zone_known:
+            await self._learn_zone()
         try:
             offset = int(position or 0)
         except ValueError:
             offset = 0
-        reports, new = await asyncio.to_thread(cdr.read_csv_since, path, offset, self.tz)
+        reports, new = await asyncio.to_thread(cdr.read_csv_since, path, offset,
+                                               dt.UTC if self.csv_in_utc else self.tz)
         return reports, str(new)
 
     # ---------------------------------------------------------------- queues

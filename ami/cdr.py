@@ -14,7 +14,6 @@ import io
 import os
 import re
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo
 
 from clusterpbx.control.port import CallRecordReport, CallStatus
 
@@ -87,7 +86,7 @@ def clean_name(name: str) -> str:
     return " ".join(text.split())[:MAX_NAME]
 
 
-def _time(value: str, tz: ZoneInfo) -> dt.datetime | None:
+def _time(value: str, tz: dt.tzinfo) -> dt.datetime | None:
     value = (value or "").strip()
     if not value:
         return None
@@ -102,11 +101,14 @@ def _int(value: str) -> int:
         return 0
 
 
-def record_id(uniqueid: str, dstchannel: str, lastapp: str, start: str) -> str:
-    return f"{uniqueid}|{dstchannel}|{lastapp}|{start}"
+def record_id(uniqueid: str, dstchannel: str, lastapp: str, start: dt.datetime) -> str:
+    """One leg's identity, the same from the AMI Cdr event (the server's local time) and from
+    Master.csv (UTC with usegmtime): the start is written in UTC, whatever zone the source used. On a
+    UTC server this is the text both sources write, so ids stored before are unchanged."""
+    return f"{uniqueid}|{dstchannel}|{lastapp}|{start:%Y-%m-%d %H:%M:%S}"
 
 
-def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport | None:
+def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport | None:
     """`f` uses the CSV column names (lower case); the AMI event maps to them in `fields_from_event`."""
     if (f.get("lastapp") or "").lower() in _SKIPPED_APPS:
         return None
@@ -124,7 +126,7 @@ def report_from_fields(f: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport |
     if _NUMBER.fullmatch(src):
         number = src
     return CallRecordReport(
-        pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), f.get("start", "")),
+        pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), start),
         call_id=f["uniqueid"],
         started_at=start,
         answered_at=_time(f.get("answer", ""), tz),
@@ -163,11 +165,11 @@ def fields_from_event(event: Mapping[str, str]) -> dict[str, str]:
     return {col: str(lower.get(header.lower(), "") or "") for col, header in _EVENT_TO_CSV.items()}
 
 
-def report_from_event(event: Mapping[str, str], tz: ZoneInfo) -> CallRecordReport | None:
+def report_from_event(event: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport | None:
     return report_from_fields(fields_from_event(event), tz)
 
 
-def read_csv_since(path: str, position: int, tz: ZoneInfo,
+def read_csv_since(path: str, position: int, tz: dt.tzinfo,
                    max_bytes: int = 16 << 20) -> tuple[list[CallRecordReport], int]:
     """Records appended to Master.csv after byte `position`, and the new position. Only complete lines
     are consumed; a file smaller than the position (rotated) is read from the start."""

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from clusterpbx.sim import model as M
@@ -40,8 +40,8 @@ def _unknown(v: str) -> str:
     return v if v else "<unknown>"
 
 
-def _ts(t: float | None) -> str:
-    return "" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _ts(t: float | None, zone: tzinfo = UTC) -> str:
+    return "" if t is None else datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _hms(seconds: int) -> str:
@@ -298,6 +298,9 @@ class AmiServer:
                           {AMI_USER: AMI_SECRET})
         self.sessions: list[Session] = []
         self.reject_logins = False
+        # The server's local zone (TZ): Asterisk writes the Cdr event's times and CoreStatus's in it,
+        # whatever cdr.conf's usegmtime says of Master.csv (real-pbx-lab.md). UTC unless a test says.
+        self.zone: tzinfo = UTC
         self.boot_time = time.time()
         self.notify_types = dict(PJSIP_NOTIFY_TYPES)
         self._server: asyncio.Server | None = None
@@ -384,6 +387,9 @@ class AmiServer:
         if self.cdr_csv is not None and isinstance(ev, M.CallRecord):
             self._append_cdr_csv(ev.record)
         for cls, pairs in translate(ev):
+            if cls == "cdr" and self.zone is not UTC and isinstance(ev, M.CallRecord):
+                local = {"StartTime": ev.record.start, "AnswerTime": ev.record.answer, "EndTime": ev.record.end}
+                pairs = [(k, _ts(local[k], self.zone)) if k in local else (k, v) for k, v in pairs]
             self.broadcast(cls, pairs)
 
     def _append_cdr_csv(self, r: M.CallRecordData) -> None:
@@ -615,8 +621,8 @@ class AmiServer:
         self.broadcast("user", [("Event", "UserEvent"), ("Privilege", "user,all"), ("UserEvent", name), *rest])
 
     def act_corestatus(self, s: Session, req: Request) -> None:
-        start = datetime.fromtimestamp(self.boot_time, UTC)
-        reload_ = datetime.fromtimestamp(max(self.boot_time, self.model.last_reload), UTC)
+        start = datetime.fromtimestamp(self.boot_time, self.zone)
+        reload_ = datetime.fromtimestamp(max(self.boot_time, self.model.last_reload), self.zone)
         self._respond(s, req, "Success", [
             ("CoreStartupDate", start.strftime("%Y-%m-%d")), ("CoreStartupTime", start.strftime("%H:%M:%S")),
             ("CoreReloadDate", reload_.strftime("%Y-%m-%d")), ("CoreReloadTime", reload_.strftime("%H:%M:%S")),
