@@ -29,7 +29,7 @@ once() {
 once "$CPBX" node add "$AST_NODE" --kind asterisk --host "$LAB_ASTERISK_IP" --port "$AMI_PORT" \
   --username clusterpbx --secret-stdin --spool "$MNT/spool/asterisk" \
   --config-dir "$MNT/etc/asterisk/clusterpbx" \
-  --option "cdr_csv=$MNT/log/asterisk/cdr-csv/Master.csv" --option timezone=UTC <<<"$AMI_SECRET"
+  --option "cdr_csv=$MNT/log/asterisk/cdr-csv/Master.csv" <<<"$AMI_SECRET"
 once "$CPBX" node add "$FS_NODE" --kind freeswitch --host 127.0.0.1 --port "$ESL_PORT" --secret-stdin \
   --sip-domain "$FS_DOMAIN" --config-dir "$FS_CONF_DIR" \
   --option "json_cdr_error_dir=$FS_JSON_CDR_DIR" <<<"$ESL_PASSWORD"
