@@ -16,6 +16,7 @@ import asyncio
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,13 @@ from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 REGISTER_XML = HERE.parent / "vagrant" / "sipp" / "register.xml"
-SIPP_LOCAL_PORT = 5072
+
+
+def free_udp_port(host: str) -> int:
+    """A UDP port nobody uses right now, for SIPp (several checks may run at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def lab_env(script: str) -> dict[str, str]:
@@ -105,11 +112,12 @@ def sipp_register(target: str, env: dict[str, str], expires: int) -> None:
         fail("sipp not found (apt-get install sip-tester)")
     host = target.split(":")[0]
     user, password = env["CPBX_LAB_SIP_USER"], env["CPBX_LAB_SIP_PASSWORD"]
+    port = free_udp_port(host)
     with tempfile.TemporaryDirectory(prefix="cpbx-lab-sipp-") as work:
         result = subprocess.run(
-            [sipp, "-sf", str(REGISTER_XML), "-m", "1", "-i", host, "-p", str(SIPP_LOCAL_PORT),
+            [sipp, "-sf", str(REGISTER_XML), "-m", "1", "-i", host, "-p", str(port),
              "-au", user, "-ap", password, "-set", "user", user, "-set", "domain", host,
-             "-set", "uas_port", str(SIPP_LOCAL_PORT), "-set", "expires", str(expires), "-nostdin",
+             "-set", "uas_port", str(port), "-set", "expires", str(expires), "-nostdin",
              "-timeout", "20s", "-timeout_error", "-trace_err", "-trace_logs", target],
             cwd=work, capture_output=True, text=True)
         if result.returncode != 0:

@@ -288,7 +288,10 @@ def test_real_pbxs(tmp_path: Path):
     assert os.access(f"{prefix}/asterisk/sbin/asterisk", os.X_OK) and os.access(f"{prefix}/freeswitch/bin/freeswitch",
                                                                                   os.X_OK)
     assert shutil.which("sipp"), "apt-get install sip-tester"
-    env = {"PATH": os.environ["PATH"], "CPBX_LAB_PREFIX": prefix, "CPBX_LAB_STATE": str(tmp_path / "state")}
+    # Ports of their own, so the test runs beside a lab someone started with the default ports.
+    env = {"PATH": os.environ["PATH"], "CPBX_LAB_PREFIX": prefix, "CPBX_LAB_STATE": str(tmp_path / "state"),
+           "CPBX_LAB_AMI_PORT": "25038", "CPBX_LAB_AST_SIP_PORT": "25060", "CPBX_LAB_ESL_PORT": "28021",
+           "CPBX_LAB_FS_SIP_PORT": "25160", "CPBX_LAB_FS_EXT_SIP_PORT": "25180"}
     try:
         for script in ("asterisk.sh", "freeswitch.sh"):
             started = run(script, "start", env=env, timeout=150)
