@@ -202,24 +202,25 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     _act(
         c,
         "set",
-        f"conference_flags=${{cond({_conf_db('wait_for_admin', owner, domain)} == true ? wait-mod : )}}",
+        f"conference_flags=${{cond(x{_conf_db('wait_for_admin', owner, domain)} == xtrue ? wait-mod : )}}",
     )
-    _act(c, "set", f"cpbx_flags=${{cond({_conf_db('listen_only_users', owner, domain)} == true ? mute : )}}")
+    _act(c, "set", f"cpbx_flags=${{cond(x{_conf_db('listen_only_users', owner, domain)} == xtrue ? mute : )}}")
     _act(
         c,
         "set",
-        f"conference_controls=${{cond({_conf_db('star_menu', owner, domain)} == true ? cpbx-menu : none)}}",
-    )
-    _act(
-        c,
-        "set",
-        f"conference_moh_sound=${{cond({_conf_db('music_on_hold', owner, domain)} == true ? "
-        "local_stream://moh : )}",
+        f"conference_controls=${{cond(x{_conf_db('star_menu', owner, domain)} == xtrue ? cpbx-menu : none)}}",
     )
     _act(
         c,
         "set",
-        f"cpbx_profile=${{cond({_conf_db('announce_count', owner, domain)} == true ? cpbx-count : cpbx)}}",
+        # Quoted: cond() splits its answers at ':' (switch_separate_string), the URL's colon included.
+        f"conference_moh_sound=${{cond(x{_conf_db('music_on_hold', owner, domain)} == xtrue ? "
+        "'local_stream://moh' : )}",
+    )
+    _act(
+        c,
+        "set",
+        f"cpbx_profile=${{cond(x{_conf_db('announce_count', owner, domain)} == xtrue ? cpbx-count : cpbx)}}",
     )
     _act(
         c,
@@ -264,12 +265,14 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     c = _cond(x, "destination_number", local_re)
     # call waiting off: a second call to the extension is busy (counted per extension)
     _act(c, "set", f"cpbx_cw={db('call_waiting')}", inline=True)
-    _act(c, "limit", f"hash {name} {target} ${{cond(${{cpbx_cw}} == true ? 99 : 1)}} cpbx-busy XML {name}")
+    _act(c, "limit", f"hash {name} {target} ${{cond(x${{cpbx_cw}} == xtrue ? 99 : 1)}} cpbx-busy XML {name}")
     _act(
         c,
         "set",
-        f"call_timeout=${{cond({db('no_answer_ring_time')} > 0 ? {db('no_answer_ring_time')} : "
-        f"{keys.DEFAULT_RING_TIME})}}",
+        # An absent key is empty, and cond() answers -ERR to an empty side (real-pbx-lab.md): compare
+        # with a prefix so an empty value means "not set".
+        f"call_timeout=${{cond(x{db('no_answer_ring_time')} == x ? {keys.DEFAULT_RING_TIME} : "
+        f"{db('no_answer_ring_time')})}}",
     )
     _act(c, "set", "continue_on_fail=true")
     _act(c, "set", "hangup_after_bridge=true")
@@ -297,7 +300,7 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     _act(c2, "export", f"cpbx_fwdby={target}")
     _act(c2, "set", f"cpbx_fm_delay={db('followme_ring_delay')}")
     _act(c2, "set", f"cpbx_fm_time={db('followme_ring_time')}")
-    _act(c2, "set", "group_confirm_key=${cond(" + db("followme_confirm") + " == true ? 1 : )}")
+    _act(c2, "set", "group_confirm_key=${cond(x" + db("followme_confirm") + " == xtrue ? 1 : )}")
     _act(c2, "set", "group_confirm_file=ivr/ivr-accept_reject_voicemail.wav")
     _act(c2, "set", "cpbx_fm_list=" + db("followme_numbers"))
     # every target becomes a loopback leg into the leg context, starting after the delay

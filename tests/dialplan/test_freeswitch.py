@@ -283,3 +283,21 @@ def test_every_transfer_target_exists(files: dict[str, str]) -> None:
                 assert reachable(number.replace("${originate_disposition}", outcome), context)
             continue
         assert reachable(number, context), (number, context)
+
+
+def test_no_cond_compares_a_value_that_may_be_empty(files: dict[str, str]) -> None:
+    """FreeSWITCH's cond() answers -ERR when a side is empty (an absent mod_db key, an unset variable):
+    unanswered calls rang 60 s, call waiting off did nothing, follow-me without confirmation never
+    connected, the conference ran as ...@-ERR (issue 19 item 10). Every comparison is prefixed (x${v} ==
+    xtrue); tests/real/test_freeswitch_dialplan.py evaluates each one on the real FreeSWITCH 1.10."""
+    import re
+
+    text = files["dialplan_clusterpbx.xml"]
+    conds = re.findall(r"\$\{cond\(([^?]*)\?", text)
+    assert conds, "no cond() in the dialplan any more: drop this test"
+    for left in conds:
+        for side in left.split("=="):
+            side = side.strip().replace("&gt;", ">")
+            assert side.startswith("x"), f"an unprefixed side in cond({left}...)"
+    # cond() splits its answers at ':' (switch_separate_string): a URL answer must be quoted.
+    assert "? 'local_stream://moh' :" in text and "? local_stream" not in text
