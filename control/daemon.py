@@ -41,6 +41,7 @@ from .port import (
     CallRecorded,
     Connected,
     Disconnected,
+    MailboxChanged,
     NodeAddress,
     PbxError,
     PbxEvent,
@@ -181,6 +182,37 @@ class NodeRunner:
         self.resyncs += 1
         self.resynced.set()
         await self._write_health(True)
+        # Messages left while the daemon was away reach the lamps and the home counter now, not at
+        # the mailbox's next change.
+        self._tasks.append(asyncio.ensure_future(self.refresh_mailboxes()))
+
+    async def refresh_mailboxes(self) -> int:
+        """Ask the PBX for every mailbox of this node's tenants (one short read for the list, then one
+        PBX round trip per box, no session open meanwhile). Returns how many boxes were read."""
+        from .models import Extension
+        from .pbxnames import PbxNames
+
+        def boxes(db: Session) -> list[str]:
+            out: list[str] = []
+            for tenant in db.scalars(select(Tenant).where(Tenant.node_id == self.node_id)):
+                names = PbxNames.for_tenant(db, tenant)
+                exts = db.scalars(select(Extension).where(Extension.tenant_id == tenant.id,
+                                                          Extension.mailbox.is_not(None), Extension.mailbox != ""))
+                out += [names.mailbox(e) for e in exts]
+            return out
+
+        read = 0
+        for box in await self.db.read(boxes):
+            if not self.port.connected:
+                break
+            try:
+                counts = await self.port.mailbox_counts(box)
+            except (PbxError, InvalidValue) as exc:
+                log.info("node %s: mailbox %s not read: %s", self.name, box, exc)
+                continue
+            self.projector.handle(MailboxChanged(utcnow(), box, counts))
+            read += 1
+        return read
 
     async def flush(self) -> int:
         # The batch is taken on the loop thread, where events arrive, and written on the daemon's writer

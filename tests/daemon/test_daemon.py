@@ -13,6 +13,7 @@ from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     CallSettings,
+    Extension,
     LiveCall,
     NodeHealth,
     NodeKind,
@@ -380,6 +381,43 @@ def test_a_live_call_gone_from_the_pbx_is_swept_away(engine, db, world):
         await wait_for(lambda: stored() == {"real", "ghost", "fresh"})
         assert await d.job_live_sweep() == 1
         await wait_for(lambda: stored() == {"real", "fresh"})
+        await d.stop()
+
+    asyncio.run(scenario())
+
+
+def test_message_counts_are_read_at_every_resync(engine, db, world):
+    """Messages left while the daemon was away reach the lamps and the home counter at the next
+    connection, not only at the mailbox's next change (found by the lived-in demo, issue 25)."""
+    from clusterpbx.control.models import MailboxState
+    from clusterpbx.control.port import MailboxCounts
+
+    node, tenant = make_node(db, world)
+    world.user(tenant, extension="201")
+    ext = db.query(Extension).filter_by(tenant_id=tenant.id, number="201").one()
+    ext.mailbox = "201"
+    db.commit()
+    fake = FakePbx()
+    asked: list[str] = []
+
+    async def counts(mailbox: str) -> MailboxCounts:
+        asked.append(mailbox)
+        return MailboxCounts(new=2, old=1)
+
+    fake.mailbox_counts = counts  # type: ignore[method-assign]
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await asyncio.wait_for(runner.resynced.wait(), 30)
+
+        def stored():
+            db.rollback()
+            return [(m.mailbox, m.new_messages, m.old_messages) for m in db.query(MailboxState)]
+
+        await wait_for(lambda: stored() == [(asked[0], 2, 1)] if asked else False)
+        assert asked[0].startswith("201@")
         await d.stop()
 
     asyncio.run(scenario())
