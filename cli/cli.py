@@ -535,6 +535,6 @@ def run(host: str, port: int, ami_port: int, esl_port: int, oidc_port: int) -> N
         announce_voicemail_when_connected(sim, daemon)
     app = create_app(demo_portal_config(settings, host, port, oidc_port))
     click.echo(f"ClusterPBX demo portal on http://{host}:{port}/ (logins in README.md)")
-    from werkzeug.serving import run_simple
+    from clusterpbx.web.asgi import serve
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    serve(app, host, port)  # as `clusterpbx web` serves it: live pages hold no thread (docs/live.md)

@@ -288,3 +288,34 @@ def make_app(flask_app: Flask | None = None, threads: int | None = None) -> Port
     return Portal(flask_app or create_app(), threads, recheck)
 
 
+
+
+def serve(flask_app: Flask, host: str, port: int, threads: int = 16) -> None:
+    """The demo's server (`clusterpbx run`): the same ASGI app and gunicorn's own HTTP protocol, on an
+    event loop in this process (beside the demo's PBX and daemon threads), one process, no fork."""
+    import sys as _sys
+    import types
+
+    from gunicorn.asgi.protocol import ASGIProtocol
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    portal = Portal(flask_app, threads)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    worker = types.SimpleNamespace(cfg=cfg, log=Logger(cfg), loop=loop, asgi=portal, alive=True, nr=0,
+                                   max_requests=_sys.maxsize, nr_conns=0, state={})
+    loop.run_until_complete(portal._start())
+    server = loop.run_until_complete(loop.create_server(lambda: ASGIProtocol(worker), host, port,
+                                                        reuse_address=True))
+    try:
+        loop.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        worker.alive = False
+        loop.run_until_complete(portal.notifier.stop())
+        portal.bridge.pool.shutdown(wait=False)
