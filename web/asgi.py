@@ -57,6 +57,7 @@ def wsgi_environ(scope: Scope, body: bytes) -> dict[str, Any]:
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,  # the whole body is there, chunked or not
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -85,14 +86,22 @@ class WsgiBridge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
+        too_large = False
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            if len(body) <= self.max_body:  # beyond the limit the app answers 413 from Content-Length
+            if len(body) + len(message.get("body", b"")) <= self.max_body:
                 body += message.get("body", b"")
+            else:  # kept out of memory; with a Content-Length the app answers 413 (back to its form)
+                too_large = True
             if not message.get("more_body"):
                 break
+        if too_large and not any(k.lower() == b"content-length" for k, _v in scope.get("headers", [])):
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": b"request body too large\n"})
+            return
         loop = asyncio.get_running_loop()
         environ = wsgi_environ(scope, bytes(body))
         await loop.run_in_executor(self.pool, self._run, environ, send, loop)
