@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from clusterpbx.control.models import Extension, LiveCall, LiveCallChange, Role, User, utcnow
@@ -105,21 +105,24 @@ class WhenText:
         return started.replace(tzinfo=dt.UTC).astimezone(self.zone).strftime(WHEN_STRFTIME)
 
 
+_NAMES = (select(Extension.number, Extension.sip_username, User.first_name, User.last_name, User.email)
+          .join(User, User.id == Extension.user_id)
+          .where(Extension.tenant_id == bindparam("tenant"),
+                 or_(Extension.number.in_(bindparam("numbers", expanding=True)),
+                     Extension.sip_username.in_(bindparam("names", expanding=True)))))
+
+
 def known_names(db: Session, tenant_id: int | None, numbers: set[str]) -> dict[str, str]:
-    """Extension or SIP user name -> "Name (extension)", for these numbers in the company."""
-    numbers = {n for n in numbers if n}
-    if not numbers or tenant_id is None:
+    """Extension or SIP user name -> "Name (extension)", for these numbers in the company. One prepared
+    statement with expanding parameters: building an IN of 200 literals cost more than the query."""
+    numbers_list = sorted(n for n in numbers if n)
+    if not numbers_list or tenant_id is None:
         return {}
     names: dict[str, str] = {}
-    numbers_list = sorted(numbers)
-    for i in range(0, len(numbers_list), 500):
-        part = numbers_list[i:i + 500]
-        rows = db.execute(select(Extension.number, Extension.sip_username, User.first_name, User.last_name,
-                                 User.email)
-                          .join(User, User.id == Extension.user_id)
-                          .where(Extension.tenant_id == tenant_id,
-                                 or_(Extension.number.in_(part), Extension.sip_username.in_(part)))).all()
-        for number, sip_user, first, last, email in rows:
+    for i in range(0, len(numbers_list), 400):
+        part = numbers_list[i:i + 400]
+        for number, sip_user, first, last, email in db.execute(
+                _NAMES, {"tenant": tenant_id, "numbers": part, "names": part}).all():
             name = f"{first} {last}".strip() or email
             names[number] = names[sip_user] = f"{name} ({number})"
     return names
