@@ -119,9 +119,15 @@ def test_concurrent_saves_during_an_event_flood_and_jobs_all_succeed_and_apply(a
         assert not failures, failures
         assert not job_errors, job_errors
         assert len(results) == len(API_USERS) * TOGGLES * 3 + len(PORTAL_USERS) * (1 + 2 * TOGGLES)
+        # No request waited for a lock held across a PBX or daemon round trip (it was 5.1 s median, 30 s
+        # p99). Reads never wait for the daemon; a save waits for its push at most the command timeout
+        # (5 s: past it the save answers "pending"), which a PBX flooded on a loaded machine may reach.
         latencies = sorted(r[2] for r in results)
-        # No request waited for a lock held across a PBX or daemon round trip (it was 5 s median, 30 s p99).
-        assert statistics.median(latencies) < 1.0 and latencies[-1] < 5.0, (elapsed, latencies[-5:])
+        reads = [r for r in results if r[0].startswith("GET")]
+        slowest = sorted(results, key=lambda r: r[2])[-5:]
+        assert statistics.median(latencies) < 1.0, (elapsed, slowest)
+        assert max(r[2] for r in reads) < 3.0, sorted(reads, key=lambda r: r[2])[-5:]
+        assert latencies[-1] < app.config["CLUSTERPBX"].control_timeout + 3.0, slowest
 
         # Every user's last change is saved, applied, and on the PBX.
         ids = {n: users[n].id for n in API_USERS + PORTAL_USERS}
