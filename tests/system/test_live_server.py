@@ -72,8 +72,9 @@ def test_open_pages_hold_no_thread_and_other_screens_answer(db, world, database_
         finally:
             for s in streams:
                 s.close()
-    # 200 open pages do not take 200 threads (a threaded server would hold one each)...
-    assert threads_busy <= threads_idle + 8, (threads_idle, threads_busy)
+    # 200 open pages do not take 200 threads (a threaded server would hold one each): at most the pool
+    # of 4 filling up and the event loop's helper threads.
+    assert threads_busy <= threads_idle + 10 and threads_busy < STREAMS // 4, (threads_idle, threads_busy)
     # ...and the other screens answer within twice their idle time (plus 50 ms for a shared machine).
     for name in pages:
         assert busy[name] <= 2 * idle[name] + 0.05, (name, idle[name], busy[name])
