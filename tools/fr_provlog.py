@@ -8,7 +8,7 @@ FR = {
     "Client address": "Adresse du client",
     "This is not a MAC address (12 hexadecimal digits).": "Ce n'est pas une adresse MAC (12 chiffres hexadécimaux).",
     "%(num)d request": ("%(num)d requête", "%(num)d requêtes"),
-    "HTTP": "HTTP",
+    "HTTP": "Code HTTP",
     "File": "Fichier",
     "Time": "Heure",
     "No request matches these filters.": "Aucune requête ne correspond à ces filtres.",

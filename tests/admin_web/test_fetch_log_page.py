@@ -44,13 +44,13 @@ def test_operator_sees_every_request_and_filters_by_outcome(app, client, auth, d
 def test_tenant_admin_sees_only_their_tenants_requests(app, client, auth, db, world):
     s = build(db, world)
     seed(app, s)
-    auth.login(s.admin_b.email)
+    auth.login(s.admin_b.email)  # in French
     page = text(client.get("/admin/provisioning/"))
-    assert "2 requests" in page and "192.0.2.10" in page
+    assert "2 requêtes" in page and "Journal du provisionnement" in page and "192.0.2.10" in page
     assert "198.51.100.3" not in page and "203.0.113.66" not in page
     # Asking for another tenant does not show their rows (the filter is the operator's only).
     other = text(client.get(f"/admin/provisioning/?tenant={s.ta.id}"))
-    assert "198.51.100.3" not in other and "2 requests" in other
+    assert "198.51.100.3" not in other and "2 requêtes" in other
     auth.logout()
     auth.login(s.user_a.email)  # an end user
     assert client.get("/admin/provisioning/").status_code == 404  # the admin hides itself from end users
