@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from clusterpbx.control import apitokens
 from clusterpbx.control.db import make_engine
@@ -153,3 +153,50 @@ def test_other_database_errors_are_the_portal_s_own_page_and_the_session_recover
     page = body(resp)
     assert "Une erreur s'est produite de notre côté" in page and "Traceback" not in page
     assert client.get("/home").status_code == 200
+
+
+def test_no_transaction_stays_open_across_a_call_to_the_daemon(app, db, world, database_url):
+    """Even a handler that wrote without committing: what it wrote is committed before the round trip,
+    and the daemon (here a stand-in that writes the same row as soon as it is asked) is not blocked."""
+    import json
+    import socket
+    import threading
+
+    from clusterpbx.control.commands import ControlClient
+    from clusterpbx.web.db import get_db
+
+    user = world.user(world.tenant(), extension="201")
+    seen: dict[str, Any] = {}
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def daemon() -> None:
+        conn, _ = server.accept()
+        with conn, conn.makefile("rwb") as f:
+            f.readline()
+            short_wait = ({"timeout": 0.5} if database_url.startswith("sqlite")
+                          else {"options": "-c lock_timeout=500"})
+            engine = create_engine(database_url, connect_args=short_wait)
+            try:
+                with engine.begin() as other:
+                    other.execute(text("UPDATE call_settings SET sync_error = 'seen' WHERE user_id = :u"),
+                                  {"u": user.id})
+                    seen["dnd"] = other.execute(text("SELECT dnd FROM call_settings WHERE user_id = :u"),
+                                                {"u": user.id}).scalar()
+                seen["blocked"] = False
+            except Exception as exc:  # noqa: BLE001 - what the daemon would have hit
+                seen["blocked"] = repr(exc)
+            finally:
+                engine.dispose()
+            f.write(json.dumps({"ok": True, "result": {}}).encode() + b"\n")
+            f.flush()
+
+    thread = threading.Thread(target=daemon)
+    thread.start()
+    with app.test_request_context("/settings/advanced", method="POST"):
+        request_db = get_db()
+        request_db.get(CallSettings, user.id).dnd = True
+        request_db.flush()  # written, not committed: the lock is held from here
+        ControlClient("127.0.0.1", server.getsockname()[1], "s", timeout=5).call("apply_user", user_id=user.id)
+    thread.join(10)
+    server.close()
+    assert seen == {"dnd": True, "blocked": False}
