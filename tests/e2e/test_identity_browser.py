@@ -44,7 +44,9 @@ def app(database_url: str, tmp_path: Path, smtp: Inbox, provider: Provider) -> I
         "session_cookie_secure": False, "ratelimit_storage_url": "memory://",
         "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,  # type: ignore[attr-defined]
         "google_client_id": CLIENT_ID, "google_client_secret": CLIENT_SECRET,
-        "google_discovery_url": provider.discovery_url, "google_picture_hosts": "127.0.0.1"}})
+        "google_discovery_url": provider.discovery_url, "google_picture_hosts": "127.0.0.1",
+        # The local provider stands in for Google on loopback: allowed here explicitly (control/urlpolicy.py).
+        "outbound_allow_http": True, "outbound_allow_private": True}})
     yield app
     app.extensions["clusterpbx.mailer"].shutdown(wait=True)
     app.extensions["clusterpbx.engine"].dispose()
