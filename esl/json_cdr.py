@@ -81,7 +81,9 @@ def _status(v: Mapping[str, str]) -> CallStatus:
 
 
 # How a leg that handed its call on ends (switch_ivr_session_transfer hangs the transferor's leg up with
-# BLIND_TRANSFER; mod_sofia marks the leg that sent the REFER with the endpoint disposition).
+# BLIND_TRANSFER; mod_sofia marks the leg that sent the REFER with the endpoint disposition: a phone's REFER
+# on FreeSWITCH 1.10.12 left hangup_cause NORMAL_CLEARING, endpoint_disposition BLIND_TRANSFER, see
+# tests/esl_cdr/real/).
 _HANDED_ON = ("BLIND_TRANSFER", "ATTENDED_TRANSFER")
 
 
@@ -166,6 +168,15 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
     )
 
 
+def _caller_dialled(dialled: Mapping[str, Any]) -> str:
+    """What the caller dialled, from the caller's profile nested in a dialled leg's first profile."""
+    block = dialled.get("originator")
+    others = block.get("originator_caller_profiles") if isinstance(block, Mapping) else None
+    if isinstance(others, list) and others and isinstance(others[0], Mapping):
+        return str(others[0].get("destination_number") or "")
+    return ""
+
+
 def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
                         partner: str) -> CallRecordReport | None:
     """A dialled leg is its user's own record when its conversation is not the one the caller's leg
@@ -202,7 +213,9 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
     if handed_on(v) or picked_off:
         name = str(dialled.get("caller_id_name") or v.get("caller_id_name") or "")
         number = str(dialled.get("caller_id_number") or v.get("sip_from_user") or "")
-        source, destination, dialed = "", own, str(dialled.get("destination_number") or own)
+        # the number the caller dialled (the caller's profile nested as originator): the dialled profile's
+        # destination is the directory id user/ was given, a SIP username such as u1001 on our dialplan
+        source, destination, dialed = "", own, _caller_dialled(dialled) or str(dialled.get("destination_number") or own)
         status = CallStatus.NO_ANSWER if picked_off else CallStatus.ANSWERED
     else:
         name, number = "", own

@@ -77,7 +77,8 @@ def check_blind_transfer_legs(bodies: Mapping[str, bytes]) -> None:
         b["uuid"], "answered", "incoming")
     assert (transferor["duration_seconds"], transferor["billable_seconds"]) == (int(b["duration"]), int(b["billsec"]))
     assert 0 < transferor["billable_seconds"] < caller["billable_seconds"]
-    assert (transferor["caller_number"], transferor["callee"]) == ("1000", "User 1001")
+    # the number 1000 dialled, not the SIP username user/ dialled (u1001)
+    assert (transferor["caller_number"], transferor["dialed_number"], transferor["callee"]) == ("1000", "1001", "User 1001")
 
     (target,) = by_user["1002"]  # the caller's record, which names 1002
     assert (target["pbx_call_id"], target["status"]) == (a["uuid"], "answered")
