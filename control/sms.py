@@ -552,49 +552,62 @@ async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsCont
     """Send one queued message through its tenant's provider and record the outcome. A message being
     sent elsewhere, or already sent, is left alone.
 
-    Three short transactions, none open while the provider or the PBX is talked to: claim the message
-    and read what the send needs; send; record the outcome (docs/transactions.md)."""
-    with sessions() as db:
-        if not _claim(db, int(message_id), now()):
+    Three short transactions, none open while the provider or the PBX is talked to, each in a worker
+    thread so the daemon's event loop never waits on the database: claim the message and read what the
+    send needs; send; record the outcome (docs/transactions.md)."""
+
+    def claim() -> tuple[dict[str, str] | None, Outgoing | None, SmsProvider | None]:
+        with sessions() as db:
+            if not _claim(db, int(message_id), now()):
+                msg = db.get(SmsMessage, int(message_id))
+                if msg is None:
+                    raise LookupError("no such message")
+                return {"status": msg.status, "error": msg.error}, None, None
             msg = db.get(SmsMessage, int(message_id))
-            if msg is None:
-                raise LookupError("no such message")
-            return {"status": msg.status, "error": msg.error}
-        msg = db.get(SmsMessage, int(message_id))
-        assert msg is not None
-        tenant = db.get(Tenant, msg.tenant_id)
-        user = db.get(User, msg.user_id)
-        assert tenant is not None and user is not None
-        ext = user.primary_extension
-        base = ctx.public_url.rstrip("/")
-        out = Outgoing(message_id=msg.id, to=msg.to_number, body=msg.body, has_image=msg.image is not None,
-                       from_endpoint=ext.sip_username if ext else "",
-                       config=dict(tenant.sms_config or {}))
-        if msg.provider != "pbx":
-            out.callback_url = base + callback_path(msg.id)
-            if msg.image is not None:
-                out.media_url = base + media_path(ctx.secret_key, msg.id, now())
-        provider: SmsProvider | None = None
-        if msg.provider == "pbx":
-            provider = PbxProvider(ctx.port_for_tenant(tenant))
-        elif msg.provider == "twilio":
-            provider = TwilioProvider()
-        elif msg.provider == "webhook":
-            provider = WebhookProvider()
-        db.commit()  # the claim; nothing stays open while the provider is called
-    if provider is None:
-        return _record(sessions, message_id, "failed", "no SMS provider configured", "disabled", now)
-    try:
-        provider_id = await provider.send(out)
-    except ProviderUnavailable as exc:
+            assert msg is not None
+            tenant = db.get(Tenant, msg.tenant_id)
+            user = db.get(User, msg.user_id)
+            assert tenant is not None and user is not None
+            ext = user.primary_extension
+            base = ctx.public_url.rstrip("/")
+            out = Outgoing(message_id=msg.id, to=msg.to_number, body=msg.body, has_image=msg.image is not None,
+                           from_endpoint=ext.sip_username if ext else "",
+                           config=dict(tenant.sms_config or {}))
+            if msg.provider != "pbx":
+                out.callback_url = base + callback_path(msg.id)
+                if msg.image is not None:
+                    out.media_url = base + media_path(ctx.secret_key, msg.id, now())
+            provider: SmsProvider | None = None
+            if msg.provider == "pbx":
+                provider = PbxProvider(ctx.port_for_tenant(tenant))
+            elif msg.provider == "twilio":
+                provider = TwilioProvider()
+            elif msg.provider == "webhook":
+                provider = WebhookProvider()
+            db.commit()  # the claim; nothing stays open while the provider is called
+            return None, out, provider
+
+    def release() -> None:
         with sessions() as db:
             db.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(claimed_at=None))
             db.commit()
+
+    done, out, provider = await asyncio.to_thread(claim)
+    if done is not None:
+        return done
+    if provider is None or out is None:
+        return await asyncio.to_thread(_record, sessions, message_id, "failed", "no SMS provider configured",
+                                       "disabled", now)
+    try:
+        provider_id = await provider.send(out)
+    except ProviderUnavailable as exc:
+        await asyncio.to_thread(release)
         return {"status": "queued", "error": safe_text(exc)}
     except ProviderError as exc:
         log.info("sms %s failed: %s", message_id, safe_text(exc))
-        return _record(sessions, message_id, "failed", safe_text(exc) or "failed", exc.code, now)
-    return _record(sessions, message_id, "sent", "", "", now, provider_id=provider_id)
+        return await asyncio.to_thread(_record, sessions, message_id, "failed", safe_text(exc) or "failed",
+                                       exc.code, now)
+    return await asyncio.to_thread(_record, sessions, message_id, "sent", "", "", now, provider_id)
 
 
 def _record(sessions: sessionmaker[Session], message_id: int, status: str, error: str, code: str,
