@@ -4,6 +4,7 @@ operator sees a phone that cannot authenticate, a scanner, or a phone throttled 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,8 @@ def fetches() -> Any:
         mac_error = False
     except validation.InvalidValue:
         mac, mac_error = "", True
-    address = request.args.get("address", "").strip()[:64]
+    # An address is digits, hex, dots and colons: anything else (a NUL byte PostgreSQL refuses, say) goes.
+    address = re.sub(r"[^0-9A-Fa-f:.]", "", request.args.get("address", ""))[:64]
     tenant_id = id_arg(request.args.get("tenant")) if a.is_operator else None
     page_no = id_arg(request.args.get("page")) or 1
     db = get_db()
