@@ -156,8 +156,14 @@ def _postgres_migrated() -> Iterator[str]:
 
 
 def _truncate_postgres(url: str) -> None:
-    engine = make_engine(url)
+    """Empty every table for the next test. An earlier test's connection left idle inside a transaction
+    (a session a background thread of that test still holds) would make TRUNCATE wait for its locks:
+    it is ended first, and the set-up waits for locks as long as it takes (no product lock_timeout)."""
+    engine = make_engine(url, busy_timeout=0)
     with engine.begin() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
