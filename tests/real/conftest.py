@@ -4,48 +4,49 @@ tests/conftest.py leaves this folder out unless CLUSTERPBX_REAL=1."""
 
 from __future__ import annotations
 
-import shlex
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 
 
-def lab_env(script: str) -> dict[str, str]:
-    out = subprocess.run(["bash", str(LAB / script), "env"], capture_output=True, text=True, check=True).stdout
-    env: dict[str, str] = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        if words and words[0] == "export":
-            for word in words[1:]:
-                name, sep, value = word.partition("=")
-                if sep:
-                    env[name] = value
-    return env
+def _load_check() -> Any:
+    spec = importlib.util.spec_from_file_location("clusterpbx_lab_check", LAB / "check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The connection settings `lab/<script> env` prints: lab/check.py's reader, not a copy of it.
+lab_env = _load_check().lab_env
 
 
 def _running(script: str) -> bool:
     return subprocess.run(["bash", str(LAB / script), "status"], capture_output=True).returncode == 0
 
 
+def _started(script: str) -> dict[str, str]:
+    """The lab PBX, started if it is built but stopped; the suite fails (not skips) without it."""
+    if not _running(script):
+        started = subprocess.run(["bash", str(LAB / script), "start"], capture_output=True, text=True)
+        assert started.returncode == 0, f"lab/{script} start failed:\n{started.stdout}\n{started.stderr}"
+    return dict(lab_env(script))
+
+
 @pytest.fixture(scope="session")
 def asterisk_lab() -> dict[str, str]:
-    """The lab Asterisk, started if it is built but stopped; the suite fails (not skips) without it."""
-    if not _running("asterisk.sh"):
-        started = subprocess.run(["bash", str(LAB / "asterisk.sh"), "start"], capture_output=True, text=True)
-        assert started.returncode == 0, f"lab/asterisk.sh start failed:\n{started.stdout}\n{started.stderr}"
-    return lab_env("asterisk.sh")
+    return _started("asterisk.sh")
 
 
 @pytest.fixture(scope="session")
 def freeswitch_lab() -> dict[str, str]:
-    if not _running("freeswitch.sh"):
-        started = subprocess.run(["bash", str(LAB / "freeswitch.sh"), "start"], capture_output=True, text=True)
-        assert started.returncode == 0, f"lab/freeswitch.sh start failed:\n{started.stdout}\n{started.stderr}"
-    return lab_env("freeswitch.sh")
+    return _started("freeswitch.sh")
 
 
 @pytest.fixture(scope="session")
