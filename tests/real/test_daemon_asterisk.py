@@ -1,0 +1,87 @@
+"""The whole chain against the real Asterisk 22 of the lab: the portal saves "Paramètres", the control
+daemon (with its short transactions, issue 20) pushes the setting through the real adapter, and the AstDB
+keys the generated dialplan reads are on the PBX; the daemon's sweep and mailbox refresh run against it
+without removing anything real."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from clusterpbx.control.accounts import add_node
+from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.models import CallSettings, PbxNode, SyncState
+from tests.real.test_asterisk_events import adapter_for
+
+pytestmark = pytest.mark.real
+SECRET = "real-s3cret"  # noqa: S105 - the test daemon's command-channel secret
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, auth, engine, db, world):
+    node = add_node(db, "lab-asterisk", "asterisk", asterisk_lab["CPBX_LAB_AMI_HOST"],
+                    int(asterisk_lab["CPBX_LAB_AMI_PORT"]), asterisk_lab["CPBX_LAB_AMI_USER"],
+                    asterisk_lab["CPBX_LAB_AMI_SECRET"])
+    db.commit()
+    tenant = world.tenant("real.test")
+    tenant.node_id = node.id
+    db.commit()
+    user = world.user(tenant, extension="4711")
+    loop = asyncio.new_event_loop()
+    daemon = ControlDaemon(make_session_factory(engine), SECRET, port=0)
+    daemon.settings = app.config["CLUSTERPBX"]
+    loop.run_until_complete(daemon.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    settings = app.config["CLUSTERPBX"]
+    settings.control_url = f"http://127.0.0.1:{daemon.port}"
+    pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(settings.instance_path) / "control_secret").write_text(SECRET)
+
+    def on_loop(coro):  # noqa: ANN001, ANN202
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
+
+    async def astdb(family: str, key: str) -> str | None:
+        adapter = adapter_for(asterisk_lab)
+        await adapter.start()
+        try:
+            return await adapter._db_get(family, key)
+        finally:
+            await adapter.stop()
+
+    try:
+        deadline = time.monotonic() + 60
+        while not all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()):
+            assert time.monotonic() < deadline, "the daemon did not connect to the lab Asterisk"
+            time.sleep(0.2)
+        auth.login(user.email)
+        token = auth.csrf("/settings/advanced")
+        resp = client.post("/settings/advanced", data={
+            "csrf_token": token, "dnd": "y", "call_waiting": "y", "forward_busy": "",
+            "followme_delay": "20", "forward_noanswer_delay": "25", "language": "fr"})
+        assert resp.status_code == 302
+        db.expire_all()
+        assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+        assert asyncio.run(astdb("DND", "4711")) == "YES"
+        assert asyncio.run(astdb("AMPUSER", "4711/cfringtimer")) == "25"
+        # The daemon's jobs against the real PBX: nothing to sweep, every mailbox read.
+        assert on_loop(daemon.job_live_sweep()) == 0
+        runner = next(iter(daemon.nodes.values()))
+        assert on_loop(runner.refresh_mailboxes()) >= 0
+        # Turned off again: the key is removed on the PBX.
+        token = auth.csrf("/settings/advanced")
+        client.post("/settings/advanced", data={
+            "csrf_token": token, "call_waiting": "y", "followme_delay": "20", "forward_noanswer_delay": "20",
+            "language": "fr"})
+        assert asyncio.run(astdb("DND", "4711")) is None
+    finally:
+        on_loop(daemon.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        assert db.scalar(select(PbxNode).where(PbxNode.name == "lab-asterisk")) is not None
