@@ -83,6 +83,7 @@ def record(calls: int, filtered: bool) -> bytes:
 REPLAY_SERVER = r'''
 import asyncio, json, re, sys, time
 stream = open(sys.argv[1], "rb").read()
+BOOTED = time.time() - 3600
 LIST_ACTIONS = {"pjsipshowcontacts": "ContactListComplete", "coreshowchannels": "CoreShowChannelsComplete",
                 "queuestatus": "QueueStatusComplete", "pjsipshowendpoints": "EndpointListComplete"}
 
@@ -101,18 +102,35 @@ async def handle(reader, writer):
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\nMessage: listing\r\n\r\n"
                          f"Event: {LIST_ACTIONS[action]}\r\nActionID: {aid}\r\nEventList: Complete\r\n"
                          f"ListItems: 0\r\n\r\n".encode())
+        elif action == "corestatus":  # as Asterisk answers it: the start-up time (here a UTC server)
+            up = time.gmtime(BOOTED)
+            writer.write(f"Response: Success\r\nActionID: {aid}\r\nCoreStartupDate: {time.strftime('%Y-%m-%d', up)}"
+                         f"\r\nCoreStartupTime: {time.strftime('%H:%M:%S', up)}\r\n\r\n".encode())
         else:
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n".encode())
+        if action == "login":  # Asterisk sends FullyBooted right after a login with the system class
+            writer.write(f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {int(time.time() - BOOTED)}"
+                         f"\r\nStatus: Fully Booted\r\n\r\n".encode())
         await writer.drain()
         if action == "login" and not sent:
             sent = True
             asyncio.ensure_future(blast(writer))
 
+def whole_frames(data, limit=1 << 16):
+    """Pieces of about `limit` bytes that end where a message ends, as a real PBX writes: a reply the
+    client's Ping gets can then only come between two events, never inside one."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\r\n\r\n", start + limit)
+        end = len(data) if end < 0 else end + 4
+        yield data[start:end]
+        start = end
+
 async def blast(writer):
     await asyncio.sleep(0.3)  # let the client finish its start-up actions
     t0 = time.monotonic()
-    for i in range(0, len(stream), 1 << 16):
-        writer.write(stream[i:i + (1 << 16)])
+    for piece in whole_frames(stream):
+        writer.write(piece)
         await writer.drain()
     print(json.dumps({"write_seconds": time.monotonic() - t0, "end_wall": time.time()}), flush=True)
 
@@ -193,7 +211,8 @@ async def main():
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)  # the daemon's flush interval
-        done = raw["n"] >= expected_events
+        # Every event read, and the call records the adapter holds until it knows the PBX's zone let go.
+        done = raw["n"] >= expected_events and adapter._zone_known and not adapter._held_cdrs
         await asyncio.to_thread(projector.write, projector.take())  # as the daemon's NodeRunner does
         if done and projector.pending == 0:
             break
@@ -344,11 +363,29 @@ async def handle(reader, writer):
             sent = True
             asyncio.ensure_future(blast(writer))
 
+def whole_frames(data, limit=1 << 16):
+    """Pieces of about `limit` bytes that end where a frame ends (headers, then Content-Length bytes)."""
+    start = pos = 0
+    while pos < len(data):
+        head = data.find(b"\n\n", pos)
+        if head < 0:
+            break
+        length = 0
+        for line in data[pos:head].split(b"\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        pos = head + 2 + length
+        if pos - start >= limit:
+            yield data[start:pos]
+            start = pos
+    if start < len(data):
+        yield data[start:]
+
 async def blast(writer):
     await asyncio.sleep(0.3)
     start = time.time()
-    for i in range(0, len(stream), 1 << 16):
-        writer.write(stream[i:i + (1 << 16)])
+    for piece in whole_frames(stream):
+        writer.write(piece)
         await writer.drain()
     print(json.dumps({"start_wall": start, "end_wall": time.time()}), flush=True)
 
@@ -421,6 +458,22 @@ asyncio.run(main())
 
 def count_esl_events(stream: bytes) -> int:
     return stream.count(b"Content-Type: text/event-plain")
+
+
+def esl_calls_ended(stream: bytes) -> int:
+    """How many CallEnded the adapter's translation of the whole stream gives: the pipeline is done when
+    it has seen that many and written everything, i.e. after the stream's last byte (a stop after half the
+    hangups declared it done before the end, and printed a negative lag)."""
+    from clusterpbx.esl.protocol import event_from_frame, iter_frames
+    from clusterpbx.esl.translate import EventTranslator
+
+    translator = EventTranslator()
+    ended = 0
+    for frame in iter_frames(stream):
+        event = event_from_frame(frame)
+        if event is not None:
+            ended += sum(type(e).__name__ == "CallEnded" for e in translator.feed(event))
+    return max(1, ended)
 
 
 def narrow_share(path: Path, kind: str) -> tuple[int, int]:
@@ -533,7 +586,6 @@ def main() -> int:
     esl_path = work / "esl.bin"
     esl_path.write_bytes(esl_stream)
     n_esl = count_esl_events(esl_stream)
-    n_calls = esl_stream.count(b"Event-Name: CHANNEL_HANGUP_COMPLETE")
     print(f"ESL stream: {args.calls} calls from sim/, {n_esl} plain events (event plain ALL), "
           f"{len(esl_stream) / 1e6:.1f} MB")
     proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
@@ -550,7 +602,7 @@ def main() -> int:
     proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
     try:
         result = run_json([sys.executable, "-c", ESL_PIPELINE_CONSUMER, str(port), url, str(node_id),
-                           str(max(1, n_calls // 2))])
+                           str(esl_calls_ended(esl_stream))])
         assert proc.stdout is not None
         replay = json.loads(proc.stdout.readline())
     finally:
