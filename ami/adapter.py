@@ -160,6 +160,7 @@ class AsteriskAdapter(PbxPort):
             task.add_done_callback(self._tasks.discard)
             self._emit([Connected(utcnow())])
         else:
+            self._booted = None  # the next session's FullyBooted counts (the PBX may restart meanwhile)
             self._emit([Disconnected(utcnow(), reason=reason)])
 
     async def _release_held_cdrs(self) -> None:
@@ -177,7 +178,8 @@ class AsteriskAdapter(PbxPort):
             self._zone_known = True
             return
         try:
-            for _ in range(20):  # FullyBooted comes right after the login answer (class system)
+            # FullyBooted comes right after the login answer (class system): waited for once per session.
+            for _ in range(0 if self._zone_known else 20):
                 if self._booted is not None:
                     break
                 await asyncio.sleep(0.05)
