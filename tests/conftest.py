@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,29 @@ from clusterpbx.control.models import Base, Tenant, User
 from tests import components
 
 PASSWORD = "Secret-pass1"
+
+if sys.version_info < (3, 11, 8):
+    # CPython before 3.11.8 (gh-106905): building Python ASTs in two threads at once can fail with
+    # "SystemError: AST constructor recursion depth mismatch" (seen once in a full CI run, in Werkzeug's
+    # URL-rule compilation while another test thread was still at work). Werkzeug builds an AST for every
+    # URL rule of every app a test creates: one at a time in the test process.
+    import ast
+
+    from werkzeug.routing import rules as _werkzeug_rules
+
+    _AST_LOCK = threading.RLock()
+    _ast_parse, _rule_compile = ast.parse, _werkzeug_rules.Rule.compile
+
+    def _locked_parse(*args: Any, **kwargs: Any) -> Any:
+        with _AST_LOCK:
+            return _ast_parse(*args, **kwargs)
+
+    def _locked_compile(self: Any) -> None:
+        with _AST_LOCK:
+            _rule_compile(self)
+
+    ast.parse = _locked_parse  # type: ignore[assignment]
+    _werkzeug_rules.Rule.compile = _locked_compile  # type: ignore[method-assign]
 
 # The real-PBX suite (`make test-real`) runs only when asked: it needs the lab PBXs of lab/.
 if os.environ.get("CLUSTERPBX_REAL") != "1":
