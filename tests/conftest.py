@@ -16,12 +16,14 @@ import jinja2
 import jinja2.bccache
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Base, Tenant, User
+from clusterpbx.web.provision import fetchlog
 from tests import components
 
 PASSWORD = "Secret-pass1"
@@ -184,14 +186,26 @@ def _truncate_postgres(url: str) -> None:
     """Empty every table for the next test. An earlier test's connection left idle inside a transaction
     (a session a background thread of that test still holds) would make TRUNCATE wait for its locks:
     it is ended first, and the set-up waits for locks as long as it takes (no product lock_timeout)."""
+    fetchlog.close_all()  # an earlier test's provisioning log thread would insert while we truncate
     engine = make_engine(url, busy_timeout=0)
-    with engine.begin() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    try:
+        for attempt in range(3):
+            # First only the connections left inside a transaction; if a live one still deadlocks with
+            # the TRUNCATE (a background thread an earlier test left running), every other one.
+            state = "AND state LIKE 'idle in transaction%'" if attempt == 0 else ""
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        f"AND pid <> pg_backend_pid() {state}"))
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                return
+            except OperationalError:
+                if attempt == 2:
+                    raise
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -269,6 +283,9 @@ def app(database_url: str, tmp_path: Path) -> Any:
                      "session_cookie_secure": False, "ratelimit_storage_url": "memory://"},
     })
     yield app
+    writer = app.extensions.get("clusterpbx.fetchlog")
+    if writer is not None:
+        writer.close()
     app.extensions["clusterpbx.engine"].dispose()
 
 

@@ -256,3 +256,34 @@ def test_a_busy_database_keeps_the_rows_for_the_next_batch(app, db, world):
     db.expire_all()
     assert [r.path for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))] == [
         "a.cfg", "b.cfg", "c.cfg"]
+
+
+def test_a_phone_deleted_before_the_batch_keeps_its_fetch_without_the_link(app, db, world):
+    from sqlalchemy.orm import sessionmaker
+
+    tenant, _user, device = phone_setup(world, db)
+    writer = fetchlog.FetchLogWriter(sessionmaker(bind=db.get_bind()), interval=3600)
+    writer.add(outcome="served", result=200, mac=device.mac, path="gone.cfg", device_id=device.id,
+               tenant_id=tenant.id)
+    writer.add(outcome="bad_key", result=404, path="other.cfg")
+    db.delete(device)
+    db.commit()
+    # The foreign key refuses the first row as it stands; retrying it unchanged would fail for ever.
+    assert writer.flush() == 2 and writer.pending() == 0
+    db.expire_all()
+    rows = db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id)).all()
+    assert [(r.path, r.device_id, r.tenant_id) for r in rows] == [
+        ("gone.cfg", None, tenant.id), ("other.cfg", None, None)]
+
+
+def test_a_closed_writer_stops_its_thread_and_writes_what_it_held(app, db, world):
+    from sqlalchemy.orm import sessionmaker
+
+    writer = fetchlog.FetchLogWriter(sessionmaker(bind=db.get_bind()), interval=3600)
+    writer.add(outcome="served", result=200, path="last.cfg")
+    thread = writer._thread
+    assert thread is not None and thread.is_alive()
+    writer.close()
+    assert not thread.is_alive() and writer.pending() == 0
+    db.expire_all()
+    assert [r.path for r in db.scalars(select(ProvisioningFetch))] == ["last.cfg"]

@@ -17,13 +17,14 @@ import weakref
 from collections import deque
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clusterpbx.control.admin.fetchlog import OUTCOMES
-from clusterpbx.control.models import ProvisioningFetch, utcnow
+from clusterpbx.control.models import Device, ProvisioningFetch, Tenant, utcnow
 
-__all__ = ["OUTCOMES", "FetchLogWriter", "flush_all"]
+__all__ = ["OUTCOMES", "FetchLogWriter", "close_all", "flush_all"]
 
 log = logging.getLogger("clusterpbx.web.provision")
 
@@ -81,9 +82,7 @@ class FetchLogWriter:
             if not rows:
                 return 0
             try:
-                with self._sessions() as db:
-                    db.execute(insert(ProvisioningFetch), rows)
-                    db.commit()
+                self._write(rows)
             except Exception:  # noqa: BLE001 - keep the rows and try again with the next batch
                 log.warning("provisioning fetch log: could not write %d rows; will retry", len(rows), exc_info=True)
                 with self._lock:
@@ -95,9 +94,35 @@ class FetchLogWriter:
                 return 0
             return len(rows)
 
-    def close(self) -> None:
-        self._closed = True
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self._sessions() as db:
+                db.execute(insert(ProvisioningFetch), rows)
+                db.commit()
+        except IntegrityError:
+            # A phone or company deleted between its fetch and this batch: the row is kept without
+            # the link (the fetch did happen); retrying the same rows would fail for ever.
+            with self._sessions() as db:
+                devices = set(db.scalars(select(Device.id).where(
+                    Device.id.in_({r["device_id"] for r in rows if r["device_id"] is not None}))))
+                tenants = set(db.scalars(select(Tenant.id).where(
+                    Tenant.id.in_({r["tenant_id"] for r in rows if r["tenant_id"] is not None}))))
+                for r in rows:
+                    if r["device_id"] not in devices:
+                        r["device_id"] = None
+                    if r["tenant_id"] not in tenants:
+                        r["tenant_id"] = None
+                db.execute(insert(ProvisioningFetch), rows)
+                db.commit()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread and write what is queued (at app shutdown; tests before they empty tables)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
         self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
         self.flush()
 
     def _run(self) -> None:
@@ -111,6 +136,12 @@ def flush_all() -> None:
     """Write what every writer of this process holds (tests, and at exit)."""
     for writer in list(_WRITERS):
         writer.flush()
+
+
+def close_all() -> None:
+    """Stop every writer of this process (nothing of theirs touches the database afterwards)."""
+    for writer in list(_WRITERS):
+        writer.close()
 
 
 atexit.register(flush_all)
