@@ -33,17 +33,21 @@ def demo_model(db: Session, node_name: str, spool: str) -> Any:
         raise LookupError(node_name)
     model = PBXModel(flavor=node.kind.value, spool_dir=spool, seed=1, domain=node.sip_domain or "127.0.0.1")
     model.credentials[node.username or "clusterpbx"] = node.secret
-    tenants = db.scalars(select(Tenant).where(Tenant.node_id == node.id)).all()
-    for tenant in tenants:
-        # The names the generated configuration would create (control.pbxnames), as on a real node.
+    tenants = db.scalars(select(Tenant).where(Tenant.node_id == node.id).order_by(Tenant.id)).all()
+    for i, tenant in enumerate(tenants):
+        # The names the generated configuration would create (control.pbxnames), as on a real node: each
+        # tenant's endpoints in its own context, reached there by their number (two tenants may both
+        # have a 201; the second one's SIP user is 201-t<id>).
         names = PbxNames.for_tenant(db, tenant)
         for ext in db.scalars(select(Extension).where(Extension.tenant_id == tenant.id).order_by(Extension.number)):
             name = ext.user.display_name if ext.user else ext.number
             model.add_endpoint(ext.sip_username, name=name, context=f"cpbx-{names.slug}", password=ext.sip_password,
-                               mailbox=f"{ext.mailbox}@{names.voicemail_context}" if ext.mailbox else "")
+                               mailbox=f"{ext.mailbox}@{names.voicemail_context}" if ext.mailbox else "",
+                               number=ext.number, domain=tenant.domain or None)
             if ext.mailbox:
                 model.add_mailbox(ext.mailbox, context=names.voicemail_context, password=ext.vm_pin, fullname=name)
-            model.register(ext.sip_username, f"sip:{ext.sip_username}@127.0.0.1:{5100 + int(ext.number) % 1000}",
+            port = 5100 + 1000 * i + int(ext.number) % 1000
+            model.register(ext.sip_username, f"sip:{ext.sip_username}@127.0.0.1:{port}",
                            user_agent="ClusterPBX demo phone")
         for queue in db.scalars(select(Queue).where(Queue.tenant_id == tenant.id)):
             model.add_queue(names.queue(queue), strategy=queue.strategy)

@@ -60,6 +60,16 @@ DEMO_USERS = [
     DemoUser("operateur@demo.clusterpbx.test", "Opérateur", "Démo", "211", "Exploitation", "fr", "operator"),
 ]
 
+# A second, small company on the same PBX node, whose numbers overlap Démo Inc.'s: tenants are
+# namespaces, so Acme's 201 calling 202 rings Acme's 202, never Démo's (its SIP users are 201-t<id>...).
+ACME_NAME = "Acme"
+ACME_DOMAIN = "acme.clusterpbx.test"
+ACME_USERS = [
+    DemoUser("chloe.martin@acme.clusterpbx.test", "Chloé", "Martin", "201", "Ventes"),
+    DemoUser("noah.brown@acme.clusterpbx.test", "Noah", "Brown", "202", "Support", "en"),
+    DemoUser("admin@acme.clusterpbx.test", "Admin", "Acme", "210", "Direction", "fr", "tenant_admin"),
+]
+
 
 def seed_demo(db: Session, *, ami_port: int = 5038, esl_port: int = 8021, spool_path: str = "") -> Tenant:
     node = db.scalar(select(PbxNode).where(PbxNode.name == "demo-asterisk"))
@@ -106,6 +116,28 @@ def seed_demo(db: Session, *, ami_port: int = 5038, esl_port: int = 8021, spool_
             vendor, model = vendors[i]
             db.add(Device(tenant_id=tenant.id, user_id=user.id, mac=f"0015650000{i:02x}", vendor=vendor,
                           model=model, label=f"{du.first} {du.last}"))
+    db.flush()
+    seed_second_tenant(db, node)
+    return tenant
+
+
+def seed_second_tenant(db: Session, node: PbxNode) -> Tenant:
+    """Acme, on Démo Inc.'s node, with extensions Démo also has (201, 202, 210) and its own tenant admin;
+    the operator sees both companies. Seeded after Démo Inc., so Démo's SIP users keep the plain numbers.
+    Idempotent: what exists already is left as it is."""
+    tenant = db.scalar(select(Tenant).where(Tenant.domain == ACME_DOMAIN))
+    if tenant is None:
+        tenant = create_tenant(db, ACME_NAME, ACME_DOMAIN, node)
+        db.add(DestinationGroup(tenant_id=tenant.id, name="Local Montréal",
+                                prefixes=[DestinationPrefix(prefix=p) for p in ("514", "438", "263")]))
+        db.flush()
+    groups = db.scalars(select(DestinationGroup).where(DestinationGroup.tenant_id == tenant.id)).all()
+    for du in ACME_USERS:
+        if db.scalar(select(User).where(User.email == du.email)):
+            continue
+        user = create_user(db, tenant, NewUser(du.email, du.first, du.last, DEMO_PASSWORD, du.ext, du.dept,
+                                               du.lang, du.role))
+        user.destination_groups = list(groups)
     db.flush()
     return tenant
 

@@ -713,7 +713,12 @@ class AmiServer:
         caller_id = req.get("CallerID") or None
         async_ = req.get("Async").lower() in ("true", "yes", "1", "on")
         ext = data.split("@", 1)[0]
-        if tech.upper() != "PJSIP":
+        if tech.upper() == "LOCAL":
+            # Local/<number>@<context>[/n]: the number as that context's dialplan reaches it (the sim rings
+            # the endpoint directly, without the two ;1/;2 halves): never another tenant's same number.
+            number, _, ctx = data.partition("@")
+            ext = self.model.route(number, ctx.split("/", 1)[0] or "default") or ""
+        elif tech.upper() != "PJSIP":
             ext = ""   # unknown technology: fails like an unreachable channel
         if async_:
             self.ok(s, req, "Originate successfully queued")

@@ -896,14 +896,16 @@ class EslApi:
             url = m.group(2)
         tech, _, rest = url.partition("/")
         if tech == "user":
-            user = rest.split("@", 1)[0]
+            user, domain = _split_user(rest)
         elif tech == "sofia":
-            user = rest.split("/", 1)[-1].split("@", 1)[0]
+            user, domain = _split_user(rest.split("/", 1)[-1])
         else:
             return "-ERR CHAN_NOT_IMPLEMENTED\n"
-        ep = self.model.endpoints.get(user)
+        # A user of that domain only (tenants are domains on FreeSWITCH): another domain's 201 is absent.
+        ep = self.model.find_user(user, domain if tech == "user" else "")
         if ep is None:
             return "-ERR SUBSCRIBER_ABSENT\n"
+        user = ep.ext
         if not ep.registered:
             return "-ERR USER_NOT_REGISTERED\n"
         app = data = exten = None

@@ -20,14 +20,27 @@ Construction and lab data (``clusterpbx.sim.lab`` fills in the two recorded labs
     m = PBXModel(flavor="asterisk"|"freeswitch", spool_dir=Path|None, seed=0,
                  clock=time.time, domain="127.0.0.1")
     m.subscribe(cb) -> unsubscribe()            # cb(event) for every event listed below
-    m.add_endpoint(ext, name="", context="internal", password="", mailbox=None) -> Endpoint
+    m.add_endpoint(ext, name="", context="internal", password="", mailbox=None, number=None, domain=None,
+                   feature_key=None) -> Endpoint
+        # ext: the endpoint (SIP user) name, unique on the node; number: what is dialled to reach it in
+        # its context (default ext), so two tenants' contexts can both have a 201 ("201" and "201-t2");
+        # domain: its SIP domain on FreeSWITCH (default the model's); feature_key: its DND/CF key
+        # (default the number)
     m.add_queue(name, strategy="ringall") -> Queue
     m.add_mailbox(box, context="default", password="", fullname="", email="") -> Mailbox
+    m.route(number, context) -> endpoint name | None   # what dialling number in context reaches
+    m.namespace(context) -> endpoint context | None     # the tenant a dialplan context belongs to
+    m.find_user(user, domain="") -> Endpoint | None     # FreeSWITCH user/<user>@<domain>
     m.endpoints / m.channels (uniqueid -> Channel, creation order) / m.bridges / m.queues /
     m.conferences / m.mailboxes ("box@context") / m.db / m.notifies / m.messages / m.call_records
 
 Every Channel has both an Asterisk-style ``uniqueid`` ("1795797593.0") and a FreeSWITCH-style
 ``uuid``; ``name`` follows the flavor ("PJSIP/101-00000000" or "sofia/internal/1000@127.0.0.1").
+
+Tenants are namespaces: an endpoint's ``context`` is where its calls enter the dialplan, and a number
+dialled there reaches only an endpoint of the same context (or of the context it extends: the
+generated dialplan's ``cpbx-acme-leg`` belongs to ``cpbx-acme``). A context no endpoint has (the lab's
+``default`` for AMI Originate, ``from-trunk``) keeps the lab's plain lookup of the endpoint by name.
 
 Registrations::
 
@@ -37,9 +50,11 @@ Registrations::
 Calls, high level (synchronous: all steps happen inside the call; times come from ``clock``)::
 
     m.place_call(src, dst, answer=True, to_voicemail=None, message_seconds=3, hangup_by="caller") -> Call
+        # dst is dialled in src's context (m.route);
         # answered+bridged+hung up, or unanswered -> voicemail message in m.voicemail_box(dst) (the
         # endpoint's configured mailbox, as the dialplan's VoiceMail(box@context); else <dst>@default);
-        # honours AstDB-style DND/<dst> (straight to voicemail) and CF/<dst> (forward).
+        # honours AstDB-style DND/<key> (straight to voicemail) and CF/<key> (forward), key = the
+        # endpoint's feature_key.
     m.queue_call(src, queue, exten=None, answer=True) -> Call
     m.conference_call(src, room, admin=False, muted=False, exten=None) -> Channel (stays joined)
     m.inbound_call(number, dst_ext, name="", answer=True) / m.outbound_call(src_ext, number, answer=True)
@@ -283,14 +298,21 @@ class Endpoint:
     auto_answer: bool = True     # sim phones answer originates and calls unless told otherwise
     registration: Registration | None = None
     device_state: DeviceState = DeviceState.UNAVAILABLE
+    number: str = ""             # dialled in its context to reach it ("" = ext); its caller id number
+    domain: str = ""             # FreeSWITCH: its directory domain ("" = the model's)
+    feature_key: str = ""        # the <key> of its DND/<key>, CF/<key> ("" = its number)
 
     @property
     def registered(self) -> bool:
         return self.registration is not None and self.registration.registered
 
     @property
+    def dial_number(self) -> str:
+        return self.number or self.ext
+
+    @property
     def callerid(self) -> str:
-        return f'"{self.name}" <{self.ext}>' if self.name else f"<{self.ext}>"
+        return f'"{self.name}" <{self.dial_number}>' if self.name else f"<{self.dial_number}>"
 
 
 @dataclass
@@ -808,17 +830,19 @@ class Call:
     def ring(self) -> Channel | None:
         """Dial the destination: callee channel, DialBegin, callee ringing (None if it cannot ring)."""
         m = self.model
-        target = m.endpoints.get(self.dst)
+        # The number is dialled in the caller's context: another tenant's identical number is not reached.
+        key = m.route(self.dst, self.caller.context)
+        target = m.endpoints.get(key) if key is not None else None
         m.set_application(self.caller, "Dial", self.dialstring, priority=6)
-        if target is None or not target.registered:
+        if key is None or target is None or not target.registered:
             return None
-        callee = m.new_channel(self.dst, "s", context=target.context, state=ChannelState.DOWN,
-                               caller_num=self.dst, caller_name=target.name, linkedid=self.caller.linkedid,
-                               direction="outbound")
+        callee = m.new_channel(key, "s", context=target.context, state=ChannelState.DOWN,
+                               caller_num=target.dial_number, caller_name=target.name,
+                               linkedid=self.caller.linkedid, direction="outbound")
         callee.exten = self.dst
         callee.application, callee.app_data = "AppDial", "(Outgoing Line)"
         m.set_connected_line(callee, self.caller.caller_num, self.caller.caller_name)
-        m.dial_begin(self.caller, callee, self.dst)
+        m.dial_begin(self.caller, callee, key)
         m.set_connected_line(self.caller, callee.caller_num, callee.caller_name)
         m.set_state(callee, ChannelState.RINGING)
         m.dial_state(self.caller, callee, "RINGING")
@@ -978,11 +1002,56 @@ class PBXModel:
     # ------------------------------------------------------------------ config
 
     def add_endpoint(self, ext: str, name: str = "", context: str = "internal", password: str = "",
-                     mailbox: str | None = None) -> Endpoint:
-        ep = Endpoint(ext=ext, name=name, context=context, password=password, mailbox=mailbox)
+                     mailbox: str | None = None, number: str | None = None, domain: str | None = None,
+                     feature_key: str | None = None) -> Endpoint:
+        ep = Endpoint(ext=ext, name=name, context=context, password=password, mailbox=mailbox,
+                      number=number or "", domain=domain or "", feature_key=feature_key or "")
         self.endpoints[ext] = ep
         self.device_states[f"PJSIP/{ext}"] = DeviceState.UNAVAILABLE
         return ep
+
+    # ------------------------------------------------------------------ routing (tenants are namespaces)
+
+    def namespace(self, context: str | None) -> str | None:
+        """The endpoint context that ``context`` belongs to: itself when endpoints live there, else the
+        longest endpoint context it extends with a dash (``cpbx-acme-leg`` -> ``cpbx-acme``); None for
+        a context no endpoint's numbers are in (the lab's plain lookup applies there)."""
+        if not context:
+            return None
+        contexts = {ep.context for ep in self.endpoints.values()}
+        if context in contexts:
+            return context
+        return max((c for c in contexts if context.startswith(c + "-")), key=len, default=None)
+
+    def route(self, number: str, context: str | None) -> str | None:
+        """The endpoint (its name) that dialling ``number`` in ``context`` rings, as the dialplan of that
+        context would: an endpoint of the same namespace whose number it is (or, the sim's shortcut,
+        whose name it is); never another namespace's endpoint. In a context outside every namespace,
+        the endpoint named ``number`` (the lab)."""
+        ns = self.namespace(context)
+        if ns is None:
+            return number if number in self.endpoints else None
+        for key, ep in self.endpoints.items():
+            if ep.context == ns and ep.dial_number == number:
+                return key
+        named = self.endpoints.get(number)
+        return number if named is not None and named.context == ns else None
+
+    def find_user(self, user: str, domain: str = "") -> Endpoint | None:
+        """FreeSWITCH's ``user/<user>@<domain>``: a directory user of that domain (named ``user``, or
+        whose number it is), never one of another domain. No domain, or one the sim does not host (a lab
+        reached under another name for the box): the user named so."""
+        ep = self.endpoints.get(user)
+        if not domain or domain not in {e.domain or self.domain for e in self.endpoints.values()}:
+            return ep
+        if ep is not None and (ep.domain or self.domain) == domain:
+            return ep
+        return next((e for e in self.endpoints.values()
+                     if (e.domain or self.domain) == domain and e.dial_number == user), None)
+
+    def _feature_key(self, key: str) -> str:
+        ep = self.endpoints.get(key)
+        return (ep.feature_key or ep.dial_number) if ep is not None else key
 
     def add_queue(self, name: str, strategy: str = "ringall") -> Queue:
         q = Queue(name=name, strategy=strategy)
@@ -1001,14 +1070,20 @@ class PBXModel:
         self.device_states[f"MWI:{mb.id}"] = DeviceState.NOT_INUSE
         return mb
 
-    def voicemail_box(self, dst: str) -> Mailbox | None:
+    def voicemail_box(self, dst: str, context: str | None = None) -> Mailbox | None:
         """The mailbox an unanswered call to endpoint ``dst`` lands in, as the PBX's dialplan picks it.
 
         The configuration names it per endpoint: the lab's dialplan runs VoiceMail(${EXTEN}@default), the
         generated one (dialplan/asterisk.py) VoiceMail(<box>@<tenant's voicemail context>), the same
         reference as the endpoint's ``mailboxes=``; FreeSWITCH's ``voicemail default <domain> <box>``. So
         the endpoint's configured mailbox decides; an endpoint without one falls back to the lab's
-        ``<ext>@default`` (Asterisk) or ``<ext>@<domain>`` (FreeSWITCH)."""
+        ``<ext>@default`` (Asterisk) or ``<ext>@<domain>`` (FreeSWITCH). With ``context``, ``dst`` is a
+        number dialled there (m.route): another tenant's mailbox of that number is never picked."""
+        if context is not None and self.namespace(context) is not None:
+            key = self.route(dst, context)
+            if key is None:
+                return None
+            dst = key
         ep = self.endpoints.get(dst)
         if ep is not None and ep.mailbox:
             box, _, context = ep.mailbox.partition("@")
@@ -1122,7 +1197,7 @@ class PBXModel:
         ch = Channel(
             uniqueid=uid, uuid=self.new_uuid(), name=self._channel_name(owner, seq, trunk),
             endpoint=ep.ext if ep else None, linkedid=linkedid or uid,
-            caller_num=caller_num if caller_num is not None else owner,
+            caller_num=caller_num if caller_num is not None else (ep.dial_number if ep else owner),
             caller_name=caller_name if caller_name is not None else (ep.name if ep else ""),
             state=state, context=context, exten=exten, created=self.clock(), direction=direction,
             dnid=exten if direction == "inbound" else "", trunk=trunk,
@@ -1285,11 +1360,15 @@ class PBXModel:
 
     # ------------------------------------------------------------------ high-level calls
 
-    def start_call(self, src: str, dst: str, context: str = "internal") -> Call:
-        if src not in self.endpoints:
+    def start_call(self, src: str, dst: str, context: str | None = None) -> Call:
+        """The caller's channel, in ``context`` (default: the caller's own, where its calls enter the
+        dialplan), about to dial ``dst`` there."""
+        ep = self.endpoints.get(src)
+        if ep is None:
             raise NoSuchEndpoint(src)
+        context = context or ep.context
         ch = self.new_channel(src, dst, context=context)
-        call = Call(self, ch, dst, dialstring=f"PJSIP/{dst},15")
+        call = Call(self, ch, dst, dialstring=f"PJSIP/{self.route(dst, context) or dst},15")
         self.calls[ch.uniqueid] = call
         return call
 
@@ -1306,14 +1385,20 @@ class PBXModel:
                    talk_seconds: float = 0.0) -> Call:
         """A whole internal call: answered and bridged, or unanswered (then voicemail if dst has a box).
 
-        Like the lab dialplan, DND/<dst> in the key-value store sends the call straight to voicemail
-        (busy greeting) and CF/<dst> forwards it."""
-        if self.db_get("DND", dst) is not None:
-            return self._dnd_call(src, dst, message_seconds)
-        fwd = self.db_get("CF", dst)
-        if fwd is not None and fwd in self.endpoints:
+        ``dst`` is dialled in the caller's context (route): another tenant's endpoint with the same number
+        is never reached. Like the lab dialplan, DND/<key> in the key-value store sends the call straight
+        to voicemail (busy greeting) and CF/<key> forwards it (key: the endpoint's feature_key)."""
+        src_ep = self.endpoints.get(src)
+        if src_ep is None:
+            raise NoSuchEndpoint(src)
+        target = self.route(dst, src_ep.context)
+        fkey = self._feature_key(target) if target is not None else dst
+        if self.db_get("DND", fkey) is not None:
+            return self._dnd_call(src, dst, message_seconds, target)
+        fwd = self.db_get("CF", fkey)
+        if fwd is not None and self.route(fwd, src_ep.context) is not None:
             call = self.start_call(src, dst)
-            leg = Call(self, call.caller, fwd, dialstring=f"Local/{fwd}@internal,30")
+            leg = Call(self, call.caller, fwd, dialstring=f"Local/{fwd}@{src_ep.context},30")
             callee = leg.ring()
             if answer and callee is not None:
                 leg.answer()
@@ -1335,7 +1420,7 @@ class PBXModel:
             call.backdate(ring_seconds, talk_seconds)
             call.hangup(by=hangup_by)
             return call
-        mb = self.voicemail_box(dst)
+        mb = self.voicemail_box(target if target is not None else dst)
         if to_voicemail is None:
             to_voicemail = mb is not None
         call.no_answer()
@@ -1372,10 +1457,10 @@ class PBXModel:
         self.call_record(vm_rec)
         return call
 
-    def _dnd_call(self, src: str, dst: str, message_seconds: int) -> Call:
+    def _dnd_call(self, src: str, dst: str, message_seconds: int, target: str | None = None) -> Call:
         call = self.start_call(src, dst)
         caller = call.caller
-        mb = self.voicemail_box(dst)
+        mb = self.voicemail_box(target if target is not None else dst)
         ref = mb.id if mb is not None else f"{dst}@default"
         self.set_application(caller, "VoiceMail", f"{ref},b", priority=10)
         self.answer(caller)

@@ -70,7 +70,18 @@ class ScenarioDriver:
         if len(phones) < 2:
             return None
         src, dst = self.rng.sample(phones, 2)
+        eps = self.model.endpoints
+        if eps[dst].context != eps[src].context:
+            # Tenants are namespaces: a phone calls a colleague of its own context, never another tenant's.
+            mates = [p for p in phones if p != src and eps[p].context == eps[src].context]
+            if not mates:
+                return None
+            dst = self.rng.choice(mates)
         return src, dst
+
+    def _number(self, ext: str) -> str:
+        """What a colleague dials to reach ``ext`` (its number in their shared context)."""
+        return self.model.endpoints[ext].dial_number
 
     def pick(self) -> str:
         kinds = [k for k in KINDS if self.mix.get(k, 0) > 0]
@@ -105,10 +116,11 @@ class ScenarioDriver:
             # Whole calls happen at once; they are back-dated so that CDRs carry plausible durations.
             ring, talk = float(self.rng.randint(1, 8)), float(self.rng.randint(5, 300))
             if kind == "internal_answered":
-                m.place_call(src, dst, answer=True, ring_seconds=ring, talk_seconds=talk)
+                m.place_call(src, self._number(dst), answer=True, ring_seconds=ring, talk_seconds=talk)
             elif kind == "internal_voicemail":
                 self._make_room(dst)
-                m.place_call(src, dst, answer=False, message_seconds=self.rng.randint(2, 20), ring_seconds=15.0)
+                m.place_call(src, self._number(dst), answer=False, message_seconds=self.rng.randint(2, 20),
+                             ring_seconds=15.0)
             elif kind == "inbound":
                 m.inbound_call(f"0612{self.rng.randint(0, 999999):06d}", dst, answer=self.rng.random() < 0.8,
                                ring_seconds=ring, talk_seconds=talk)
@@ -121,6 +133,12 @@ class ScenarioDriver:
                     raise M.NoSuchQueue("no queue")
                 busy = {mem.state_interface.partition("/")[2] for mem in q.members.values()}
                 callers = [p for p in self._phones() if p not in busy] or [src]
+                # A queue named after a tenant's context (cpbx-acme-support) takes that tenant's callers.
+                home = m.namespace(q.name)
+                if home is not None:
+                    callers = [p for p in callers if m.endpoints[p].context == home]
+                    if not callers:
+                        raise M.NoSuchEndpoint(f"no caller of {home} for {q.name}")
                 m.queue_call(self.rng.choice(callers), q.name, exten=None if m.flavor == "freeswitch" else "7001",
                              hold_seconds=float(self.rng.randint(0, 60)), talk_seconds=talk)
             elif kind == "conference":
@@ -133,10 +151,11 @@ class ScenarioDriver:
         self.stats.calls[kind] += 1
         return kind
 
-    def _make_room(self, box: str, keep: int = 50) -> None:
+    def _make_room(self, ext: str, keep: int = 50) -> None:
         """Users listen to and delete old messages: keep a mailbox below ``keep`` messages."""
+        own = self.model.voicemail_box(ext)
         for mb in self.model.mailboxes.values():
-            if mb.box == box:
+            if mb is own or (own is None and mb.box == ext):
                 for folder in ("INBOX", "Old"):
                     msgs = mb.folder(folder)
                     while len(msgs) >= keep:
@@ -161,7 +180,7 @@ class ScenarioDriver:
             return
         src, dst = pair
         talk = self.rng.uniform(*self.talk_seconds)
-        call = self.model.start_call(src, dst)
+        call = self.model.start_call(src, self._number(dst))
         try:
             if call.ring() is None:
                 call.hangup()

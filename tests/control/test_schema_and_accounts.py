@@ -16,7 +16,7 @@ from clusterpbx.control.accounts import (
     create_user,
     import_users_csv,
 )
-from clusterpbx.control.demo import DEMO_USERS, seed_demo
+from clusterpbx.control.demo import ACME_USERS, DEMO_USERS, seed_demo
 from clusterpbx.control.models import Base, CallSettings, Device, Extension, Queue, QueueMembership, User
 
 
@@ -37,7 +37,7 @@ def test_seed_is_idempotent(db):
     again = [db.scalar(select(func.count()).select_from(m)) for m in (User, Extension, Queue, QueueMembership,
                                                                       Device)]
     assert counts == again
-    assert counts[0] == len(DEMO_USERS) and counts[2] == 2
+    assert counts[0] == len(DEMO_USERS) + len(ACME_USERS) and counts[2] == 2  # Acme: a second tenant, no queue
 
 
 def test_create_user_makes_extension_and_settings(db):
