@@ -36,6 +36,8 @@ NOT_A_CHOICE = N_("Choose one of the proposed values.")
 UNKNOWN_REFERENCE = N_("This object does not exist.")
 OPERATOR_ONLY = N_("Only an operator may change this field.")
 NOT_A_LIST = N_("Enter a list of identifiers.")
+OWN_TENANT_ONLY = N_("You can only add objects to your own tenant.")
+NO_TENANT_CHANGE = N_("An object cannot move to another tenant.")
 
 _TRUE = {"1", "true", "yes", "y", "on", "oui", "o"}
 _FALSE = {"0", "false", "no", "n", "off", "non", ""}
@@ -251,22 +253,14 @@ class ModelResource(Resource):
         return values
 
     def resolve_tenant(self, db: Session, actor: Actor, given: Any, obj: Any | None) -> int:
-        """A tenant admin's objects are always in their tenant; an operator names one on create and
-        an object never moves to another tenant."""
+        """An object stays in its tenant; a new one goes to `new_object_tenant`. A tenant named
+        otherwise is refused, never silently replaced by the right one."""
+        named = named_tenant(given)
         if obj is not None:
+            if named is not None and named != obj.tenant_id:
+                raise Invalid({"tenant_id": NO_TENANT_CHANGE})
             return int(obj.tenant_id)
-        if not actor.is_operator:
-            assert actor.tenant_id is not None
-            return actor.tenant_id
-        if given in (None, ""):
-            raise Invalid({"tenant_id": REQUIRED})
-        try:
-            tid = int(given)
-        except (TypeError, ValueError):
-            raise Invalid({"tenant_id": UNKNOWN_REFERENCE}) from None
-        if db.get(Tenant, tid) is None:
-            raise Invalid({"tenant_id": UNKNOWN_REFERENCE})
-        return tid
+        return new_object_tenant(db, actor, named)
 
     def audit_view(self, obj: Any) -> dict[str, Any]:
         return self.serialize(obj)
@@ -355,6 +349,50 @@ class ModelResource(Resource):
                 value = value.value
             out[f.name] = value
         return out
+
+
+def named_tenant(given: Any) -> int | None:
+    """The tenant id an input names (None: it names none); `Invalid` when it is not an id."""
+    if given is None or given == "":
+        return None
+    if isinstance(given, bool):
+        raise Invalid({"tenant_id": UNKNOWN_REFERENCE})
+    try:
+        return int(str(given).strip())
+    except ValueError:
+        raise Invalid({"tenant_id": UNKNOWN_REFERENCE}) from None
+
+
+def new_object_tenant(db: Session, actor: Actor, named: int | None) -> int:
+    """The tenant a new object (a form, an API body, a CSV line) is created in. A tenant admin's is
+    always their own: naming any other tenant, existing or not, is refused with the same message (so
+    the answer tells nothing about other tenants). An operator names an existing tenant."""
+    if not actor.is_operator:
+        assert actor.tenant_id is not None
+        if named is not None and named != actor.tenant_id:
+            raise Invalid({"tenant_id": OWN_TENANT_ONLY})
+        return actor.tenant_id
+    if named is None:
+        raise Invalid({"tenant_id": REQUIRED})
+    if not 1 <= named <= 2**31 - 1 or db.get(Tenant, named) is None:
+        raise Invalid({"tenant_id": UNKNOWN_REFERENCE})
+    return named
+
+
+def tenant_domains(tenant: Tenant) -> set[str]:
+    """The domains a tenant claims for e-mail addresses: its own domain and its sign-up domains."""
+    claimed = {d.strip().lower().lstrip("@") for d in (tenant.email_domains or "").split(",") if d.strip()}
+    return claimed | {tenant.domain.strip().lower()}
+
+
+def domain_claimed_elsewhere(db: Session, domain: str, tenant_id: int) -> bool:
+    """Whether a tenant other than `tenant_id` claims this e-mail domain (exactly: a subdomain of a
+    claimed domain is a different domain)."""
+    domain = domain.strip().lower()
+    candidates = db.scalars(select(Tenant).where(
+        Tenant.id != tenant_id,
+        or_(func.lower(Tenant.domain) == domain, Tenant.email_domains.contains(domain, autoescape=True))))
+    return any(domain in tenant_domains(t) for t in candidates)
 
 
 def ids_in_scope(db: Session, model: Any, ids: list[int], tenant_id: int, field: str) -> list[Any]:

@@ -11,13 +11,13 @@ import secrets
 import zoneinfo
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from .. import sms, urlpolicy, webconf
-from ..models import PbxNode, Tenant
+from ..models import PbxNode, Tenant, User
 from . import Actor, Field, FieldType, Invalid, register
-from ._base import N_, UNKNOWN_REFERENCE, ModelResource
+from ._base import N_, UNKNOWN_REFERENCE, ModelResource, tenant_domains
 
 DOMAIN_RE = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
@@ -25,6 +25,7 @@ INVALID_DOMAIN = N_("Enter a domain name such as example.com.")
 DOMAIN_TAKEN = N_("A tenant with this domain already exists.")
 INVALID_EMAIL_DOMAINS = N_("Enter domain names separated by commas.")
 EMAIL_DOMAIN_TAKEN = N_("One of these e-mail domains belongs to another tenant.")
+DOMAIN_USED_ELSEWHERE = N_("Users of another tenant have e-mail addresses in this domain.")
 INVALID_TIMEZONE = N_("Unknown time zone.")
 INVALID_COUNTRY = N_("Enter a two-letter country code.")
 INVALID_PREFIX = N_("Use digits, * and # only.")
@@ -202,8 +203,24 @@ class Tenants(ModelResource):
                 if wanted & (theirs | {other.domain}):
                     errors["email_domains"] = EMAIL_DOMAIN_TAKEN
                     break
+        # A domain newly claimed must not hold addresses of another tenant's users (an address in a
+        # tenant's domain belongs to that tenant: see users.py).
+        for key in ("domain", "email_domains"):
+            if key in values and key not in errors:
+                claimed = {d for d in values[key].split(",") if d}
+                added = claimed - (tenant_domains(obj) if obj is not None else set())
+                if any(self._users_elsewhere(db, d, obj) for d in sorted(added)):
+                    errors[key] = DOMAIN_USED_ELSEWHERE
         if errors:
             raise Invalid(errors)
+
+    @staticmethod
+    def _users_elsewhere(db: Session, domain: str, obj: Any | None) -> bool:
+        pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = select(User.id).where(func.lower(User.email).like(pattern, escape="\\"))
+        if obj is not None:
+            stmt = stmt.where(User.tenant_id != obj.id)
+        return db.scalar(stmt.limit(1)) is not None
 
     def build(self, db: Session, actor: Actor, values: dict[str, Any]) -> Any:
         tenant = Tenant(provisioning_key=secrets.token_urlsafe(24))

@@ -30,12 +30,13 @@ from ..models import (
 )
 from ..passwords import PasswordPolicy, hash_password
 from . import Actor, Field, FieldType, Forbidden, Invalid, register
-from ._base import N_, ModelResource, ids_in_scope, require_admin
+from ._base import N_, ModelResource, domain_claimed_elsewhere, ids_in_scope, require_admin
 
 F = FieldType
 
 INVALID_EMAIL = N_("Enter a valid e-mail address.")
 EMAIL_TAKEN = N_("A user with this e-mail address already exists.")
+EMAIL_DOMAIN_OF_OTHER_TENANT = N_("This address's e-mail domain belongs to another tenant.")
 INVALID_EXTENSION = N_("An extension is 2 to 10 digits.")
 EXTENSION_TAKEN = N_("This extension is already taken in this tenant.")
 NO_EXTENSION = N_("Give the user an extension first.")
@@ -142,9 +143,16 @@ class Users(ModelResource):
         assert tenant is not None
         errors: dict[str, str] = {}
         if "email" in values:
-            other = db.scalar(select(User).where(func.lower(User.email) == values["email"]))
-            if other is not None and other is not obj:
-                errors["email"] = EMAIL_TAKEN
+            # An address in a domain another tenant claims (its domain or sign-up e-mail domains)
+            # belongs to that tenant's people, whoever acts: checked when the address is set, and
+            # before uniqueness, so that probing another tenant's addresses tells nothing.
+            changed = obj is None or values["email"] != (obj.email or "").lower()
+            if changed and domain_claimed_elsewhere(db, values["email"].rsplit("@", 1)[-1], tenant.id):
+                errors["email"] = EMAIL_DOMAIN_OF_OTHER_TENANT
+            else:
+                other = db.scalar(select(User).where(func.lower(User.email) == values["email"]))
+                if other is not None and other is not obj:
+                    errors["email"] = EMAIL_TAKEN
         if values.get("password") and check_policy and PasswordPolicy.for_tenant(tenant).violations(values["password"]):
             errors["password"] = PASSWORD_POLICY
         ext = obj.primary_extension if obj is not None else None

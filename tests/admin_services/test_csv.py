@@ -132,10 +132,11 @@ def test_scope_of_import_and_export(db, setup):
         import_users(db, setup.adm, setup.b.id, "email\nx@other.test\n", dry_run=True)
     with pytest.raises(Forbidden):
         export_devices(db, setup.usr, setup.a.id)
-    # A line naming an account of another tenant cannot take it over.
+    # A line naming an account of another tenant cannot take it over (its address is in that tenant's
+    # domain, refused before any "already exists" could tell the account is there).
     report = import_users(db, setup.adm, setup.a.id, "email,first_name\nuser@other.test,Pwned\n", dry_run=False)
     assert [(e.line, e.field, e.message) for e in report.errors] == [
-        (2, "email", "A user with this e-mail address already exists.")]
+        (2, "email", "This address's e-mail domain belongs to another tenant.")]
     assert setup.user_b.first_name != "Pwned"
     # Nor change the operator's account.
     report = import_users(db, setup.adm, setup.a.id, "email,first_name\nop@acme.test,Pwned\n", dry_run=False)

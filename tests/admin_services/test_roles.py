@@ -58,10 +58,14 @@ def test_tenant_admin_own_tenant_only(db, setup, name):
         r.delete(db, setup.adm, theirs.id)
     with pytest.raises(NotFound):
         r.get(db, setup.adm, 987654)
-    # Their own: every operation, and a created object lands in their tenant whatever tenant_id says.
+    # Their own: every operation; a created object lands in their tenant, and naming another tenant
+    # is refused (never silently replaced by their own).
     assert r.get(db, setup.adm, mine.id) is mine
     r.update(db, setup.adm, mine.id, UPDATES[name])
-    created = r.create(db, setup.adm, {**sample(name, setup, setup.a, 3), "tenant_id": setup.b.id})
+    with pytest.raises(Invalid) as exc:
+        r.create(db, setup.adm, {**sample(name, setup, setup.a, 3), "tenant_id": setup.b.id})
+    assert exc.value.errors == {"tenant_id": "You can only add objects to your own tenant."}
+    created = r.create(db, setup.adm, {k: v for k, v in sample(name, setup, setup.a, 3).items() if k != "tenant_id"})
     assert created.tenant_id == setup.a.id
     r.delete(db, setup.adm, mine.id)
     db.commit()

@@ -38,7 +38,7 @@ CASES = [
     ("nodes", {"host": "a b"}, {"host": "Enter a host name or an IP address."}),
     ("nodes", {"options": "context=default\nshell=rm"}, {"options": "Enter one KEY=VALUE per line with a known key."}),
     ("users", {"email": "nope"}, {"email": "Enter a valid e-mail address."}),
-    ("users", {"email": "user@other.test"}, {"email": "A user with this e-mail address already exists."}),
+    ("users", {"email": "user@acme.test"}, {"email": "A user with this e-mail address already exists."}),
     ("users", {"extension": "1x"}, {"extension": "An extension is 2 to 10 digits."}),
     ("users", {"extension": "101"}, {"extension": "This extension is already taken in this tenant."}),
     ("users", {"password": "short"}, {"password": "The password breaks the tenant's password policy."}),

@@ -79,10 +79,14 @@ def test_tenant_admin_cannot_reach_another_tenant_by_id(app, client, auth, db, w
                  "/admin/audit/?type=devices"):
         page = text(client.get(path))
         assert "bob@beta.test" not in page and "Bureau de Bob" not in page, path
-    # Creating with another tenant's id in the post lands in the admin's own tenant; a reference to
-    # another tenant's destination group is refused and nothing is written.
+    # Creating with another tenant's id in the post is refused (not silently moved to the admin's own
+    # tenant); without it the user lands in their tenant. A reference to another tenant's destination
+    # group is refused and nothing is written.
     resp = post(client, "/admin/users/new", {"email": "carl@acme.test", "tenant_id": str(b_tenant),
                                              "extension": "250"})
+    assert resp.status_code == 400
+    assert db.query(User).filter_by(email="carl@acme.test").count() == 0
+    resp = post(client, "/admin/users/new", {"email": "carl@acme.test", "extension": "250"})
     assert resp.status_code == 302
     db.expire_all()
     carl = db.query(User).filter_by(email="carl@acme.test").one()

@@ -87,9 +87,10 @@ def test_csv_devices_and_export_scope(client, auth, db, world):
     assert [(r[0], r[1]) for r in rows] == [(3, "mac"), (4, "owner")]
     db.expire_all()
     assert db.query(Device).filter_by(tenant_id=s.ta.id).count() == 0
-    # Export: the admin's own tenant only, whatever tenant the URL names.
+    # Export: the admin's own tenant only; naming another tenant is 404.
     world.user(s.ta, email="formula@acme.test", first_name="=HYPERLINK(\"http://x\")", extension="280")
-    for url in ("/admin/csv/users/export.csv", f"/admin/csv/users/export.csv?tenant={s.tb.id}"):
+    assert client.get(f"/admin/csv/users/export.csv?tenant={s.tb.id}").status_code == 404
+    for url in ("/admin/csv/users/export.csv", f"/admin/csv/users/export.csv?tenant={s.ta.id}"):
         resp = client.get(url)
         assert resp.status_code == 200 and resp.mimetype == "text/csv"
         assert "attachment" in resp.headers["Content-Disposition"]
@@ -98,13 +99,19 @@ def test_csv_devices_and_export_scope(client, auth, db, world):
         assert "'=HYPERLINK" in body  # formula neutralised
     body = client.get("/admin/csv/devices/export.csv").get_data(as_text=True)
     assert "00:15:65:12:34:56" not in body and "001565123456" not in body
-    # An import aimed at tenant B by a tenant admin lands in their own tenant.
-    resp = upload(client, "devices", "mac,vendor,model,label\r\n00:15:65:aa:bb:09,snom,D735,Salle\r\n",
-                  tenant=str(s.tb.id))
+    # An import aimed at tenant B by a tenant admin is refused (404, as a tenant that does not exist),
+    # never moved to their own tenant; their own tenant, named or not, is fine.
+    line = "mac,vendor,model,label\r\n00:15:65:aa:bb:09,snom,D735,Salle\r\n"
+    assert upload(client, "devices", line, tenant=str(s.tb.id)).status_code == 404
+    resp = upload(client, "devices", line, tenant=str(s.ta.id))
     assert resp.status_code == 200
     content_b64 = re.search(r'id="content" name="content" type="hidden" value="([^"]+)"', raw(resp)).group(1)
+    assert post(client, "/admin/csv/devices/import", {"step": "import", "content": content_b64,
+                                                      "tenant": str(s.tb.id)},
+                page="/admin/csv/devices/import").status_code == 404
+    assert db.query(Device).filter_by(mac="001565aabb09").count() == 0
     resp = post(client, "/admin/csv/devices/import", {"step": "import", "content": content_b64,
-                                                      "tenant": str(s.tb.id)}, page="/admin/csv/devices/import")
+                                                      "tenant": str(s.ta.id)}, page="/admin/csv/devices/import")
     assert resp.status_code == 302
     db.expire_all()
     assert db.query(Device).filter_by(mac="001565aabb09").one().tenant_id == s.ta.id

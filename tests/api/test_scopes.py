@@ -58,10 +58,16 @@ def test_integration_tenant_admin_token_has_the_same_limits(api, two_tenants):
 def test_tenant_admin_cannot_move_an_object_to_another_tenant(api, db, two_tenants):
     w = two_tenants
     admin = api.as_(w.tokens["admin_a"])
+    # Naming another tenant is refused, not silently replaced by their own.
     resp = admin.post("/api/v1/pause_reasons", {"label": "Break", "tenant_id": w.b.tenant.id})
+    assert resp.status_code == 400, resp.data
+    assert resp.get_json()["errors"] == {"tenant_id": "You can only add objects to your own tenant."}
+    resp = admin.post("/api/v1/pause_reasons", {"label": "Break"})
     assert resp.status_code == 201, resp.data
     assert resp.get_json()["tenant_id"] == w.a.tenant.id
-    admin.patch(f"/api/v1/devices/{w.a.objects['devices']}", {"tenant_id": w.b.tenant.id})
+    resp = admin.patch(f"/api/v1/devices/{w.a.objects['devices']}", {"tenant_id": w.b.tenant.id})
+    assert resp.status_code == 400 and resp.get_json()["errors"] == {
+        "tenant_id": "An object cannot move to another tenant."}
     db.expire_all()
     assert db.get(Device, w.a.objects["devices"]).tenant_id == w.a.tenant.id
 

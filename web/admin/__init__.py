@@ -353,6 +353,11 @@ def _form_page(res: Resource, obj_id: int | None) -> Any:
     if posted:
         # CSRFProtect has already checked the token; parsing is ours, the rules are the service's.
         data, field_errors = forms.convert(spec, form, creating=creating)
+        if "tenant_id" in request.form and "tenant_id" not in data and any(
+                f.name == "tenant_id" for f in res.fields):
+            # A tenant admin's form shows the tenant without offering it; one posted anyway goes to the
+            # service, which refuses any other tenant (never silently replaced by their own).
+            data["tenant_id"] = request.form.get("tenant_id", "")[:20]
         if not field_errors:
             try:
                 if creating:

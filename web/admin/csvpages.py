@@ -53,15 +53,16 @@ def tenant_choices() -> list[tuple[str, str]]:
 
 
 def chosen_tenant(value: str | None) -> int:
-    """A tenant admin always works in their own tenant; an operator names one they can see."""
+    """An operator names a tenant; a tenant admin names none (their own) or their own. Any other
+    tenant is 404, as a tenant that does not exist (the tenants service's scope decides)."""
     a = actor()
-    if not a.is_operator:
+    if not a.is_operator and not (value or "").strip():
         assert a.tenant_id is not None
         return a.tenant_id
     tenant_id = id_arg(value)
     if tenant_id is None:
         abort(404)
-    call(get_resource("tenants").get, get_db(), a, tenant_id)  # 404 when it does not exist
+    call(get_resource("tenants").get, get_db(), a, tenant_id)  # 404 when it does not exist or is not theirs
     return tenant_id
 
 
