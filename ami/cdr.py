@@ -30,7 +30,10 @@ _ANGLE_NUMBER = re.compile(r"\s*<(?P<num>[^<>\r\n]*)>\s*")
 _UNQUOTED = re.compile(r"(?P<name>[^<>\"]*?)\s*<(?P<num>[^<>\r\n]*)>")
 MAX_NAME = 120  # call_records.caller_name
 _QUOTED_PAIR = re.compile(r'\\(["\\])')
-_CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^-/@;]+)")
+_CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^/@;<>]+)")
+# PJSIP/<endpoint>-<sequence number>: the endpoint is everything before the last dash (endpoint names
+# may hold dashes: a second tenant's 201 is the endpoint 201-t2, control/admin/users.py).
+_SEQUENCED = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^/@;<>]+)-[0-9a-fA-F]+(?:$|[;<])")
 
 # The leg Asterisk logs for leaving a message repeats the unanswered Dial leg of the same call;
 # users see one call ("no answer"), so that leg is not reported.
@@ -38,7 +41,7 @@ _SKIPPED_APPS = {"voicemail"}
 
 
 def endpoint_of(channel: str) -> str:
-    m = _CHANNEL.match(channel or "")
+    m = _SEQUENCED.match(channel or "") or _CHANNEL.match(channel or "")
     return m.group("endpoint") if m else ""
 
 
@@ -140,6 +143,8 @@ def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport 
         destination_endpoint=endpoint_of(f.get("dstchannel", "")),
         status=_STATUS.get((f.get("disposition") or "").upper(), CallStatus.FAILED),
         recording_path=_recording(f.get("userfield", "")),
+        # the context the call was dialled in (cpbx-<slug>-ext...): the tenant of dialed_number
+        context=(f.get("dcontext") or "").strip()[:80],
     )
 
 

@@ -58,7 +58,9 @@ from . import cdr
 
 Clock = Callable[[], dt.datetime]
 
-_PJSIP = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^-/@;]+)-[0-9a-fA-F]+$")
+# The endpoint is everything before the channel's sequence number (the last dash): endpoint names may
+# hold dashes themselves (a second tenant's 201 is the endpoint 201-t2, control/admin/users.py).
+_PJSIP = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^/@;]+)-[0-9a-fA-F]+$")
 _UNKNOWN = {"", "<unknown>", "unknown"}
 _NOT_A_NUMBER = {"", "s", "h", "i", "t"}
 # Channels that are not calls: the SIP MESSAGE queue (recording 25) lives on without a Hangup.
@@ -83,7 +85,8 @@ def utcnow() -> dt.datetime:
 
 
 def endpoint_of(channel_name: str) -> str:
-    """'PJSIP/101-00000000' -> '101'; Local/, trunk-less or odd names -> ''."""
+    """'PJSIP/101-00000000' -> '101', 'PJSIP/201-t2-0000000a' -> '201-t2'; Local/, trunk-less or odd
+    names -> ''."""
     m = _PJSIP.match(channel_name or "")
     return m.group("endpoint") if m else ""
 
@@ -133,6 +136,7 @@ class _Channel:
     caller_num: str = ""
     caller_name: str = ""
     exten: str = ""
+    context: str = ""
     state: str = ""
     created_at: dt.datetime | None = None
 
@@ -151,6 +155,7 @@ class _Call:
     source_endpoint: str = ""
     destination_number: str = ""
     destination_endpoint: str = ""
+    context: str = ""  # the originating channel's tenant context (cpbx-<slug>...), else its first context
     answered_at: dt.datetime | None = None
     channels: set[str] = field(default_factory=set)
     rung: set[str] = field(default_factory=set)
@@ -195,6 +200,8 @@ class EventTranslator:
             source_number=call.source_number, destination_number=call.destination_number,
             source_uri=src.uri, destination_uri=dst.uri, source_ip=src.ip, destination_ip=dst.ip,
             answered_at=call.answered_at, caller_name=call.caller_name,
+            source_endpoint=call.source_endpoint, destination_endpoint=call.destination_endpoint,
+            context=call.context,
         )
 
     def reset(self) -> None:
@@ -270,6 +277,9 @@ class EventTranslator:
         exten = e.get(f"{prefix}exten", "")
         if exten not in _NOT_A_NUMBER:
             ch.exten = exten
+        context = e.get(f"{prefix}context", "")
+        if context:
+            ch.context = context[:80]
         ch.state = e.get(f"{prefix}channelstatedesc", ch.state) or ch.state
         return ch
 
@@ -283,6 +293,11 @@ class EventTranslator:
             call.source_number = ch.caller_num or call.source_number
             call.caller_name = ch.caller_name or call.caller_name
             call.source_endpoint = ch.endpoint or call.source_endpoint
+            # A phone's call starts in its tenant's context (pjsip.conf context=cpbx-<slug>) and goes
+            # through the tenant's subroutines (cpbx-<slug>-ext...) and global ones (cpbx-record): the
+            # first context that is one of ours is kept.
+            if ch.context and not call.context.startswith("cpbx-"):
+                call.context = ch.context
             if ch.exten and not call.destination_endpoint:
                 call.destination_number = ch.exten
         call.channels.add(ch.uniqueid)
@@ -330,7 +345,8 @@ class EventTranslator:
         self._set_destination(call, ch)
         c = self._contact(ch.endpoint)
         return [CallRinging(at, call.call_id, destination_number=call.destination_number,
-                            destination_uri=c.uri, destination_ip=c.ip)]
+                            destination_uri=c.uri, destination_ip=c.ip,
+                            destination_endpoint=call.destination_endpoint)]
 
     def _on_newcallerid(self, e: dict[str, str], at: dt.datetime) -> list[PbxEvent]:
         return self._track(e, at)[2]
@@ -386,7 +402,8 @@ class EventTranslator:
             call.destination_number = destination
         c = self._contact(call.destination_endpoint)
         return [CallAnswered(at, call.call_id, destination_number=call.destination_number,
-                             destination_uri=c.uri, destination_ip=c.ip)]
+                             destination_uri=c.uri, destination_ip=c.ip,
+                             destination_endpoint=call.destination_endpoint)]
 
     def _on_bridgeenter(self, e: dict[str, str], at: dt.datetime) -> list[PbxEvent]:
         ch, call, out = self._track(e, at)

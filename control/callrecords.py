@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import Insert, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import CallRecord, Extension, RateEntry, Tenant, User
+from clusterpbx.dialplan.asterisk import CONTEXT_PARTS
+
+from .models import CallRecord, Device, Extension, PbxNode, RateEntry, Tenant, User
+from .pbxnames import tenant_slugs
 from .port import CallRecordReport, CallStatus
 
 CALL_RECORDS: Table = CallRecord.__table__  # type: ignore[assignment]
@@ -37,37 +40,110 @@ def cost_of(number: str, billable_seconds: int, rates: Sequence[Rate]) -> Decima
     return (best.per_minute * Decimal(charged) / Decimal(60)).quantize(Decimal("0.0001"))
 
 
+Party = tuple[int, int | None, str]  # (tenant_id, user_id, display name)
+
+
 @dataclass
 class Directory:
-    """Endpoint -> (tenant, user) lookups for one node, refreshed by the daemon when users change."""
+    """Who a PBX party is, for one node, refreshed by the daemon when users change.
 
-    by_endpoint: dict[str, tuple[int, int | None, str]]  # endpoint -> (tenant_id, user_id, display name)
+    Two tenants of a node may both have an extension 201, so a bare number is never enough: a party is
+    found by its SIP endpoint name (an extension's SIP username or a desk phone's MAC, unique on the
+    whole platform), or by its number inside the tenant the call runs in (known from the dialplan
+    context, ``cpbx-<slug>`` / ``cpbx-<slug>-<part>``, or the FreeSWITCH directory domain). A number
+    outside any known tenant counts only when a single tenant of the node has it."""
+
+    by_endpoint: dict[str, Party]  # SIP endpoint (SIP username, device MAC) -> party
     rates: dict[int, list[Rate]]  # tenant_id -> rates
-    default_tenant_id: int | None
+    default_tenant_id: int | None  # the node's only tenant, else None
+    by_number: dict[str, dict[int, Party]] = field(default_factory=dict)  # number -> tenant_id -> party
+    tenant_by_context: dict[str, int] = field(default_factory=dict)
+    tenant_by_domain: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, db: Session, node_id: int, endpoints: Iterable[str] | None = None) -> Directory:
-        """The node's whole directory (the daemon keeps it), or only the given endpoints (one HTTP-posted
-        record needs two, not the node's thousands of extensions)."""
-        tenants = db.scalars(select(Tenant).where(Tenant.node_id == node_id)).all()
+        """The node's whole directory (the daemon keeps it), or only the given endpoints and numbers (one
+        HTTP-posted record needs two, not the node's thousands of extensions). The tenants' contexts and
+        domains are always loaded."""
+        node = db.get(PbxNode, node_id)
+        tenants = db.scalars(select(Tenant).where(Tenant.node_id == node_id).order_by(Tenant.id)).all()
         ids = [t.id for t in tenants]
-        by_endpoint: dict[str, tuple[int, int | None, str]] = {}
+        by_endpoint: dict[str, Party] = {}
+        by_number: dict[str, dict[int, Party]] = {}
         stmt = (select(Extension.sip_username, Extension.number, Extension.tenant_id, Extension.user_id,
                        User.first_name, User.last_name)
                 .join(User, User.id == Extension.user_id, isouter=True)
                 .where(Extension.tenant_id.in_(ids)))
+        devices = (select(Device.mac, Device.tenant_id, Device.user_id, User.first_name, User.last_name)
+                   .join(User, User.id == Device.user_id).where(Device.tenant_id.in_(ids)))
         if endpoints is not None:
             wanted = [e for e in endpoints if e]
             stmt = stmt.where(or_(Extension.sip_username.in_(wanted), Extension.number.in_(wanted)))
-        rows = db.execute(stmt).all()
-        for sip, number, tenant_id, user_id, first, last in rows:
-            name = f"{first or ''} {last or ''}".strip()
-            by_endpoint[sip] = (tenant_id, user_id, name)
-            by_endpoint.setdefault(number, (tenant_id, user_id, name))
+            devices = devices.where(Device.mac.in_([w.lower() for w in wanted]))
+        for sip, number, tenant_id, user_id, first, last in db.execute(stmt).all():
+            party = (tenant_id, user_id, f"{first or ''} {last or ''}".strip())
+            by_endpoint[sip] = party
+            by_number.setdefault(number, {})[tenant_id] = party
+        for mac, tenant_id, user_id, first, last in db.execute(devices).all():
+            by_endpoint.setdefault(mac, (tenant_id, user_id, f"{first or ''} {last or ''}".strip()))
         rates: dict[int, list[Rate]] = {i: [] for i in ids}
         for r in db.scalars(select(RateEntry).where(RateEntry.tenant_id.in_(ids))):
             rates[r.tenant_id].append(Rate(r.prefix, Decimal(r.per_minute), r.increment_seconds))
-        return cls(by_endpoint, rates, ids[0] if len(ids) == 1 else None)
+        slugs = tenant_slugs(db, node_id)
+        contexts: dict[str, int | None] = {}
+        domains: dict[str, int | None] = {}
+        node_domain = (node.sip_domain or node.host) if node is not None else ""
+        for t in tenants:
+            # dialplan/asterisk.py ctx() and dialplan/freeswitch.py context_name(); a name two tenants
+            # would share (the renderers refuse it) names neither
+            for part in CONTEXT_PARTS:
+                name = f"cpbx-{slugs[t.id]}" + (f"-{part}" if part else "")
+                contexts[name] = t.id if contexts.get(name, t.id) == t.id else None
+            # dialplan.model.Tenant.sip_domain: the FreeSWITCH directory domain of the tenant's users
+            domain = (t.domain or node_domain).lower()
+            if domain:
+                domains[domain] = t.id if domains.get(domain, t.id) == t.id else None
+        return cls(by_endpoint, rates, ids[0] if len(ids) == 1 else None, by_number,
+                   {k: v for k, v in contexts.items() if v is not None},
+                   {k: v for k, v in domains.items() if v is not None})
+
+    def tenant_of(self, context: str = "", domain: str = "") -> int | None:
+        """The tenant a dialplan context or a SIP domain belongs to; None when neither is one of ours."""
+        tenant_id = self.tenant_by_context.get(context) if context else None
+        if tenant_id is None and domain:
+            tenant_id = self.tenant_by_domain.get(domain.lower())
+        return tenant_id
+
+    def number(self, number: str, tenant_id: int | None = None) -> Party | None:
+        """The party with this extension number in the given tenant; with no tenant, only when a single
+        tenant of the node has the number (never the first of several). A value that is nobody's
+        extension number may be an endpoint's name (FreeSWITCH's dialed_user, Asterisk's endpoint)."""
+        if not number:
+            return None
+        found = self.by_number.get(number)
+        if found is None:
+            party = self.by_endpoint.get(number)
+            return party if party is not None and tenant_id in (None, party[0]) else None
+        if tenant_id is not None:
+            return found.get(tenant_id)
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def knows(self, key: str, tenant_id: int | None = None) -> bool:
+        """Whether `key` (an endpoint or a number) needs no look-up in the database."""
+        if key in self.by_endpoint:
+            return True
+        found = self.by_number.get(key)
+        return found is not None and (tenant_id is None or tenant_id in found)
+
+    def merge(self, other: Directory) -> None:
+        """Add what a partial load found (users and tenants created after this directory was loaded)."""
+        self.by_endpoint.update(other.by_endpoint)
+        for number, parties in other.by_number.items():
+            self.by_number.setdefault(number, {}).update(parties)
+        self.tenant_by_context.update(other.tenant_by_context)
+        self.tenant_by_domain.update(other.tenant_by_domain)
+        for tenant_id, rates in other.rates.items():
+            self.rates.setdefault(tenant_id, rates)
 
 
 def rows_for(report: CallRecordReport, node_id: int, directory: Directory) -> list[dict[str, object]]:
@@ -75,7 +151,12 @@ def rows_for(report: CallRecordReport, node_id: int, directory: Directory) -> li
     src = directory.by_endpoint.get(report.source_endpoint) if report.source_endpoint else None
     dst = directory.by_endpoint.get(report.destination_endpoint) if report.destination_endpoint else None
     if dst is None and report.dialed_number:
-        dst = directory.by_endpoint.get(report.dialed_number)
+        # A bare number: looked up in the tenant the call ran in (its context or domain, else the
+        # caller's), never taken from whichever tenant has it first.
+        tenant_id = directory.tenant_of(report.context, report.domain)
+        if tenant_id is None and src is not None:
+            tenant_id = src[0]
+        dst = directory.number(report.dialed_number, tenant_id)
     if src is None and dst is None:
         return []
     call_type = "internal" if src and dst else "outgoing" if src else "incoming"

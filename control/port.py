@@ -70,6 +70,13 @@ class LiveCall:
     destination_ip: str = ""
     answered_at: dt.datetime | None = None
     caller_name: str = ""
+    # Which tenant the call belongs to, when two tenants of a node share numbers: the SIP endpoints
+    # (globally unique names), the dialplan context the call runs in (cpbx-<slug>[-<part>]) and, on
+    # FreeSWITCH, the directory domain of the caller or the user dialled.
+    source_endpoint: str = ""
+    destination_endpoint: str = ""
+    context: str = ""
+    domain: str = ""
 
 
 class CallStatus(enum.StrEnum):
@@ -97,6 +104,11 @@ class CallRecordReport:
     destination_endpoint: str  # the endpoint that answered or was rung, else ""
     status: CallStatus
     recording_path: str = ""
+    # The tenant's namespace on the PBX, to attribute dialed_number (a bare number two tenants may
+    # share): the dialplan context (Asterisk dcontext, FreeSWITCH caller context) and the FreeSWITCH
+    # directory domain.
+    context: str = ""
+    domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +262,7 @@ class CallRinging(PbxEvent):
     destination_number: str = ""
     destination_uri: str = ""
     destination_ip: str = ""
+    destination_endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,6 +271,7 @@ class CallAnswered(PbxEvent):
     destination_number: str = ""
     destination_uri: str = ""
     destination_ip: str = ""
+    destination_endpoint: str = ""
 
 
 @dataclass(frozen=True)

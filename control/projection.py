@@ -108,7 +108,7 @@ class Projector:
             if call is None:
                 return
             changes: dict[str, Any] = {}
-            for name in ("destination_number", "destination_uri", "destination_ip"):
+            for name in ("destination_number", "destination_uri", "destination_ip", "destination_endpoint"):
                 value = getattr(event, name)
                 if value:
                     changes[name] = value
@@ -163,16 +163,29 @@ class Projector:
                 + len(self._members) + len(self._member_changes) + len(self._mailboxes) + len(self._records) + int(self._replace_calls))
 
     def _call_row(self, call: LiveCall) -> dict[str, Any]:
-        tenant_id = None
+        return {**self._call_values(call), "tenant_id": self._call_tenant(call)}
+
+    def _call_tenant(self, call: LiveCall) -> int | None:
+        """The tenant a live call is shown to: its phones' (SIP endpoints are unique on the platform),
+        else the one its dialplan context or SIP domain names, else the tenant of its numbers when only
+        one tenant of the node has them; the node's default tenant only when it has a single one."""
+        d = self.directory
+        for endpoint in (call.source_endpoint, call.destination_endpoint):
+            party = d.by_endpoint.get(endpoint) if endpoint else None
+            if party is not None:
+                return party[0]
+        tenant_id = d.tenant_of(call.context, call.domain)
+        if tenant_id is not None:
+            return tenant_id
         for number in (call.source_number, call.destination_number):
-            party = self.directory.by_endpoint.get(number)
-            if party:
-                tenant_id = party[0]
-                break
-        if tenant_id is None:
-            tenant_id = self.directory.default_tenant_id
+            party = d.number(number)
+            if party is not None:
+                return party[0]
+        return d.default_tenant_id
+
+    def _call_values(self, call: LiveCall) -> dict[str, Any]:
         return {
-            "node_id": self.node_id, "pbx_call_id": call.call_id[:128], "tenant_id": tenant_id,
+            "node_id": self.node_id, "pbx_call_id": call.call_id[:128],
             "started_at": call.started_at, "answered_at": call.answered_at, "state": call.state.value,
             "source_number": call.source_number[:64], "destination_number": call.destination_number[:64],
             "source_uri": call.source_uri[:255], "destination_uri": call.destination_uri[:255],
@@ -245,17 +258,21 @@ class Projector:
         self.stats.records += records
 
     def _learn_endpoints(self, db: Session, records: list[CallRecordReport]) -> None:
-        """Users and extensions created after the daemon started: look up the parties the directory does
-        not know yet (one indexed query), so their calls are not dropped as concerning nobody."""
-        known = self.directory.by_endpoint
-        unknown = {p for r in records for p in (r.source_endpoint, r.destination_endpoint, r.dialed_number)
-                   if p and p not in known}
-        if not unknown:
-            return
-        found = callrecords.Directory.load(db, self.node_id, unknown)
-        known.update(found.by_endpoint)
-        for tenant_id, rates in found.rates.items():
-            self.directory.rates.setdefault(tenant_id, rates)
+        """Users, extensions and tenants created after the daemon started: look up the parties the
+        directory does not know yet (one indexed query), so their calls are not dropped as concerning
+        nobody, or given to another tenant that has the same number."""
+        d = self.directory
+        unknown: set[str] = set()
+        new_tenant = False
+        for r in records:
+            tenant_id = d.tenant_of(r.context, r.domain)
+            # a context or domain of ours that names no tenant: one created after the directory was loaded
+            new_tenant |= tenant_id is None and (r.context.startswith("cpbx-") or bool(r.domain))
+            unknown.update(p for p in (r.source_endpoint, r.destination_endpoint) if p and not d.knows(p))
+            if r.dialed_number and not d.knows(r.dialed_number, tenant_id):
+                unknown.add(r.dialed_number)
+        if unknown or new_tenant:
+            d.merge(callrecords.Directory.load(db, self.node_id, unknown))
 
     def _write(self, batch: Batch) -> int:
         now = utcnow()

@@ -122,6 +122,17 @@ def rebridged_to(v: Mapping[str, str], profile: Mapping[str, Any]) -> str:
     return ""
 
 
+def namespace(v: Mapping[str, str], profile: Mapping[str, Any]) -> tuple[str, str]:
+    """(context, domain): where the leg ran, so a bare number is looked up in the right tenant (two
+    tenants of a node may both have a 201). The context is the leg's dialplan context (the directory's
+    user_context, cpbx-<slug>, for a phone's leg); the domain the directory domain its user
+    authenticated in (``domain_name``) or was dialled in (``dialed_domain``), never the From host a
+    caller chooses."""
+    context = str(profile.get("context") or v.get("user_context") or "")
+    domain = v.get("domain_name") or v.get("dialed_domain") or ""
+    return context[:80], domain[:255]
+
+
 def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
     """The leg's report if it is a record (see the module docstring); None for the other dialled legs
     and internal loopback legs."""
@@ -149,6 +160,7 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
         raise InvalidCdr("no start time")
     answered = _epoch(v.get("answer_epoch"))
     source = v.get("user_name", "") if v.get("sip_authorized") == "true" or v.get("user_name") else ""
+    context, domain = namespace(v, newest)
     return CallRecordReport(
         pbx_call_id=uuid,
         call_id=v.get("call_uuid") or uuid,
@@ -165,6 +177,8 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
         # joined with a person after the dial (attended transfer, pickup): answered whatever the dial said
         status=CallStatus.ANSWERED if partner and answered else _status(v),
         recording_path=v.get("record_file_name", ""),
+        context=context,
+        domain=domain,
     )
 
 
@@ -221,6 +235,7 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
         name, number = "", own
         source, destination, dialed = own, other, other
         status = CallStatus.ANSWERED if first_of_bridge else _status(v)
+    context, domain = namespace(v, profiles[0] if profiles else {})
     return CallRecordReport(
         pbx_call_id=uuid,
         call_id=v.get("originator") or uuid,
@@ -236,6 +251,8 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
         destination_endpoint=destination,
         status=status,
         recording_path=v.get("record_file_name", ""),
+        context=context,
+        domain=domain,
     )
 
 

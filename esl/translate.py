@@ -128,6 +128,10 @@ class _Call:
     answered_at: dt.datetime | None = None
     legs: set[str] = field(default_factory=set)
     dial_status: str = ""
+    source_endpoint: str = ""
+    destination_endpoint: str = ""
+    context: str = ""
+    domain: str = ""
 
     def live(self) -> LiveCall:
         return LiveCall(call_id=self.call_id, started_at=self.started_at,
@@ -135,7 +139,9 @@ class _Call:
                         source_number=self.source_number, destination_number=self.destination_number,
                         source_uri=self.source_uri, destination_uri=self.destination_uri,
                         source_ip=self.source_ip, destination_ip=self.destination_ip,
-                        answered_at=self.answered_at, caller_name=self.caller_name)
+                        answered_at=self.answered_at, caller_name=self.caller_name,
+                        source_endpoint=self.source_endpoint, destination_endpoint=self.destination_endpoint,
+                        context=self.context, domain=self.domain)
 
 
 def _is_loopback(h: Mapping[str, str]) -> bool:
@@ -223,11 +229,18 @@ class EventTranslator:
                      destination_number=h.get("Caller-Destination-Number", ""),
                      source_ip=h.get("Caller-Network-Addr", ""),
                      source_uri=_sip_uri(h.get("variable_sip_from_user", ""), h.get("variable_sip_from_host", "")),
-                     legs={uuid})
+                     legs={uuid},
+                     # the tenant: the directory user the phone authenticated as, its user_context
+                     # (cpbx-<slug>) and directory domain; not the From header a caller writes
+                     source_endpoint=h.get("variable_user_name", ""),
+                     context=(h.get("Caller-Context") or h.get("variable_user_context", ""))[:80],
+                     domain=h.get("variable_domain_name", "")[:255])
         if h.get("Call-Direction") == "outbound":
             # an originated first leg (click to call) rings the user, who is calling: the number dialed
             # once they answer is known from the B-leg (CallRinging / CallAnswered)
             call.source_number = h.get("variable_dialed_user") or h.get("Caller-Destination-Number", "") or user
+            call.source_endpoint = h.get("variable_dialed_user", "")
+            call.domain = h.get("variable_dialed_domain", "")[:255] or call.domain
             call.destination_number = ""
             call.caller_name = ""
         self.calls[call_id] = call
@@ -237,6 +250,9 @@ class EventTranslator:
         user = h.get("variable_dialed_user") or h.get("Caller-Destination-Number", "")
         if user and not _is_loopback(h):
             call.destination_number = user
+            # user/<id>@<domain> dialled a directory user: its id is the endpoint, its domain the tenant's
+            call.destination_endpoint = h.get("variable_dialed_user", "") or call.destination_endpoint
+            call.domain = call.domain or h.get("variable_dialed_domain", "")[:255]
         ip = h.get("variable_sip_network_ip") or h.get("Caller-Network-Addr", "")
         if ip:
             call.destination_ip = ip
@@ -259,14 +275,16 @@ class EventTranslator:
             return []
         self._destination(call, h)
         return [CallRinging(at, call_id, destination_number=call.destination_number,
-                            destination_uri=call.destination_uri, destination_ip=call.destination_ip)]
+                            destination_uri=call.destination_uri, destination_ip=call.destination_ip,
+                            destination_endpoint=call.destination_endpoint)]
 
     def _answered(self, call: _Call, at: dt.datetime, when: dt.datetime | None = None) -> list[PbxEvent]:
         if call.answered_at is not None:
             return []
         call.answered_at = when or at
         return [CallAnswered(at, call.call_id, destination_number=call.destination_number,
-                             destination_uri=call.destination_uri, destination_ip=call.destination_ip)]
+                             destination_uri=call.destination_uri, destination_ip=call.destination_ip,
+                             destination_endpoint=call.destination_endpoint)]
 
     def _on_answer(self, ev: EslEvent, at: dt.datetime) -> list[PbxEvent]:
         h = ev.headers
@@ -312,6 +330,7 @@ class EventTranslator:
             "caller_id_name": h.get("Caller-Caller-ID-Name", ""),
             "caller_id_number": h.get("Caller-Caller-ID-Number", ""),
             "destination_number": h.get("Caller-Destination-Number", ""),
+            "context": h.get("Caller-Context", ""),
         }
         other = h.get("Other-Type", "")
         if other in ("originator", "originatee"):
@@ -342,9 +361,13 @@ class EventTranslator:
             if call_id != uuid or r.get("name", "").startswith("loopback/"):
                 continue
             started = from_epoch(r.get("created_epoch")) or now or utcnow()
+            # presence_id is <directory user>@<its domain> on a phone's leg (FreeSWITCH sets it when the
+            # phone authenticates; user/ sets it on a leg it dials): the tenant's endpoint and domain
+            presence_user, _at, presence_domain = r.get("presence_id", "").partition("@")
             call = _Call(call_id=call_id, started_at=started, source_number=r.get("cid_num", ""),
                          caller_name=r.get("cid_name", ""), destination_number=r.get("dest", ""),
-                         source_ip=r.get("ip_addr", ""), legs={uuid})
+                         source_ip=r.get("ip_addr", ""), legs={uuid}, source_endpoint=presence_user,
+                         context=r.get("context", "")[:80], domain=presence_domain[:255])
             if r.get("direction") == "outbound":
                 # an originated first leg (click to call): its user is the caller
                 user = r.get("presence_id", "").split("@")[0] or r.get("dest", "")
@@ -359,9 +382,13 @@ class EventTranslator:
             if owner is None or legs[uuid] == uuid or r.get("name", "").startswith("loopback/"):
                 continue
             owner.legs.add(uuid)
-            user = r.get("presence_id", "").split("@")[0] or r.get("dest", "")
+            presence_user, _at, presence_domain = r.get("presence_id", "").partition("@")
+            user = presence_user or r.get("dest", "")
             if user:
                 owner.destination_number = user
+            if presence_user:
+                owner.destination_endpoint = presence_user
+                owner.domain = owner.domain or presence_domain[:255]
             owner.destination_ip = r.get("ip_addr", "") or owner.destination_ip
             if r.get("callstate") == "ACTIVE" and owner.answered_at is None:
                 owner.answered_at = from_epoch(r.get("created_epoch")) or owner.started_at

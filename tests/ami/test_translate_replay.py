@@ -59,8 +59,8 @@ class Rows:
             self.calls[event.call.call_id] = event.call
         elif isinstance(event, (CallRinging, CallAnswered)) and event.call_id in self.calls:
             call = self.calls[event.call_id]
-            changes = {n: getattr(event, n) for n in ("destination_number", "destination_uri", "destination_ip")
-                       if getattr(event, n)}
+            changes = {n: getattr(event, n) for n in ("destination_number", "destination_uri", "destination_ip",
+                                                      "destination_endpoint") if getattr(event, n)}
             if isinstance(event, CallAnswered) and call.state is not CallState.ANSWERED:
                 changes.update(state=CallState.ANSWERED, answered_at=event.at)
             self.calls[event.call_id] = dataclasses.replace(call, **changes)
