@@ -142,8 +142,13 @@ def test_asterisk_live_calls_and_records_of_two_tenants_201(engine, db, world, t
                 await wait(lambda: len(of(CallAnswered)) >= 2)
                 projector.flush()
                 # both calls up: each on its own company's "Appels en cours"
-                assert live_tenants(db) == {calls["acme.test"].caller.linkedid: acme.tenant.id,
-                                            calls["globex.test"].caller.linkedid: globex.tenant.id}
+                expected = {calls["acme.test"].caller.linkedid: acme.tenant.id,
+                            calls["globex.test"].caller.linkedid: globex.tenant.id}
+                assert live_tenants(db) == expected
+                # the same from the snapshot the daemon takes after a reconnect (CoreShowChannels)
+                projector.reconcile_calls(await port.live_calls())
+                projector.flush()
+                assert live_tenants(db) == expected
                 for call in calls.values():
                     sim.call_soon(call.hangup)
                 await wait(lambda: len(of(CallEnded)) >= 2 and len(of(CallRecorded)) >= 2)
@@ -234,6 +239,20 @@ def test_freeswitch_live_calls_and_records_of_two_tenants_201(engine, db, world)
         feed(fs_event("CHANNEL_CREATE/inbound", **phone_leg(company, domain, slug, a, "202")))
         feed(fs_event("CHANNEL_PROGRESS/outbound", **dialled_leg(company, domain, slug, b, a)))
         feed(fs_event("CHANNEL_ANSWER/outbound", **dialled_leg(company, domain, slug, b, a)))
+    projector.flush()
+    assert live_tenants(db) == {"a-acme": acme.tenant.id, "a-globex": globex.tenant.id}
+    # the same from the snapshot the daemon takes after a reconnect (show channels as json)
+    rows = []
+    for company, domain, slug in ((acme, "acme.test", "acme"), (globex, "globex.test", "globex")):
+        a, b = f"a-{slug}", f"b-{slug}"
+        caller, callee = company.endpoints["201"], company.endpoints["202"]
+        rows += [{"uuid": a, "call_uuid": a, "direction": "inbound", "created_epoch": str(NOW),
+                  "name": f"sofia/internal/{caller}@{domain}", "cid_num": "201", "dest": "202",
+                  "presence_id": f"{caller}@{domain}", "context": f"cpbx-{slug}", "callstate": "ACTIVE"},
+                 {"uuid": b, "call_uuid": a, "direction": "outbound", "created_epoch": str(NOW + 2),
+                  "name": f"sofia/internal/{callee}@10.0.0.9", "cid_num": "201", "dest": callee,
+                  "presence_id": f"{callee}@{domain}", "context": f"cpbx-{slug}", "callstate": "ACTIVE"}]
+    projector.reconcile_calls(EventTranslator(domain="pbx.example").load_channels(rows))
     projector.flush()
     assert live_tenants(db) == {"a-acme": acme.tenant.id, "a-globex": globex.tenant.id}
 
