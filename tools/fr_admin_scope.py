@@ -8,4 +8,6 @@ FR = {
         "Le domaine de courriel de cette adresse appartient à un autre domaine.",
     "Users of another tenant have e-mail addresses in this domain.":
         "Des utilisateurs d'un autre domaine ont des adresses courriel dans ce domaine de courriel.",
+    "Another tenant accepts e-mail addresses in this domain.":
+        "Un autre domaine accepte les adresses courriel de ce domaine de courriel.",
 }

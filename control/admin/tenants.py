@@ -26,6 +26,7 @@ DOMAIN_TAKEN = N_("A tenant with this domain already exists.")
 INVALID_EMAIL_DOMAINS = N_("Enter domain names separated by commas.")
 EMAIL_DOMAIN_TAKEN = N_("One of these e-mail domains belongs to another tenant.")
 DOMAIN_USED_ELSEWHERE = N_("Users of another tenant have e-mail addresses in this domain.")
+DOMAIN_IS_OTHER_EMAIL_DOMAIN = N_("Another tenant accepts e-mail addresses in this domain.")
 INVALID_TIMEZONE = N_("Unknown time zone.")
 INVALID_COUNTRY = N_("Enter a two-letter country code.")
 INVALID_PREFIX = N_("Use digits, * and # only.")
@@ -193,6 +194,13 @@ class Tenants(ModelResource):
             other = db.scalar(select(Tenant).where(Tenant.domain == values["domain"]))
             if other is not None and other is not obj:
                 errors["domain"] = DOMAIN_TAKEN
+            elif obj is None or values["domain"] != obj.domain:
+                # A tenant's domain is one of its e-mail domains (users.py): not one another tenant lists.
+                others = db.scalars(select(Tenant).where(
+                    Tenant.id != (obj.id if obj is not None else -1),
+                    Tenant.email_domains.contains(values["domain"], autoescape=True)))
+                if any(values["domain"] in tenant_domains(t) for t in others):
+                    errors["domain"] = DOMAIN_IS_OTHER_EMAIL_DOMAIN
         if values.get("node_id") is not None and db.get(PbxNode, values["node_id"]) is None:
             errors["node_id"] = UNKNOWN_REFERENCE
         if values.get("email_domains"):

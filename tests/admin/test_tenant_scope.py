@@ -160,6 +160,11 @@ def test_a_tenant_cannot_claim_a_domain_other_tenants_users_have(db, two):
         tenants.create(db, op, {"name": "Partenaire", "domain": "partenaire.test"})
     assert exc.value.errors == {"domain": DOMAIN_IN_USE}
     db.rollback()
+    # Nor take as its own domain one another tenant accepts addresses in.
+    with pytest.raises(Invalid) as exc:
+        tenants.create(db, op, {"name": "Usurpateur", "domain": "demo-inc.test"})
+    assert exc.value.errors == {"domain": "Another tenant accepts e-mail addresses in this domain."}
+    db.rollback()
     # Acme itself may claim it (its own users), and Démo may keep its own domains.
     tenants.update(db, op, two.acme.id, {"email_domains": "acme.test,partenaire.test"})
     tenants.update(db, op, two.demo.id, {"email_domains": "demo.test,demo-inc.test", "name": "Démo Inc"})
