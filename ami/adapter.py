@@ -401,6 +401,19 @@ class AsteriskAdapter(PbxPort):
             extension=number, astdb_prefix=prefix, conference=conf)) if "/conf/" in e[1]]
         await self._write_entries(entries)
 
+    async def move_features(self, old: str, new: str) -> int:
+        src = keys.asterisk_key_names(*self._feature_key(old))
+        dst = keys.asterisk_key_names(*self._feature_key(new))
+        if src == dst:
+            return 0
+        if await self._db_get(*src[0]) is None:  # written at every push: never pushed under this name
+            return 0
+        values = await asyncio.gather(*(self._db_get(f, k) for f, k in src))
+        if all(v is None for v in await asyncio.gather(*(self._db_get(f, k) for f, k in dst))):
+            await self._write_entries([(f, k, v) for (f, k), v in zip(dst, values, strict=True) if v is not None])
+        await self._write_entries([(f, k, None) for (f, k), v in zip(src, values, strict=True) if v is not None])
+        return sum(v is not None for v in values)
+
     async def _write_entries(self, entries: list[keys.Entry]) -> None:
         for _family, key, value in entries:
             validate.header_value(key, "key")

@@ -43,7 +43,8 @@ def demo_model(db: Session, node_name: str, spool: str) -> Any:
             name = ext.user.display_name if ext.user else ext.number
             model.add_endpoint(ext.sip_username, name=name, context=f"cpbx-{names.slug}", password=ext.sip_password,
                                mailbox=f"{ext.mailbox}@{names.voicemail_context}" if ext.mailbox else "",
-                               number=ext.number, domain=tenant.domain or None)
+                               number=ext.number, domain=tenant.domain or None,
+                               feature_key=names.feature_owner(ext.number))
             if ext.mailbox:
                 model.add_mailbox(ext.mailbox, context=names.voicemail_context, password=ext.vm_pin, fullname=name)
             port = 5100 + 1000 * i + int(ext.number) % 1000

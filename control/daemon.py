@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import desired
+from . import desired, keymigration
 from .callsettings import SettingRefused, check_click_to_call
 from .commands import MAX_LINE, check_secret
 from .db import AsyncDb, base_engine, is_busy
@@ -124,6 +124,7 @@ class NodeRunner:
     connected_since: dt.datetime | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     resyncs: int = 0
+    keys_moved: bool = False  # keymigration ran on this node since the daemon started
     resynced: asyncio.Event = field(default_factory=asyncio.Event)
     _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -170,6 +171,13 @@ class NodeRunner:
             try:
                 await self.flush()
                 await self.catch_up_records()
+                if not self.keys_moved:  # once per daemon start, before desired state is re-asserted
+                    plan = await self.db.read(lambda db: keymigration.plan_moves(db, self.node_id))
+                    try:
+                        await keymigration.move_keys(self.port, plan, self.name)
+                        self.keys_moved = True
+                    except PbxError as exc:  # tried again at the next reconnect
+                        log.warning("node %s: moving keys to the tenants' names failed: %s", self.name, exc)
                 result = await self.pusher.reassert_node(self.port, self.node_id)
                 break
             except Exception as exc:  # the database busy or away: the snapshot is kept, try again

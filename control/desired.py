@@ -102,7 +102,7 @@ class UserPlan:
     the PBX round trips that follow hold no session. `version` fields are the rows' `updated_at`."""
 
     user_id: int
-    extensions: tuple[str, ...]
+    extensions: tuple[str, ...]  # as the port names their keys: PbxNames.feature_owner
     features: ExtensionFeatures
     settings_versions: tuple[tuple[type[SyncedRow], dt.datetime | None], ...]
     conference: tuple[str, ConferenceSettings, dt.datetime | None] | None
@@ -127,22 +127,26 @@ def plan_user(db: Session, user_id: int) -> UserPlan | None:
     call = db.get(CallSettings, user.id)
     vm = db.get(VoicemailSettings, user.id)
     versions = tuple((type(row), row.updated_at) for row in (call, vm) if row is not None)
+    # Every key is the tenant's (PbxNames.feature_owner): another company's 201 on the node is not ours.
+    names = PbxNames.for_tenant(db, user.tenant) if user.tenant.node is not None else None
+    if names is None:
+        return None  # no PBX to push to
     conf = db.get(PersonalConference, user.id)
     owner = user.primary_extension
-    conference = (owner.number, conference_for(conf), conf.updated_at) if conf and owner else None
+    conference = ((names.feature_owner(owner.number), conference_for(conf), conf.updated_at)
+                  if conf and owner else None)
     ops: list[QueueOp] = []
     interface = queue_interface(db, user)
     memberships = db.scalars(select(QueueMembership).where(QueueMembership.user_id == user.id)
                              .order_by(QueueMembership.id)).all()
-    names = PbxNames.for_tenant(db, user.tenant) if memberships and user.tenant.node is not None else None
     for m in memberships:
         queue = db.get(Queue, m.queue_id)
-        if queue is None or interface is None or names is None:
+        if queue is None or interface is None:
             continue
         ops.append(QueueOp(m.id, m.updated_at, names.queue(queue), interface, user.display_name,
                            bool(m.logged_in), bool(m.paused), m.pause_reason or ""))
-    return UserPlan(user.id, tuple(e.number for e in user.extensions), features_for(user, call, vm), versions,
-                    conference, tuple(ops))
+    return UserPlan(user.id, tuple(names.feature_owner(e.number) for e in user.extensions),
+                    features_for(user, call, vm), versions, conference, tuple(ops))
 
 
 async def push_plan(port: PbxPort, plan: UserPlan) -> tuple[PushResult, list[Mark]]:

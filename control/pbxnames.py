@@ -34,16 +34,40 @@ def tenant_slugs(db: Session, node_id: int) -> dict[int, str]:
     return out
 
 
+def astdb_prefix(tenant_slug: str) -> str:
+    """The prefix of a tenant's AstDB keys: ``DND/<slug>-201``, so two tenants' 201 never share a key."""
+    return f"{tenant_slug}-"
+
+
+def sip_domain(tenant: Tenant) -> str:
+    """A tenant's SIP domain on FreeSWITCH (its directory domain, and so the domain part of its mod_db
+    keys and chat addresses): its own domain, else the node's (dialplan.model.Tenant.sip_domain)."""
+    node = tenant.node
+    return tenant.domain or (node.sip_domain or node.host if node is not None else "")
+
+
 @dataclass(frozen=True)
 class PbxNames:
     kind: NodeKind
     slug: str
+    domain: str = ""  # the tenant's SIP domain (FreeSWITCH)
+    node_domain: str = ""  # the node's own
 
     @classmethod
     def for_tenant(cls, db: Session, tenant: Tenant) -> PbxNames:
-        if tenant.node is None:
+        node = tenant.node
+        if node is None:
             raise LookupError("the tenant has no PBX node")
-        return cls(tenant.node.kind, tenant_slugs(db, tenant.node.id)[tenant.id])
+        return cls(node.kind, tenant_slugs(db, node.id)[tenant.id], sip_domain(tenant), node.sip_domain or node.host)
+
+    def feature_owner(self, number: str) -> str:
+        """Whose call-setting keys an extension's are, as the port's write_features/read_features/
+        write_conference take it: ``<slug>-<number>`` on Asterisk (AstDB ``DND/acme-201``),
+        ``<number>@<tenant domain>`` on FreeSWITCH (mod_db ``cpbx_dnd/201@acme.example``). The generated
+        dialplans read the same keys (dialplan/keys.py)."""
+        if self.kind is NodeKind.FREESWITCH:
+            return f"{number}@{self.domain}"
+        return f"{astdb_prefix(self.slug)}{number}"
 
     def queue(self, queue: Queue) -> str:
         return f"cpbx-{self.slug}-{queue.name}"
@@ -56,9 +80,11 @@ class PbxNames:
         return f"Local/{ext.number}@cpbx-{self.slug}-leg/n"
 
     def mailbox(self, ext: Extension) -> str:
-        """What the adapters take as a mailbox: box@context on Asterisk, the box on FreeSWITCH (per domain)."""
+        """What the adapters take as a mailbox: box@context on Asterisk; on FreeSWITCH the directory
+        user's box (its SIP user name, dialplan/freeswitch.py) in the tenant's domain, written bare when
+        that is the node's own domain, as the adapter names boxes in its events (mailbox_name)."""
         if self.kind is NodeKind.FREESWITCH:
-            return ext.mailbox
+            return ext.sip_username if self.domain == self.node_domain else f"{ext.sip_username}@{self.domain}"
         return f"{ext.mailbox}@{self.voicemail_context}"
 
     @property

@@ -429,6 +429,13 @@ class PbxPort(abc.ABC):
         """Write the personal conference's PIN, size and options (AstDB / mod_db, see dialplan/keys.py)."""
         raise PbxRefused("this adapter cannot write conference settings")
 
+    async def move_features(self, old: str, new: str) -> int:
+        """Move every call-setting and conference key of extension ``old`` to ``new`` (both as
+        ``PbxNames.feature_owner`` names them; ``old`` may be a bare number, the layout before tenants
+        had names on the PBX). Keys already under ``new`` win: then ``old``'s are only deleted. Returns
+        how many keys ``old`` had (0: nothing to do, so running it again changes nothing)."""
+        raise PbxRefused("this adapter cannot move feature keys")
+
     # voicemail
     @abc.abstractmethod
     async def voicemail_messages(self, mailbox: str) -> list[VoicemailMessage]: ...

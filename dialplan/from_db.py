@@ -16,7 +16,7 @@ from clusterpbx.control.models import (
     User,
     VoicemailSettings,
 )
-from clusterpbx.control.pbxnames import tenant_slugs
+from clusterpbx.control.pbxnames import astdb_prefix, tenant_slugs
 
 from . import model
 
@@ -72,6 +72,7 @@ def _tenant(db: Session, t: Tenant, tenant_slug: str) -> model.Tenant:
         queues.append(model.Queue(name=q.name, number=q.number, strategy=strategy,  # type: ignore[arg-type]
                                   members=members))
     return model.Tenant(
-        name=t.name, slug=tenant_slug, domain=t.domain, conference_prefix=t.conference_prefix,
+        name=t.name, slug=tenant_slug, domain=t.domain, astdb_prefix=astdb_prefix(tenant_slug),
+        conference_prefix=t.conference_prefix,
         recording_enabled=t.record_calls, extensions=tuple(extensions), queues=tuple(queues),
         conferences=tuple(conferences))

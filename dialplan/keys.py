@@ -3,8 +3,10 @@
 The generated dialplans read these keys on every call and the control daemon writes them (AMI
 ``DBPut``/``DBDel`` on Asterisk, ``db insert``/``db delete`` on FreeSWITCH), so a portal change
 takes effect on the next call without any reload. Asterisk keys follow FreePBX where one exists so
-that operators coming from FreePBX recognise them. ``<ext>`` is the tenant's ``astdb_prefix``
-followed by the extension number (plain ``101`` by default).
+that operators coming from FreePBX recognise them. ``<ext>`` is the tenant's ``astdb_prefix`` (its
+slug and a dash, control.pbxnames.astdb_prefix) followed by the extension number: ``DND/acme-101``,
+so two tenants of one node that both have a 101 never share a key. (An empty prefix gives FreePBX's
+plain ``DND/101``; the daemon moves such keys to the tenant's names once, see control/keymigration.py.)
 
 Asterisk AstDB (family / key = value; "delete" means the key is removed):
 
@@ -34,7 +36,8 @@ conference options          ``CLUSTERPBX/<ext>/conf/<option>``   ``YES``; off: d
 Conference ``<option>`` is one of ``announce_count``, ``announce_join_leave``, ``music_on_hold``,
 ``star_menu``, ``wait_for_admin``, ``listen_only_users``.
 
-FreeSWITCH mod_db (realm / key = value, key is ``<ext>@<tenant domain>``): realm ``cpbx_dnd``
+FreeSWITCH mod_db (realm / key = value, key is ``<ext>@<tenant domain>``, the tenant's own SIP
+directory domain, which is its namespace on FreeSWITCH): realm ``cpbx_dnd``
 (``true``), ``cpbx_cw`` (``true``), ``cpbx_cf`` / ``cpbx_cfb`` / ``cpbx_cfu`` (number),
 ``cpbx_cfu_time`` (seconds), ``cpbx_fm`` (``true``), ``cpbx_fm_list`` (numbers joined with ``-``),
 ``cpbx_fm_time``, ``cpbx_fm_delay`` (seconds), ``cpbx_fm_confirm`` (``true``), ``cpbx_lang``,
@@ -78,6 +81,8 @@ DEFAULT_FOLLOWME_TIME = 20
 
 _NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
 _EXT = re.compile(r"[0-9]{1,10}")
+# A tenant slug (control.pbxnames.slug, with "-<id>" on a clash) and its dash.
+_PREFIX = re.compile(r"(?=.{2,40}$)[a-z0-9]+(?:-[a-z0-9]+)*-")
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ def ext_key(extension: str, astdb_prefix: str = "") -> str:
     """The ``<ext>`` part of every Asterisk key for an extension."""
     if not _EXT.fullmatch(extension):
         raise ValueError(f"extension: not a number: {extension!r}")
-    if astdb_prefix and not re.fullmatch(r"[a-z0-9]{1,16}-", astdb_prefix):
+    if astdb_prefix and not _PREFIX.fullmatch(astdb_prefix):
         raise ValueError(f"astdb_prefix must look like 'acme-': {astdb_prefix!r}")
     return f"{astdb_prefix}{extension}"
 
@@ -242,6 +247,23 @@ def freeswitch_feature_entries(settings: FeatureSettings) -> list[Entry]:
         realm = r["conference"] if name == "enabled" else f"{r['conference']}_{name}"
         entries.append((realm, k, "true" if value == "on" else value))
     return sorted(entries, key=lambda e: (e[0], e[1]))
+
+
+def _always_first(entries: list[Entry]) -> list[tuple[str, str]]:
+    return [(f, k) for f, k, v in entries if v is not None] + [(f, k) for f, k, v in entries if v is None]
+
+
+def asterisk_key_names(extension: str, astdb_prefix: str = "") -> list[tuple[str, str]]:
+    """Every (family, key) the product may write for one extension on Asterisk, conference included.
+    The first is written at every push whatever the settings (follow-me's ``ddial``): if it is absent,
+    nothing was ever pushed under this name."""
+    return _always_first(asterisk_feature_entries(FeatureSettings(extension, astdb_prefix=astdb_prefix)))
+
+
+def freeswitch_key_names(extension: str, domain: str) -> list[tuple[str, str]]:
+    """Every (realm, key) the product may write for one extension on FreeSWITCH, conference included;
+    the first is written at every push, as on Asterisk."""
+    return _always_first(freeswitch_feature_entries(FeatureSettings(extension, domain=domain)))
 
 
 def conference_model(settings: object, owner: str) -> PersonalConference:

@@ -474,11 +474,19 @@ class FreeSwitchAdapter(PbxPort):
 
     # ---------------------------------------------------------------- features (mod_db)
 
+    def _feature_owner(self, extension: str) -> tuple[str, str]:
+        """``201@acme.example`` (control.pbxnames.PbxNames.feature_owner): the number and the tenant's
+        domain its keys live under; a bare number is in the node's domain."""
+        if validation.has_control_chars(extension):
+            raise validation.InvalidValue("extension", "control_characters")
+        number, at, domain = extension.partition("@")
+        return validation.extension(number), (validate.domain(domain) if at else self.domain)
+
     def _settings(self, extension: str, f: ExtensionFeatures) -> keys.FeatureSettings:
-        number = validation.extension(extension)
+        number, domain = self._feature_owner(extension)
         f = f.validated()
         return keys.FeatureSettings(
-            extension=number, domain=self.domain, dnd=f.dnd, call_waiting=f.call_waiting,
+            extension=number, domain=domain, dnd=f.dnd, call_waiting=f.call_waiting,
             forward_always=f.forward_always or None, forward_busy=f.forward_busy or None,
             forward_no_answer=f.forward_noanswer or None,
             no_answer_ring_time=None if f.forward_noanswer_delay == keys.DEFAULT_RING_TIME else f.forward_noanswer_delay,
@@ -493,15 +501,28 @@ class FreeSwitchAdapter(PbxPort):
         return [e for e in keys.freeswitch_feature_entries(settings) if not e[0].startswith(conf)]
 
     async def write_conference(self, extension: str, settings: ConferenceSettings) -> None:
-        number = validation.extension(extension)
+        number, domain = self._feature_owner(extension)
         conf = keys.conference_model(settings.validated(), number)
         realm = keys.FS_REALMS["conference"]
         entries = [e for e in keys.freeswitch_feature_entries(keys.FeatureSettings(
-            extension=number, domain=self.domain, conference=conf)) if e[0].startswith(realm)]
+            extension=number, domain=domain, conference=conf)) if e[0].startswith(realm)]
         await self._write_entries(entries)
 
     async def write_features(self, extension: str, features: ExtensionFeatures) -> None:
         await self._write_entries(self._entries(self._settings(extension, features)))
+
+    async def move_features(self, old: str, new: str) -> int:
+        src = keys.freeswitch_key_names(*self._feature_owner(old))
+        dst = keys.freeswitch_key_names(*self._feature_owner(new))
+        if src == dst:
+            return 0
+        if not await self._db_select(*src[0]):  # written at every push: never pushed under this name
+            return 0
+        values = [await self._db_select(r, k) for r, k in src]
+        if not any([await self._db_select(r, k) for r, k in dst]):
+            await self._write_entries([(r, k, v) for (r, k), v in zip(dst, values, strict=True) if v])
+        await self._write_entries([(r, k, None) for (r, k), v in zip(src, values, strict=True) if v])
+        return sum(bool(v) for v in values)
 
     async def _write_entries(self, entries: list[keys.Entry]) -> None:
         commands = []
@@ -516,8 +537,7 @@ class FreeSwitchAdapter(PbxPort):
             await self.api(cmd)
 
     async def read_features(self, extension: str) -> ExtensionFeatures:
-        number = validation.extension(extension)
-        k = keys.fs_key(number, self.domain)
+        k = keys.fs_key(*self._feature_owner(extension))
         r = keys.FS_REALMS
         names = ("dnd", "call_waiting", "forward_always", "forward_busy", "forward_no_answer", "no_answer_ring_time",
                  "followme_enabled", "followme_numbers", "followme_ring_time", "followme_confirm", "language",

@@ -193,12 +193,12 @@ def _truncate_postgres(url: str) -> None:
         for attempt in range(3):
             # First only the connections left inside a transaction; if a live one still deadlocks with
             # the TRUNCATE (a background thread an earlier test left running), every other one.
-            state = "AND state LIKE 'idle in transaction%'" if attempt == 0 else ""
             try:
                 with engine.begin() as conn:
                     conn.execute(text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                        f"AND pid <> pg_backend_pid() {state}"))
+                        "AND pid <> pg_backend_pid() AND (:all OR state LIKE 'idle in transaction%')"),
+                        {"all": attempt > 0})
                     conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
                 return
             except OperationalError:

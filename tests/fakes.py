@@ -158,6 +158,16 @@ class FakePbx(PbxPort):
         self._check()
         return self.features.get(extension, ExtensionFeatures())
 
+    async def move_features(self, old: str, new: str) -> int:
+        self._check()
+        moved = 0
+        for store in (self.features, self.conferences_written):
+            if old in store and old != new:
+                value = store.pop(old)  # type: ignore[attr-defined]
+                store.setdefault(new, value)  # type: ignore[attr-defined]
+                moved += 1
+        return moved
+
     async def voicemail_messages(self, mailbox: str) -> list[VoicemailMessage]:
         self._check()
         return list(self.mailboxes.get(mailbox, []))

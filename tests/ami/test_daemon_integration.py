@@ -62,4 +62,4 @@ def test_daemon_with_the_asterisk_adapter(engine: Any, db: Any, world: Any, sim:
             await d.stop()
 
     asyncio.run(scenario())
-    assert sim.call_soon(sim.model.db_get, "DND", "101") == "YES"
+    assert sim.call_soon(sim.model.db_get, "DND", "acme-101") == "YES"  # the tenant's key, not a bare 101

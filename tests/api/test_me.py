@@ -107,7 +107,7 @@ def test_call_settings_applied_through_the_daemon(api, db, people, fake):
     body = resp.get_json()
     assert body["dnd"] is True and body["forward_noanswer"] == "202" and body["forward_noanswer_delay"] == 25
     assert body["sync"]["state"] == "applied" and body["sync_state"] == "applied"
-    assert fake.features["201"].dnd and fake.features["201"].forward_noanswer == "202"
+    assert fake.features["acme-201"].dnd and fake.features["acme-201"].forward_noanswer == "202"
     # Unchanged fields stay as they were (PATCH).
     assert body["call_waiting"] is True
 

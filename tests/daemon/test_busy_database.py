@@ -25,6 +25,7 @@ from clusterpbx.control import apitokens
 from clusterpbx.control.commands import ControlClient
 from clusterpbx.control.demo import DEMO_PASSWORD
 from clusterpbx.control.models import CallRecord, CallSettings, LiveCall, SyncState, User
+from clusterpbx.control.pbxnames import PbxNames
 from tests.demo_stack import SECRET, demo_stack, wait
 
 API_USERS = ["marie.tremblay", "jp.vallee", "mamadou.kone", "emma.wilson"]
@@ -131,7 +132,8 @@ def test_concurrent_saves_during_an_event_flood_and_jobs_all_succeed_and_apply(a
 
         # Every user's last change is saved, applied, and on the PBX.
         ids = {n: users[n].id for n in API_USERS + PORTAL_USERS}
-        exts = {n: users[n].primary_extension.number for n in ids}
+        exts = {n: PbxNames.for_tenant(db, users[n].tenant).feature_owner(users[n].primary_extension.number)
+                for n in ids}
 
         def all_applied() -> bool:
             db.expire_all()

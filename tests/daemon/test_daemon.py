@@ -68,11 +68,11 @@ def test_setting_saved_while_pbx_down_is_applied_when_it_returns(engine, db, wor
         client = ControlClient("127.0.0.1", d.port, SECRET, timeout=3)
         result = await asyncio.to_thread(client.call, "apply_user", user_id=user.id)
         assert result["pending"] >= 1 and "fake PBX is down" in result["errors"][0]
-        assert "201" not in fake.features
+        assert "acme-201" not in fake.features
         fake.come_back()
         runner = d.nodes[node.id]
         await asyncio.wait_for(runner.resynced.wait(), 30)
-        assert fake.features["201"].dnd is True
+        assert fake.features["acme-201"].dnd is True
         await d.stop()
 
     asyncio.run(scenario())
@@ -256,12 +256,12 @@ def test_out_of_office_switches_on_and_off_at_its_dates(engine, db, world):
         assert await d.job_out_of_office() == 0
         clock["now"] = dt.datetime(2026, 12, 24, 5, 1)  # 00:01 on the 24th in Montréal
         assert await d.job_out_of_office() == 1
-        assert fake.features["201"].out_of_office is True
+        assert fake.features["acme-201"].out_of_office is True
         clock["now"] = dt.datetime(2026, 12, 27, 4, 59)  # still the 26th, the last day
         assert await d.job_out_of_office() == 0
         clock["now"] = dt.datetime(2026, 12, 27, 5, 0)  # the 27th: off
         assert await d.job_out_of_office() == 1
-        assert fake.features["201"].out_of_office is False
+        assert fake.features["acme-201"].out_of_office is False
         await d.stop()
 
     asyncio.run(scenario())

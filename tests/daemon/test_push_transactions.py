@@ -107,7 +107,7 @@ def test_a_push_holds_no_lock_at_the_pbx_and_never_marks_a_newer_change_applied(
         # The PBX took the older value; the newer one is saved and still pending, not "applied".
         assert row.dnd is False and row.sync_state is SyncState.PENDING
         await d.cmd_apply_user(user.id)
-        assert fake.features["201"].dnd is False
+        assert fake.features["acme-201"].dnd is False
         db.expire_all()
         assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
         await d.stop()
@@ -133,8 +133,8 @@ def test_pushes_of_one_user_reach_the_pbx_in_the_order_they_were_planned(engine,
         await asyncio.sleep(0.2)
         gate.set()
         await asyncio.wait_for(asyncio.gather(first, second), 5)
-        assert fake.written == [("201", True), ("201", False)]
-        assert fake.features["201"].dnd is False
+        assert fake.written == [("acme-201", True), ("acme-201", False)]
+        assert fake.features["acme-201"].dnd is False
         db.expire_all()
         row = db.get(CallSettings, user.id)
         assert row.dnd is False and row.sync_state is SyncState.APPLIED

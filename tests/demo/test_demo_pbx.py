@@ -55,7 +55,7 @@ def test_unanswered_call_lands_in_the_mailbox_the_generated_dialplan_names(demo,
 def test_do_not_disturb_sends_to_the_same_mailbox(demo, db, tmp_path):
     model = demo_model(db, "demo-asterisk", str(tmp_path / "spool"))
     names = PbxNames.for_tenant(db, demo)
-    model.db_put("DND", "201", "YES")
+    model.db_put("DND", names.feature_owner("201"), "YES")  # DND/demo-201: the tenant's key
     call = model.place_call("202", "201", answer=False)
     assert call.voicemail is not None and call.voicemail.context == names.voicemail_context
 

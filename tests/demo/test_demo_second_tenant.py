@@ -72,3 +72,15 @@ def test_acmes_201_calling_202_rings_acmes_202_in_the_demo_pbx(demo, db, tmp_pat
     assert missed.voicemail is not None and missed.voicemail.context == acme_names.voicemail_context
     assert model.mailbox_counts(acme_202.mailbox, acme_names.voicemail_context) == (0, 1, 0)
     assert model.mailbox_counts(demo_202.mailbox, demo_names.voicemail_context) == (0, 0, 0)
+
+
+def test_demos_dnd_on_201_leaves_acmes_201_ringing_in_the_demo_pbx(demo, db, tmp_path):
+    acme = db.scalar(select(Tenant).where(Tenant.domain == ACME_DOMAIN))
+    model = demo_model(db, "demo-asterisk", str(tmp_path / "spool"))
+    ext = {(e.tenant_id, e.number): e for e in db.scalars(select(Extension).where(Extension.number.in_(["201", "202"])))}
+    # What the daemon writes for Démo's 201 (PbxNames.feature_owner: DND/demo-201).
+    model.db_put("DND", PbxNames.for_tenant(db, demo).feature_owner("201"), "YES")
+    demo_call = model.place_call(ext[demo.id, "202"].sip_username, "201", answer=False)
+    assert demo_call.voicemail is not None and demo_call.callee is None  # DND: straight to the box
+    acme_call = model.place_call(ext[acme.id, "202"].sip_username, "201")
+    assert acme_call.callee is not None and acme_call.callee.endpoint == ext[acme.id, "201"].sip_username

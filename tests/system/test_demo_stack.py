@@ -69,9 +69,11 @@ def test_settings_reach_the_pbx_through_the_real_adapter(stack, client, auth, db
     db.expire_all()
     assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
     # The AstDB keys the generated dialplan reads are on the PBX now (dialplan/keys.py).
+    # The keys are the tenant's (DND/demo-201): another company's 201 on the node has its own.
     astdb = sim.call_soon(lambda: dict(sim.model.db))
-    assert astdb["DND/201"] == "YES" and astdb["CFB/201"] == "5149079050" and astdb["CW/201"] == "ENABLED"
-    assert astdb["AMPUSER/201/cfringtimer"] == "25"
+    assert astdb["DND/demo-201"] == "YES" and astdb["CFB/demo-201"] == "5149079050"
+    assert astdb["CW/demo-201"] == "ENABLED" and astdb["AMPUSER/demo-201/cfringtimer"] == "25"
+    assert not any(k.split("/")[1] == "201" for k in astdb), "a bare key: no tenant in it"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -93,9 +95,9 @@ def test_setting_saved_while_the_pbx_is_down_reaches_it_when_it_returns(stack, c
     assert "en attente" in htmllib.unescape(client.get("/settings/advanced").get_data(as_text=True))
     db.expire_all()
     assert db.get(CallSettings, user.id).sync_state is SyncState.PENDING
-    assert "DND/202" not in sim.call_soon(lambda: dict(sim.model.db))
+    assert "DND/demo-202" not in sim.call_soon(lambda: dict(sim.model.db))
     sim.run(sim.ami.start())  # the PBX is back, on the same port
-    wait(lambda: sim.call_soon(lambda: sim.model.db.get("DND/202")) == "YES", timeout=30,
+    wait(lambda: sim.call_soon(lambda: sim.model.db.get("DND/demo-202")) == "YES", timeout=30,
          what="DND written after the PBX came back")
 
     def applied():

@@ -124,7 +124,7 @@ def test_applied_when_daemon_answers(app, client, auth, db, world, engine):
         resp = post(client, auth, "/settings/advanced", form(dnd="y", forward_noanswer="4385551234"))
         assert resp.status_code == 302
         assert "Enregistré et appliqué" in page(client.get("/settings/advanced"))
-        assert fake.features["201"].dnd and fake.features["201"].forward_noanswer == "4385551234"
+        assert fake.features["acme-201"].dnd and fake.features["acme-201"].forward_noanswer == "4385551234"
         db.expire_all()
         assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
 
