@@ -21,6 +21,7 @@ from tests.real.test_asterisk_events import adapter_for
 
 pytestmark = pytest.mark.real
 SECRET = "real-s3cret"  # noqa: S105 - the test daemon's command-channel secret
+DELETE = "<delete>"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -29,10 +30,15 @@ def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, au
                     int(asterisk_lab["CPBX_LAB_AMI_PORT"]), asterisk_lab["CPBX_LAB_AMI_USER"],
                     asterisk_lab["CPBX_LAB_AMI_SECRET"])
     db.commit()
-    tenant = world.tenant("real.test")
-    tenant.node_id = node.id
+    tenant, other = world.tenant("real.test"), world.tenant("other.test")
+    tenant.node_id = other.node_id = node.id
     db.commit()
     user = world.user(tenant, extension="4711")
+    twin = world.user(other, extension="4711")  # the other company's 4711, on the same Asterisk
+    moved = world.user(tenant, extension="4712")  # only this company has a 4712
+    cs = db.get(CallSettings, moved.id)
+    cs.dnd, cs.sync_state = True, SyncState.PENDING
+    db.commit()
     loop = asyncio.new_event_loop()
     daemon = ControlDaemon(make_session_factory(engine), SECRET, port=0)
     daemon.settings = app.config["CLUSTERPBX"]
@@ -47,14 +53,19 @@ def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, au
     def on_loop(coro):  # noqa: ANN001, ANN202
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
-    async def astdb(family: str, key: str) -> str | None:
+    async def astdb(family: str, key: str, value: str | None = None) -> str | None:
         adapter = adapter_for(asterisk_lab)
         await adapter.start()
         try:
+            if value is not None:
+                await adapter._write_entries([(family, key, None if value is DELETE else value)])
             return await adapter._db_get(family, key)
         finally:
             await adapter.stop()
 
+    # Keys of the layout before tenants had names on the PBX (DND/4712): moved at the daemon's start.
+    for family, key in (("AMPUSER", "4712/followme/ddial"), ("DND", "4712"), ("DND", "4711")):
+        asyncio.run(astdb(family, key, "EXTENSION" if family == "AMPUSER" else "YES"))
     try:
         deadline = time.monotonic() + 60
         while not all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()):
@@ -68,8 +79,15 @@ def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, au
         assert resp.status_code == 302
         db.expire_all()
         assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+        # The company's own keys (DND/real-4711); the other company's 4711 is untouched.
+        assert asyncio.run(astdb("DND", "real-4711")) == "YES"
+        assert asyncio.run(astdb("AMPUSER", "real-4711/cfringtimer")) == "25"
+        assert asyncio.run(astdb("DND", "other-4711")) is None
+        assert asyncio.run(astdb("AMPUSER", "other-4711/followme/ddial")) == "EXTENSION"
+        assert twin.id != user.id
+        # 4712's old keys moved; 4711's old DND is two companies' number: left, read by nothing.
+        assert asyncio.run(astdb("DND", "4712")) is None and asyncio.run(astdb("DND", "real-4712")) == "YES"
         assert asyncio.run(astdb("DND", "4711")) == "YES"
-        assert asyncio.run(astdb("AMPUSER", "4711/cfringtimer")) == "25"
         # The daemon's jobs against the real PBX: nothing to sweep, every mailbox read.
         assert on_loop(daemon.job_live_sweep()) == 0
         runner = next(iter(daemon.nodes.values()))
@@ -79,8 +97,9 @@ def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, au
         client.post("/settings/advanced", data={
             "csrf_token": token, "call_waiting": "y", "followme_delay": "20", "forward_noanswer_delay": "20",
             "language": "fr"})
-        assert asyncio.run(astdb("DND", "4711")) is None
+        assert asyncio.run(astdb("DND", "real-4711")) is None
     finally:
+        asyncio.run(astdb("DND", "4711", DELETE))  # the lab's AstDB as it was
         on_loop(daemon.stop())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
