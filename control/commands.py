@@ -91,3 +91,10 @@ class ControlClient:
             raise CommandError(str(reply.get("error", "error")), str(reply.get("message", "")))
         result: dict[str, Any] = reply.get("result") or {}
         return result
+
+
+def apply_wait(settings: Settings) -> float:
+    """How long `apply_user` may wait for the push before answering "being applied": the configured
+    budget, and always well inside the command's own timeout (past it the caller would hear "daemon
+    unreachable" while the push succeeds)."""
+    return max(0.0, min(settings.apply_wait, settings.control_timeout * 0.8))

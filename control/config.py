@@ -39,6 +39,10 @@ class Settings:
     # Local command channel of the control daemon (loopback HTTP with a shared secret).
     control_url: str = "http://127.0.0.1:8765"
     control_timeout: float = 5.0
+    # How long a save waits for the daemon to push it to the PBX before the portal answers "being
+    # applied" (the push goes on; the page shows "applied" once the PBX took it). Keeps a save's answer
+    # short when the PBX or the daemon is slow (issue 20: p99 < 500 ms).
+    apply_wait: float = 0.4
     # Absolute base of every link the portal sends by e-mail and of the Google redirect URI. Links are
     # never built from the Host header, which a client controls. Set it to the public https address.
     public_url: str = "http://127.0.0.1:8000"

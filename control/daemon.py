@@ -356,6 +356,7 @@ class ControlDaemon:
         # worker threads for reads. See docs/transactions.md.
         self.db = AsyncDb(sessions)
         self.pusher = desired.Pusher(self.db)
+        self._applying: set[asyncio.Task[dict[str, Any]]] = set()  # pushes a command stopped waiting for
         self.loop: asyncio.AbstractEventLoop | None = None
         self._running_jobs: set[concurrent.futures.Future[Any]] = set()
 
@@ -661,7 +662,26 @@ class ControlDaemon:
                 await asyncio.wait_for(adapter.stop(), timeout=budget * 0.25)
         return {"ok": True, "message": f"{where}: logged in"}
 
-    async def cmd_apply_user(self, user_id: int) -> dict[str, Any]:
+    async def cmd_apply_user(self, user_id: int, wait: float | None = None) -> dict[str, Any]:
+        """Push a user's saved settings now. With `wait`, answer after that many seconds at most: if the
+        push is not done by then it goes on (its outcome is recorded on the rows as always) and the
+        answer says so (`in_progress`)."""
+        task = asyncio.ensure_future(self._apply_user(user_id))
+        self._applying.add(task)
+        task.add_done_callback(self._apply_done)
+        if wait is None:
+            return await task
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), max(0.0, float(wait)))
+        except TimeoutError:
+            return {"applied": 0, "pending": 1, "errors": [], "in_progress": True}
+
+    def _apply_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._applying.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("applying a user's settings failed: %s", task.exception())
+
+    async def _apply_user(self, user_id: int) -> dict[str, Any]:
         runner, uid = await self._for_user(user_id, lambda db, user: user.id)
         result = await self.pusher.push_user(runner.port, uid)
         # Mailbox PIN and e-mail options live in the generated voicemail configuration.

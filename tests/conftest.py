@@ -28,6 +28,12 @@ from tests import components
 
 PASSWORD = "Secret-pass1"
 
+# A save waits for its push to the PBX at most `apply_wait` (0.4 s in production) before answering
+# "being applied". Tests that check "applied" right after a save run on loaded machines: they wait for
+# the push (clamped to the command timeout). Tests of the budget itself set it explicitly. Inherited by
+# the processes the system tests start.
+os.environ.setdefault("CLUSTERPBX_APPLY_WAIT", "30")
+
 if sys.version_info < (3, 11, 8):
     # CPython before 3.11.8 (gh-106905): building Python ASTs in two threads at once can fail with
     # "SystemError: AST constructor recursion depth mismatch" (seen once in a full CI run, in Werkzeug's

@@ -8,6 +8,8 @@ FR = {
         "Enregistré. Le système téléphonique n'a pas encore accepté la modification : elle est en attente et sera "
         "appliquée automatiquement.",
     "Saved and applied on the telephone system.": "Enregistré et appliqué sur le système téléphonique.",
+    "Saved. It is being applied on the telephone system now.":
+        "Enregistré. La modification est en cours d'application sur le système téléphonique.",
     "Delays must be between 5 and 120 seconds.": "Les délais doivent être compris entre 5 et 120 secondes.",
     "Follow me": "Me suivre",
     "Call forward (always)": "Renvoi d'appel (toujours)",

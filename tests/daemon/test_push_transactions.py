@@ -163,3 +163,43 @@ def test_the_scheduler_s_entry_point_runs_a_job_on_the_daemon_s_loop(engine, db,
     asyncio.run(scenario())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM apscheduler_jobs")).scalar() >= 5
+
+
+def test_a_save_answers_within_its_wait_and_the_push_goes_on(engine, db, world):
+    """The portal's save asks with a short wait (apply_wait): a slow PBX makes the answer "being
+    applied", not a slow answer, and the push still lands and marks the row applied."""
+    node, user = setup(db, world)
+
+    async def scenario():
+        fake = SlowPbx()
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        try:
+            await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+            gate = fake.gate = asyncio.Event()
+            fake.writing = asyncio.Event()
+            started = asyncio.get_running_loop().time()
+            answer = await d.cmd_apply_user(user.id, wait=0.2)
+            waited = asyncio.get_running_loop().time() - started
+            assert answer == {"applied": 0, "pending": 1, "errors": [], "in_progress": True}
+            assert waited < 2.0
+            gate.set()
+            while d._applying:
+                await asyncio.sleep(0.02)
+            # Without a wait, the answer is the push's own outcome, as before.
+            return answer, await d.cmd_apply_user(user.id)
+        finally:
+            await d.stop()
+
+    _first, second = asyncio.run(scenario())
+    assert second["pending"] == 0 and second["applied"] >= 1
+    db.expire_all()
+    assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+
+
+def test_the_wait_stays_inside_the_commands_own_timeout():
+    from clusterpbx.control.commands import apply_wait
+    from clusterpbx.control.config import Settings
+
+    assert apply_wait(Settings(apply_wait=0.4, control_timeout=5.0)) == 0.4
+    assert apply_wait(Settings(apply_wait=30.0, control_timeout=5.0)) == 4.0

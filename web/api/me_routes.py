@@ -19,7 +19,7 @@ from clusterpbx.control.callsettings import (
     check_click_to_call,
     save_call_settings,
 )
-from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable
+from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable, apply_wait
 from clusterpbx.control.models import CallRecord, CallSettings, QueueMembership, SyncState, User, utcnow
 from clusterpbx.control.queues import QueueAction, QueueRefused, agent_rows, pause_reasons, set_state
 
@@ -44,7 +44,7 @@ def unavailable(exc: CommandError) -> ApiError:
 def apply_user(user: User) -> dict[str, Any]:
     """Ask the daemon to push the user's desired state now; say whether the PBX took it."""
     try:
-        result = client().call("apply_user", user_id=user.id)
+        result = client().call("apply_user", user_id=user.id, wait=apply_wait(current_app.config["CLUSTERPBX"]))
     except DaemonUnavailable:
         return {"state": SyncState.PENDING.value, "daemon_reachable": False,
                 "message": "Saved. The telephone system cannot be reached right now: the change is pending "
@@ -52,6 +52,9 @@ def apply_user(user: User) -> dict[str, Any]:
     except CommandError as exc:
         return {"state": SyncState.PENDING.value, "daemon_reachable": True,
                 "message": f"Saved; not applied yet ({exc.kind}): the change is pending."}
+    if result.get("in_progress"):
+        return {"state": SyncState.PENDING.value, "daemon_reachable": True,
+                "message": "Saved. It is being applied on the telephone system now."}
     if result.get("pending"):
         return {"state": SyncState.PENDING.value, "daemon_reachable": True,
                 "message": "Saved. The telephone system did not accept the change yet: it is pending and will "
