@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from clusterpbx.control.models import DestinationGroup, DestinationPrefix
@@ -45,11 +47,12 @@ def test_settings_tabs(live_server, browser_page, world, db):
 
     page.locator(".tabs").get_by_role("link", name="Messagerie Vocale").click()
     page.check("#ooo_enabled")
-    page.fill("#ooo_start", "2026-12-24")
-    page.fill("#ooo_last_day", "2027-01-02")
+    start, last = (str(dt.date.today() + dt.timedelta(days=d)) for d in (17, 26))  # ahead of today
+    page.fill("#ooo_start", start)
+    page.fill("#ooo_last_day", last)
     page.get_by_role("button", name="Enregistrer").first.click()
     page.wait_for_url("**/settings/voicemail")
-    assert page.locator("#ooo_start").input_value() == "2026-12-24"
+    assert page.locator("#ooo_start").input_value() == start
     screenshot(page, "settings-voicemail-fr")
     page.get_by_role("link", name="Compte").click()
     screenshot(page, "settings-account-fr")

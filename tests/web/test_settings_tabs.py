@@ -3,6 +3,7 @@ as pending, applied through the control daemon when it is reachable."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html as htmllib
 
 import pytest
@@ -147,14 +148,16 @@ def test_voicemail_tab_guide_text(client, auth, db, world):
 def test_out_of_office_and_email_saved(client, auth, db, world):
     _t, user = setup_user(db, world)
     auth.login(user.email)
+    # An absence ahead of today (one already over is refused: test_voicemail_refusals).
+    start, last = (str(dt.date.today() + dt.timedelta(days=d)) for d in (17, 26))
     r = post(client, auth, "/settings/voicemail/options", vm_form(
-        ooo_enabled="y", ooo_start="2026-12-24", ooo_last_day="2027-01-02", email_enabled="y",
+        ooo_enabled="y", ooo_start=start, ooo_last_day=last, email_enabled="y",
         email_use_login=None, email_address="moi@example.com", delete_after_email="y"), page="/settings/voicemail")
     assert r.status_code == 302
     db.expire_all()
     vm = db.get(VoicemailSettings, user.id)
     assert (vm.ooo_enabled, str(vm.ooo_start), str(vm.ooo_last_day), vm.email_address, vm.delete_after_email) == (
-        True, "2026-12-24", "2027-01-02", "moi@example.com", True)
+        True, start, last, "moi@example.com", True)
 
 
 @pytest.mark.parametrize(("data", "message"), [
