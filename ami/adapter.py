@@ -97,7 +97,8 @@ def needed_events() -> tuple[str, ...]:
              "queuememberadded": "QueueMemberAdded", "queuememberremoved": "QueueMemberRemoved",
              "queuememberpause": "QueueMemberPause", "queuememberpaused": "QueueMemberPaused",
              "queuememberstatus": "QueueMemberStatus",
-             "messagewaiting": "MessageWaiting", "contactstatus": "ContactStatus", "successfulauth": "SuccessfulAuth"}
+             "messagewaiting": "MessageWaiting", "contactstatus": "ContactStatus", "successfulauth": "SuccessfulAuth",
+             "userevent": "UserEvent"}
     unknown = names - set(known)
     if unknown:  # a new handler without its AMI spelling here would silently never fire
         raise RuntimeError(f"add the AMI spelling of {sorted(unknown)} to needed_events()")

@@ -44,6 +44,7 @@ from clusterpbx.control.port import (
     CallTransferred,
     ConferenceChanged,
     ConferenceParticipant,
+    FeatureChanged,
     LiveCall,
     MailboxChanged,
     MailboxCounts,
@@ -76,6 +77,8 @@ CAUSES = {
 }
 _DIAL_STATUS_CAUSE = {"NOANSWER": "no_answer", "BUSY": "busy", "CANCEL": "cancelled", "CONGESTION": "failed",
                       "CHANUNAVAIL": "failed", "INVALIDARGS": "failed"}
+# The UserEvent the generated dialplan sends when a feature code changes a setting (dialplan/asterisk.py).
+FEATURE_USEREVENT = "CPBXFeature"
 # ContactStatus values that mean "a registration exists".
 _REGISTERED = {"created", "reachable", "nonqualified", "updated", "unknown"}
 
@@ -560,6 +563,17 @@ class EventTranslator:
             if len(parts) >= 4:
                 self.set_contact(e["accountid"], ip=parts[2])
         return []
+
+    # ---------------------------------------------------------------- phone feature codes
+
+    def _on_userevent(self, e: dict[str, str], at: dt.datetime) -> list[PbxEvent]:
+        """``UserEvent(CPBXFeature,Owner: <slug>-<ext>,Feature: dnd,Value: on)`` of the generated dialplan
+        (*76, *45, *46); any other UserEvent, or one whose fields are not exactly ours, is dropped."""
+        if e.get("userevent", "") != FEATURE_USEREVENT:
+            return []
+        event = FeatureChanged.parse(at, e.get("owner", ""), e.get("feature", ""), e.get("value", ""),
+                                     freeswitch=False)
+        return [event] if event is not None else []
 
     # Deliberately not translated: DeviceStateChange (UNAVAILABLE mixes "not registered" with
     # "unreachable"; ContactStatus is the registration source), VarSet/Newexten, RTCP, security events.

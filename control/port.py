@@ -11,6 +11,7 @@ import abc
 import datetime as dt
 import enum
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -320,6 +321,38 @@ class ConferenceChanged(PbxEvent):
     room: str
     participant: ConferenceParticipant | None = None
     left: bool = False
+
+
+# What a feature code dialled on a phone may report (dialplan/asterisk.py, dialplan/freeswitch.py):
+# feature -> the values it may take.
+PHONE_FEATURES: dict[str, tuple[str, ...]] = {"dnd": ("on", "off"), "queue": ("login", "logout")}
+_ASTERISK_OWNER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-[0-9]{1,10}")
+_FREESWITCH_OWNER = re.compile(r"[0-9]{1,10}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True)
+class FeatureChanged(PbxEvent):
+    """A feature code dialled on a phone changed a setting on the PBX (``*76`` DND, ``*45``/``*46`` queue
+    log-in/out). ``owner`` names the extension as ``control.pbxnames.PbxNames.feature_owner`` does
+    (``<slug>-<number>`` on Asterisk, ``<number>@<tenant domain>`` on FreeSWITCH)."""
+
+    owner: str
+    feature: str
+    value: str
+
+    @classmethod
+    def parse(cls, at: dt.datetime, owner: str, feature: str, value: str, *,
+              freeswitch: bool) -> FeatureChanged | None:
+        """The event, or None when any part is not exactly what the generated dialplan sends (the event
+        stream is outside input: anything else is dropped)."""
+        owner, feature, value = (x.strip() if isinstance(x, str) else "" for x in (owner, feature, value))
+        pattern = _FREESWITCH_OWNER if freeswitch else _ASTERISK_OWNER
+        # a slug and its dash fit in 40 characters (dialplan/keys.py), a domain in 253
+        if len(owner) > (264 if freeswitch else 50) or not pattern.fullmatch(owner):
+            return None
+        if value not in PHONE_FEATURES.get(feature, ()):
+            return None
+        return cls(at, owner, feature, value)
 
 
 EventHandler = Callable[[PbxEvent], None]

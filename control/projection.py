@@ -18,8 +18,10 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import callrecords
+from . import audit, callrecords
 from .models import (
+    AuditEntry,
+    CallSettings,
     Extension,
     MailboxState,
     Queue,
@@ -42,6 +44,7 @@ from .port import (
     CallStarted,
     CallState,
     Connected,
+    FeatureChanged,
     LiveCall,
     MailboxChanged,
     PbxEvent,
@@ -87,6 +90,7 @@ class Projector:
         self._member_changes: dict[tuple[str, str], tuple[QueueMember, bool]] = {}
         self._mailboxes: dict[str, MailboxChanged] = {}
         self._records: list[CallRecordReport] = []
+        self._features: list[FeatureChanged] = []  # feature codes dialled on phones, in order
         self.stats = ProjectionStats()
         with sessions() as db:
             self.directory = callrecords.Directory.load(db, node_id)
@@ -130,6 +134,8 @@ class Projector:
             self._members[key] = self._member_changes[key] = (event.member, event.removed)
         elif isinstance(event, MailboxChanged):
             self._mailboxes[event.mailbox] = event
+        elif isinstance(event, FeatureChanged):
+            self._features.append(event)
         elif isinstance(event, Connected):
             pass  # the daemon answers Connected with snapshots (reconcile_*)
 
@@ -160,7 +166,8 @@ class Projector:
     @property
     def pending(self) -> int:
         return (len(self._dirty_calls) + len(self._ended_calls) + len(self._registrations)
-                + len(self._members) + len(self._member_changes) + len(self._mailboxes) + len(self._records) + int(self._replace_calls))
+                + len(self._members) + len(self._member_changes) + len(self._mailboxes) + len(self._records)
+                + len(self._features) + int(self._replace_calls))
 
     def _call_row(self, call: LiveCall) -> dict[str, Any]:
         return {**self._call_values(call), "tenant_id": self._call_tenant(call)}
@@ -205,6 +212,7 @@ class Projector:
             member_changes=dict(self._member_changes),
             mailboxes=dict(self._mailboxes),
             records=list(self._records),
+            features=list(self._features),
         )
         self._dirty_calls = set()
         self._ended_calls = set()
@@ -214,6 +222,7 @@ class Projector:
         self._member_changes = {}
         self._mailboxes = {}
         self._records = []
+        self._features = []
         return batch
 
     def requeue(self, batch: Batch) -> None:
@@ -230,6 +239,7 @@ class Projector:
         for kb, vb in batch.mailboxes.items():
             self._mailboxes.setdefault(kb, vb)
         self._records[:0] = batch.records
+        self._features[:0] = batch.features
 
     def flush(self) -> int:
         """take() and write() in one go (tests, and callers on a single thread)."""
@@ -304,6 +314,8 @@ class Projector:
                 for m, gone in batch.members.values() if not gone], ["node_id", "queue", "interface"])
             if batch.member_changes:
                 adopt_member_changes(db, self.node_id, batch.member_changes)
+            if batch.features:
+                adopt_feature_changes(db, self.node_id, batch.features)
             _upsert(db, MailboxState.__table__, [  # type: ignore[arg-type]
                 {"node_id": self.node_id, "mailbox": e.mailbox[:64], "new_messages": e.counts.new,
                  "old_messages": e.counts.old, "updated_at": now}
@@ -326,11 +338,12 @@ class Batch:
     member_changes: dict[tuple[str, str], tuple[QueueMember, bool]]
     mailboxes: dict[str, MailboxChanged]
     records: list[CallRecordReport]
+    features: list[FeatureChanged] = dataclasses.field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.replace_calls or self.ended_calls or self.call_rows or self.registrations
-                    or self.members or self.mailboxes or self.records)
+                    or self.members or self.mailboxes or self.records or self.features)
 
 
 def adopt_member_changes(db: Session, node_id: int,
@@ -366,3 +379,84 @@ def adopt_member_changes(db: Session, node_id: int,
             row.applied_at = utcnow()
             adopted += 1
     return adopted
+
+
+# The code a FeatureChanged comes from, for the audit log.
+_PHONE_CODES = {("dnd", "on"): "*76", ("dnd", "off"): "*76", ("queue", "login"): "*45",
+                ("queue", "logout"): "*46"}
+
+
+def _phone_audit(entry: AuditEntry | None, user: User, event: FeatureChanged) -> None:
+    """Mark an audit entry as a change made on the phone, not in the portal."""
+    if entry is not None:
+        code = _PHONE_CODES.get((event.feature, event.value), event.feature)
+        entry.actor_label = f"{user.email} ({PHONE_AUDIT_LABEL} {code})"[:255]
+
+
+PHONE_AUDIT_LABEL = "phone"
+
+
+def feature_owners(db: Session, node_id: int) -> dict[str, tuple[int, bool]]:
+    """Every extension of the node's tenants as the PBX names its owner in FeatureChanged
+    (PbxNames.feature_owner, lower-cased), with its user and whether it is that user's primary extension
+    (the one the generated dialplans make a queue agent)."""
+    out: dict[str, tuple[int, bool]] = {}
+    for tenant in db.scalars(select(Tenant).where(Tenant.node_id == node_id)):
+        names = PbxNames.for_tenant(db, tenant)
+        users = db.scalars(select(User).where(User.tenant_id == tenant.id, User.active.is_(True)))
+        for user in users:
+            for i, ext in enumerate(user.extensions):  # ordered like User.extensions: the first is primary
+                out[names.feature_owner(ext.number).lower()] = (user.id, i == 0)
+    return out
+
+
+def adopt_feature_changes(db: Session, node_id: int, events: list[FeatureChanged]) -> int:
+    """Make what a feature code dialled on a phone changed (*76 DND, *45/*46 queue log-in/out) the user's
+    desired state, so the portal shows it and the next re-assertion does not undo it. The PBX already
+    has it: a row that was applied stays applied; one with a portal change still pending stays pending
+    (its push then writes the phone's value too). The owner is matched by its tenant-qualified PBX name,
+    never by a bare number. Returns the rows changed; each change is audit-logged as made on the phone."""
+    owners = feature_owners(db, node_id)
+    changed = 0
+    now = utcnow()
+    for event in events:
+        found = owners.get(event.owner.lower())
+        if found is None:
+            log.info("feature code of unknown owner %r ignored", event.owner)
+            continue
+        user = db.get(User, found[0])
+        if user is None:
+            continue
+        if event.feature == "dnd":
+            cs = db.get(CallSettings, user.id)
+            dnd = event.value == "on"
+            if cs is None:
+                cs = CallSettings(user_id=user.id, sync_state=SyncState.APPLIED, applied_at=now)
+                db.add(cs)
+                db.flush()
+            if bool(cs.dnd) == dnd:
+                continue
+            before = audit.state(cs)
+            cs.dnd = dnd
+            if cs.sync_state is SyncState.APPLIED:
+                cs.applied_at = now
+            db.flush()
+            _phone_audit(audit.user_change(db, user, "call_settings", before, audit.state(cs)), user, event)
+            changed += 1
+        elif event.feature == "queue" and found[1]:
+            logged_in = event.value == "login"
+            rows = db.scalars(select(QueueMembership).join(Queue, Queue.id == QueueMembership.queue_id)
+                              .where(QueueMembership.user_id == user.id, Queue.tenant_id == user.tenant_id)
+                              .order_by(QueueMembership.id))
+            for m in rows:
+                if bool(m.logged_in) == logged_in:
+                    continue  # already so (a paused agent stays paused: *45 adds no one already there)
+                before = audit.state(m)
+                m.logged_in, m.paused, m.pause_reason = logged_in, False, ""
+                if m.sync_state is SyncState.APPLIED:
+                    m.applied_at = now
+                db.flush()
+                _phone_audit(audit.user_change(db, user, "queue_membership", before, audit.state(m),
+                                               action=event.value, object_id=m.id), user, event)
+                changed += 1
+    return changed

@@ -233,6 +233,12 @@ def _key(tenant: Tenant, var: str) -> str:
     return f"{tenant.astdb_prefix}${{{var}}}"
 
 
+def _feature_event(t: Tenant, feature: str, value: str) -> str:
+    """The AMI event a feature code sends after changing a setting, so the control daemon updates the
+    portal (ami/translate.py): the owner is tenant-qualified, as the AstDB keys are (``acme-201``)."""
+    return f"UserEvent(CPBXFeature,Owner: {_key(t, 'CPBX_FROM')},Feature: {feature},Value: {value})"
+
+
 def _caller_ctx(t: Tenant) -> _Ctx:
     c = _Ctx(ctx(t, "caller"), "who is calling, keyed on the PJSIP endpoint (a phone cannot spoof it)")
     c.exten(
@@ -304,12 +310,12 @@ def _main_ctx(t: Tenant) -> _Ctx:
         f'GotoIf($["${{DB({dnd_key})}}"!=""]?off)',
         f"(on)Set(DB({dnd_key})=YES)",
         f"Set(DEVICE_STATE({dnd_lamp})=BUSY)",
-        "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: dnd,Value: YES)",
+        _feature_event(t, "dnd", "on"),
         "Playback(do-not-disturb&activated)",
         "Hangup()",
         f"(off)NoOp(${{DB_DELETE({dnd_key})}})",
         f"Set(DEVICE_STATE({dnd_lamp})=NOT_INUSE)",
-        "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: dnd,Value: )",
+        _feature_event(t, "dnd", "off"),
         "Playback(do-not-disturb&de-activated)",
         "Hangup()",
         f"(nope)Playback({INVALID_PROMPT})",
@@ -325,7 +331,7 @@ def _main_ctx(t: Tenant) -> _Ctx:
         caller,
         '(check)GotoIf($["${CPBX_FROM}"=""]?nope)',
         *logins,
-        "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: queue,Value: login)",
+        _feature_event(t, "queue", "login"),
         "Playback(agent-loginok)",
         "Hangup()",
         f"(nope)Playback({INVALID_PROMPT})",
@@ -336,7 +342,7 @@ def _main_ctx(t: Tenant) -> _Ctx:
         caller,
         '(check)GotoIf($["${CPBX_FROM}"=""]?nope)',
         *logouts,
-        "UserEvent(ClusterPBXFeature,Extension: ${CPBX_FROM},Feature: queue,Value: logout)",
+        _feature_event(t, "queue", "logout"),
         "Playback(agent-loggedoff)",
         "Hangup()",
         f"(nope)Playback({INVALID_PROMPT})",

@@ -177,18 +177,28 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     _cond(x, db("dnd", "${cpbx_ext}"), "^true$")
     c = _cond(x, "destination_number", r"^\*76$")
     _act(c, "db", f"delete/{keys.FS_REALMS['dnd']}/${{cpbx_ext}}@{domain}")
+    _act(c, "event", _feature_event(domain, "dnd", "off"))
     _act(c, "playback", "ivr/ivr-dnd_cancelled.wav")
     x = _ext(ctx, "cpbx-dnd-on")
     c = _cond(x, "destination_number", r"^\*76$")
     _act(c, "db", f"insert/{keys.FS_REALMS['dnd']}/${{cpbx_ext}}@{domain}/true")
+    _act(c, "event", _feature_event(domain, "dnd", "on"))
     _act(c, "playback", "ivr/ivr-dnd_activated.wav")
 
-    # Queue login / logout (mod_callcenter agent status).
-    for code, status in (("45", "Available"), ("46", "Logged Out")):
+    # Queue login / logout (mod_callcenter agent status). *45 of an agent first puts back its tier in
+    # every queue the administrator made it an agent of (a log-out from the portal deletes the tier,
+    # esl/adapter.py queue_logout), as *45 on Asterisk adds the member to each of those queues.
+    for number, tiers in sorted(_agent_tiers(t).items()):
+        x = _ext(ctx, f"cpbx-agent-45-{number}")
+        _cond(x, "${cpbx_ext}", f"^{number}$")
+        c = _cond(x, "destination_number", r"^\*45$")
+        for queue, position in tiers:
+            _act(c, "set", f"res=${{callcenter_config(tier add {queue} {t.slug}-{number} 1 {position})}}")
+        _agent_status(c, t, domain, "45")
+    for code in ("45", "46"):
         x = _ext(ctx, f"cpbx-agent-{code}")
         c = _cond(x, "destination_number", rf"^\*{code}$")
-        _act(c, "set", f"res=${{callcenter_config(agent set status {t.slug}-${{cpbx_ext}} '{status}')}}")
-        _act(c, "playback", "ivr/ivr-thank_you.wav")
+        _agent_status(c, t, domain, code)
 
     # Personal conference: prefix + owner extension, settings from mod_db.
     x = _ext(ctx, "cpbx-conference")
@@ -342,6 +352,29 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
 
     _outbound(ctx, t, "cpbx_ext")
     return ctx
+
+
+def _feature_event(domain: str, feature: str, value: str) -> str:
+    """The ``event`` application's data after a feature code changed a setting: a CUSTOM cpbx::feature event
+    naming the tenant-qualified owner (``201@acme.example``, as the mod_db keys), read by esl/translate.py."""
+    return (f"Event-Subclass=cpbx::feature,Event-Name=CUSTOM,owner=${{cpbx_ext}}@{domain},"
+            f"feature={feature},value={value}")
+
+
+def _agent_tiers(t: Tenant) -> dict[str, list[tuple[str, int]]]:
+    """Extension -> (queue, position) of its tiers, as callcenter_parts() configures them."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for q in sorted(t.queues, key=lambda q: q.name):
+        for pos, number in enumerate(sorted(q.members), 1):
+            out.setdefault(number, []).append((f"cpbx-{t.slug}-{q.name}", pos))
+    return out
+
+
+def _agent_status(c: ET.Element, t: Tenant, domain: str, code: str) -> None:
+    status, value = ("Available", "login") if code == "45" else ("Logged Out", "logout")
+    _act(c, "set", f"res=${{callcenter_config(agent set status {t.slug}-${{cpbx_ext}} '{status}')}}")
+    _act(c, "event", _feature_event(domain, "queue", value))
+    _act(c, "playback", "ivr/ivr-thank_you.wav")
 
 
 def _conf_db(option: str, owner: str, domain: str) -> str:

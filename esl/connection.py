@@ -52,7 +52,7 @@ DEFAULT_EVENTS: tuple[str, ...] = (
     "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
     "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB", "HEARTBEAT", "SHUTDOWN",
     "CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire", "callcenter::info",
-    "conference::maintenance", "vm::maintenance",
+    "conference::maintenance", "vm::maintenance", "cpbx::feature",
 )
 
 

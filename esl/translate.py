@@ -39,6 +39,7 @@ from clusterpbx.control.port import (
     CallState,
     ConferenceChanged,
     ConferenceParticipant,
+    FeatureChanged,
     LiveCall,
     MailboxChanged,
     MailboxCounts,
@@ -52,6 +53,8 @@ from clusterpbx.control.port import (
 from . import json_cdr
 from .protocol import EslEvent
 
+# The CUSTOM event the generated dialplan fires when a feature code changes a setting (dialplan/freeswitch.py).
+FEATURE_SUBCLASS = "cpbx::feature"
 AGENT_LOGGED_OUT = "Logged Out"
 AGENT_ON_BREAK = "On Break"
 AGENT_IN_CALL_STATES = ("In a queue call",)
@@ -466,6 +469,14 @@ class EventTranslator:
                                urgent=_int(ev.get("VM-Total-New-Urgent")))
         return [MailboxChanged(at, self.mailbox_name(ev.get("VM-User"), ev.get("VM-Domain")), counts)]
 
+    # ---------------------------------------------------------------- phone feature codes
+
+    def _on_feature(self, ev: EslEvent, at: dt.datetime) -> list[PbxEvent]:
+        """The generated dialplan's ``event`` application after *76, *45, *46 (CUSTOM cpbx::feature, headers
+        owner=<ext>@<tenant domain>, feature, value); anything not exactly that is dropped."""
+        event = FeatureChanged.parse(at, ev.get("owner"), ev.get("feature"), ev.get("value"), freeswitch=True)
+        return [event] if event is not None else []
+
 
 _EVENTS: dict[str, Callable[[EventTranslator, EslEvent, dt.datetime], list[PbxEvent]]] = {
     "CHANNEL_CREATE": EventTranslator._on_create,
@@ -481,4 +492,5 @@ _CUSTOM: dict[str, Callable[[EventTranslator, EslEvent, dt.datetime], list[PbxEv
     "callcenter::info": EventTranslator._on_callcenter,
     "conference::maintenance": EventTranslator._on_conference,
     "vm::maintenance": EventTranslator._on_voicemail,
+    FEATURE_SUBCLASS: EventTranslator._on_feature,
 }
