@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,9 @@ from .port import (
 )
 from .projection import Projector
 from .validation import InvalidValue, phone_number
+
+if TYPE_CHECKING:
+    from .pbxnames import PbxNames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +100,14 @@ def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
 
     port = FreeSwitchAdapter(address)
     return port
+
+
+def _endpoint(names: PbxNames, sip_username: str) -> str:
+    """A phone as the port's click_to_call and resync_phone take it: the PJSIP endpoint on Asterisk, the
+    directory user in the tenant's domain (``<user>@<domain>``) on FreeSWITCH."""
+    if names.kind is NodeKind.FREESWITCH:
+        return f"{sip_username}@{names.domain}"
+    return sip_username
 
 
 def node_address(node: PbxNode, timeout: float) -> NodeAddress:
@@ -699,12 +710,14 @@ class ControlDaemon:
 
     async def cmd_resync_phone(self, user_id: int) -> dict[str, Any]:
         from .models import Device
+        from .pbxnames import PbxNames
 
         def facts(db: Session, user: User) -> tuple[PhoneVendor, list[str]]:
             devices = db.scalars(select(Device).where(Device.user_id == user.id)).all()
             known = {v.value for v in PhoneVendor}
             vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in known else PhoneVendor.OTHER
-            return vendor, [e.sip_username for e in user.extensions]
+            names = PbxNames.for_tenant(db, user.tenant)
+            return vendor, [_endpoint(names, e.sip_username) for e in user.extensions]
 
         runner, (vendor, endpoints) = await self._for_user(user_id, facts)
         for ep in endpoints:
@@ -771,9 +784,11 @@ class ControlDaemon:
         return {"moved": moved}
 
     async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
+        from .pbxnames import PbxNames
+
         number = phone_number(number)
 
-        def endpoint_of(db: Session, user: User) -> str:
+        def endpoint_of(db: Session, user: User) -> tuple[str, str]:
             ext = user.primary_extension
             if ext is None:
                 raise LookupError("the user has no extension")
@@ -783,10 +798,15 @@ class ControlDaemon:
                 check_click_to_call(db, user, number)
             except SettingRefused as exc:
                 raise InvalidValue("number", exc.code) from None
-            return ext.sip_username
+            names = PbxNames.for_tenant(db, user.tenant)
+            # The user's phone in its tenant's namespace: on FreeSWITCH the directory user in the tenant's
+            # domain; the number is then dialled in the tenant's context, cpbx-<slug>, the one the generated
+            # configuration gives the tenant's phones on both PBXs (dialplan/asterisk.py ctx,
+            # dialplan/freeswitch.py context_name; PbxNames.voicemail_context is the same name).
+            return _endpoint(names, ext.sip_username), names.voicemail_context
 
-        runner, endpoint = await self._for_user(user_id, endpoint_of)
-        await runner.port.click_to_call(endpoint, number)
+        runner, (endpoint, context) = await self._for_user(user_id, endpoint_of)
+        await runner.port.click_to_call(endpoint, number, context=context)
         return {"endpoint": endpoint, "number": number}
 
     # -- personal conference: the room always comes from the user, never from the request -----------

@@ -3,9 +3,11 @@ gevent thread, see esl.connection), with every value validated before it reaches
 
 Choices (NodeAddress.extra keys in brackets):
 
-* Endpoints are directory users in the node's SIP domain (NodeAddress.sip_domain, else the host).
-  Registrations come from ``sofia status profile <profile> reg`` ([``sofia_profile``], default
-  ``internal``), restricted to that domain, and from sofia::register/unregister/expire events.
+* Endpoints are directory users; each tenant of the node is a directory domain of its own (its domain,
+  else the node's SIP domain: NodeAddress.sip_domain, else the host). Registrations come from ``sofia
+  status profile <profile> reg`` ([``sofia_profile``], default ``internal``) and from
+  sofia::register/unregister/expire events, of every domain: the endpoint is the directory user id,
+  which the portal keeps unique across tenants (Extension.sip_username).
 * Queues are mod_callcenter's. An interface such as ``PJSIP/1001`` (what the control daemon passes for
   both PBXs) is the agent named by [``agent_name``] (default ``{user}@{domain}``; the generated
   configuration names agents ``<tenant>-<ext>``: set it to ``acme-{user}``); a bare agent name is used
@@ -33,11 +35,13 @@ Choices (NodeAddress.extra keys in brackets):
   ``vm_boxcount`` gives only the new). mod_voicemail has only new and saved messages: moving to Old marks read
   (``vm_read ... read``), to INBOX unread; other folders are refused. Refresh = ``vm_read`` of a
   uuid that matches nothing, which makes mod_voicemail re-send the MWI (recording 14).
-* Click to call: ``bgapi originate {origination_caller_id_number=<cid or number>}user/<ext>@<domain>
-  <number> XML <context>``; the context is [``context``], else ``cpbx-<tenant>`` for [``tenant``] (the
-  generated dialplan's naming), else ``default``. The job's result is awaited briefly
-  ([``originate_wait``] seconds, default 1): an immediate failure (USER_NOT_REGISTERED...) is PbxRefused,
-  a phone still ringing counts as success.
+* Click to call: ``bgapi originate {origination_caller_id_number=<cid or number>}user/<user>@<domain>
+  <number> XML <context>``: the endpoint ``<user>@<tenant domain>`` the daemon passes (a bare user is in
+  the node's domain) and the tenant's context it passes (``cpbx-<slug>``); a call naming no context uses
+  [``context``], else ``cpbx-<tenant>`` for [``tenant``], else ``default``. The job's result is awaited
+  briefly ([``originate_wait``] seconds, default 1): an immediate failure (USER_NOT_REGISTERED...) is
+  PbxRefused, a phone still ringing counts as success. Phone resync (``sofia profile <p> check_sync
+  <user>@<domain>``) takes the same endpoint.
 * SMS: ``chat sip|<from>@<domain>|<to>@<domain or trunk>|<body>``; the body travels on the command line,
   so line breaks are refused.
 * Connection: NodeAddress.secret is the event socket password (NodeAddress.username is not used:
@@ -115,15 +119,17 @@ def _table(text: str) -> list[dict[str, str]]:
     return [dict(zip(cols, ln.split("|"), strict=False)) for ln in lines[1:]]
 
 
-def parse_registrations(text: str, domain: str) -> list[RegistrationState]:
+def parse_registrations(text: str) -> list[RegistrationState]:
     """``sofia status profile <p> reg`` output: blocks of "Key:<spaces><tab>value" lines, one per
-    registration, each opened by Call-ID; only users of ``domain`` are kept."""
+    registration, each opened by Call-ID. Every domain's users are kept: each tenant of the node is a
+    directory domain of its own, and the endpoint is the directory user id (a portal SIP user name,
+    unique across tenants), so the realm is not needed to tell two phones apart."""
     out: list[RegistrationState] = []
     current: dict[str, str] = {}
 
     def flush() -> None:
-        user, _, realm = current.get("User", "").partition("@")
-        if user and (not realm or realm == domain):
+        user = current.get("User", "").partition("@")[0]
+        if user:
             contact = current.get("Contact", "")
             if "<" in contact:
                 contact = contact.split("<", 1)[1].split(">", 1)[0]
@@ -297,7 +303,7 @@ class FreeSwitchAdapter(PbxPort):
     # ---------------------------------------------------------------- registrations and calls
 
     async def registrations(self) -> list[RegistrationState]:
-        return parse_registrations(await self.api(f"sofia status profile {self.profile} reg"), self.domain)
+        return parse_registrations(await self.api(f"sofia status profile {self.profile} reg"))
 
     async def live_calls(self) -> list[LiveCall]:
         text = await self.api("show channels as json")
@@ -660,21 +666,30 @@ class FreeSwitchAdapter(PbxPort):
 
     # ---------------------------------------------------------------- phones and messages
 
+    def _directory_user(self, endpoint: str) -> tuple[str, str]:
+        """``<user>@<domain>`` (a tenant's directory domain) or a bare ``<user>`` (the node's domain)."""
+        if not isinstance(endpoint, str) or validation.has_control_chars(endpoint):
+            raise validation.InvalidValue("endpoint", "control_characters")
+        user, at, domain = endpoint.partition("@")
+        return validate.user(user), (validate.domain(domain, "endpoint") if at else self.domain)
+
     async def resync_phone(self, endpoint: str, vendor: PhoneVendor) -> None:
         # sofia picks the NOTIFY event from the phone's User-Agent itself (notes item 15)
         PhoneVendor(vendor)
-        await self.api(f"sofia profile {self.profile} check_sync {validate.user(endpoint)}@{self.domain}")
+        user, domain = self._directory_user(endpoint)
+        await self.api(f"sofia profile {self.profile} check_sync {user}@{domain}")
 
-    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "") -> None:
-        user = validate.user(endpoint)
+    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "", context: str = "") -> None:
+        user, domain = self._directory_user(endpoint)
         exten = validate.dial_number(number)
         cid = validate.caller_id_number(caller_id) if caller_id else exten
+        dialplan_context = validate.context(context) if context else self.context
         job = str(uuidlib.uuid4())
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[str] = loop.create_future()
         self._jobs[job] = fut
-        command = (f"bgapi originate {{origination_caller_id_number={cid}}}user/{user}@{self.domain} "
-                   f"{exten} XML {self.context}")
+        command = (f"bgapi originate {{origination_caller_id_number={cid}}}user/{user}@{domain} "
+                   f"{exten} XML {dialplan_context}")
         try:
             reply = await self._send(command, headers=[("Job-UUID", job)])
             if not reply.text.startswith("+OK"):

@@ -259,7 +259,7 @@ class EslApi:
             reg = ep.registration
             host, _, port = reg.via_addr.partition(":")
             rows.append({
-                "reg_user": ep.ext, "realm": self.domain, "token": reg.call_id,
+                "reg_user": ep.ext, "realm": ep.domain or self.domain, "token": reg.call_id,
                 "url": f"sofia/{PROFILE}/{reg.contact.split(';')[0]}", "expires": str(int(reg.reg_time + reg.expires)),
                 "network_ip": host or "127.0.0.1", "network_port": port or "5060", "network_proto": "udp",
                 "hostname": self.hostname, "metadata": "",
@@ -339,8 +339,11 @@ class EslApi:
         if len(words) >= 4 and words[0] == "profile" and words[2] == "check_sync":
             if words[1] != PROFILE:
                 return "Invalid Profile!\n"
-            user, _ = _split_user(words[3])
-            if user in self.model.endpoints:
+            # sofia matches the registration's user and host: another tenant's domain has no such phone
+            user, domain = _split_user(words[3])
+            ep = self.model.endpoints.get(user)
+            hosted = {e.domain or self.domain for e in self.model.endpoints.values()}
+            if ep is not None and (not domain or domain not in hosted or (ep.domain or self.domain) == domain):
                 self.model.send_notify(endpoint=user, event="check-sync")
             return "+OK syncing all registrations matching specified call_id\n"
         return _not_found("sofia", arg)
@@ -352,13 +355,14 @@ class EslApi:
             reg = ep.registration
             exp = reg.reg_time + reg.expires
             host, _, port = reg.via_addr.partition(":")
+            realm = ep.domain or self.domain  # the directory domain it registered in (a tenant's)
             out.append({
-                "call-id": reg.call_id, "user": f"{ep.ext}@{self.domain}",
+                "call-id": reg.call_id, "user": f"{ep.ext}@{realm}",
                 "contact": f'"" <{reg.contact}>', "agent": reg.user_agent,
                 "status": f"Registered(UDP)(unknown) EXP({time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(exp))}) "
                           f"EXPSECS({max(0, int(exp - now))})",
                 "host": self.hostname, "ip": host or "127.0.0.1", "port": port or "5060", "auth-user": ep.ext,
-                "auth-realm": self.domain, "mwi": f"{ep.ext}@{self.domain}",
+                "auth-realm": realm, "mwi": f"{ep.ext}@{realm}",
             })
         return out
 

@@ -65,12 +65,14 @@ class ModelTranslator:
         ctx = {"a_num": ep.ext, "b_num": ep.ext, "contact": f'"" <{contact}>',
                "call_id": reg.call_id if reg else "", "port": hostport.partition(":")[2] or "5060"}
         sub = "sofia::register" if ev.status != "Removed" else "sofia::unregister"
-        out = self.server.factory.from_template(
-            "CUSTOM sofia::register_attempt", ctx,
-            {"Event-Subclass": sub, "from-user": ep.ext, "user-agent": reg.user_agent if reg else "",
-             "expires": str(reg.expires if reg else 0), "Event-Calling-Function": "sofia_reg_handle_register_token",
-             "Event-Calling-Line-Number": "1968" if sub == "sofia::register" else "1183"},
-            drop=("auth-result",))
+        overrides = {"Event-Subclass": sub, "from-user": ep.ext, "user-agent": reg.user_agent if reg else "",
+                     "expires": str(reg.expires if reg else 0),
+                     "Event-Calling-Function": "sofia_reg_handle_register_token",
+                     "Event-Calling-Line-Number": "1968" if sub == "sofia::register" else "1183"}
+        if ep.domain:  # a tenant's directory domain: the phone registers there (the recording's is the lab's)
+            overrides.update({"realm": ep.domain, "from-host": ep.domain, "to-host": ep.domain})
+        out = self.server.factory.from_template("CUSTOM sofia::register_attempt", ctx, overrides,
+                                                drop=("auth-result",))
         self.fire(out)
 
     def _on_ChannelCreated(self, ev: m.ChannelCreated) -> None:  # noqa: N802

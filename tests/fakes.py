@@ -43,6 +43,7 @@ class FakePbx(PbxPort):
     regs: dict[str, RegistrationState] = field(default_factory=dict)
     notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
     originates: list[tuple[str, str]] = field(default_factory=list)
+    originate_contexts: list[str] = field(default_factory=list)  # the dialplan context of each originate
     handlers: list[EventHandler] = field(default_factory=list)
     record_log: list[CallRecordReport] = field(default_factory=list)
     mailboxes: dict[str, list[VoicemailMessage]] = field(default_factory=dict)
@@ -197,9 +198,10 @@ class FakePbx(PbxPort):
         self._check()
         self.notifies.append((endpoint, vendor))
 
-    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "") -> None:
+    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "", context: str = "") -> None:
         self._check()
         self.originates.append((endpoint, number))
+        self.originate_contexts.append(context)
 
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
         self._check()

@@ -28,6 +28,7 @@ from clusterpbx.control.port import (
     RegistrationChanged,
     RegistrationState,
 )
+from clusterpbx.control.validation import InvalidValue
 from clusterpbx.sim.runner import SimPBX
 
 from .conftest import Events, address
@@ -229,6 +230,17 @@ def test_click_to_call_uses_the_endpoints_context_or_the_configured_one(
     assert b.call(b.adapter._context_of, "101") == "internal"  # PJSIPShowEndpoint's Context
     b2, _ = make_adapter(address(sim.ami_port, context="cpbx-acme"))
     assert b2.call(b2.adapter._context_of, "101") == "cpbx-acme"
+
+
+def test_click_to_call_dials_in_the_context_the_call_names(sim: SimPBX, make_adapter: Callable[..., Pair]) -> None:
+    """The daemon names the tenant's context (issue 21): it wins over the node's option."""
+    b, events = make_adapter(address(sim.ami_port, context="cpbx-other"))
+    b.call(b.adapter.click_to_call, "101", "104", "", "cpbx-beta")
+    events.wait_for(CallAnswered, destination_number="104")
+    first = sim.call_soon(lambda: [c for c in sim.model.channels.values() if c.endpoint == "101"])
+    assert [c.context for c in first] == ["cpbx-beta"]
+    with pytest.raises(InvalidValue):
+        b.call(b.adapter.click_to_call, "101", "104", "", "cpbx-beta\r\nAction: Hangup")
 
 
 def test_send_message(adapter: Pair, sim: SimPBX) -> None:

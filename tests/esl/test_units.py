@@ -34,16 +34,20 @@ def test_json_event_with_a_repeated_header_and_a_body() -> None:
         parse_json_event(b"[1, 2]")
 
 
-def test_registration_events_of_another_domain_are_ignored() -> None:
+def test_registration_events_of_every_tenant_domain_are_kept() -> None:
+    """Each tenant of the node is a directory domain; its phones register there (issue 21)."""
     from clusterpbx.esl.translate import EventTranslator
 
     t = EventTranslator(domain="a.example")
-    base = {"Event-Name": "CUSTOM", "Event-Subclass": "sofia::register", "username": "101",
-            "contact": '"" <sip:101@10.0.0.5:5060>', "user-agent": "Yealink"}
-    mine = t.feed(EslEvent({**base, "realm": "a.example"}))
-    other = t.feed(EslEvent({**base, "realm": "b.example"}))
-    assert [type(e) for e in mine] == [RegistrationChanged] and other == []
+    base = {"Event-Name": "CUSTOM", "Event-Subclass": "sofia::register", "user-agent": "Yealink"}
+    mine = t.feed(EslEvent({**base, "username": "101", "realm": "a.example",
+                            "contact": '"" <sip:101@10.0.0.5:5060>'}))
+    other = t.feed(EslEvent({**base, "username": "101-t2", "realm": "b.example",
+                             "contact": '"" <sip:101-t2@10.0.0.6:5060>'}))
+    assert [type(e) for e in mine + other] == [RegistrationChanged, RegistrationChanged]
     assert mine[0].state.contact == "sip:101@10.0.0.5:5060"  # type: ignore[attr-defined]
+    assert (other[0].state.endpoint, other[0].state.contact) == (  # type: ignore[attr-defined]
+        "101-t2", "sip:101-t2@10.0.0.6:5060")
 
 
 def test_a_call_whose_start_was_missed_still_gives_its_record() -> None:
@@ -83,16 +87,16 @@ def test_originated_leg_is_the_user_calling() -> None:
     assert started.call.source_number == "1000" and started.call.destination_number == ""
 
 
-def test_registration_text_keeps_only_the_nodes_domain() -> None:
+def test_registration_text_keeps_every_tenant_domain() -> None:
     text = ("\nRegistrations:\n" + "=" * 10 + "\n"
             "Call-ID:    \tx1\nUser:       \t101@a.example\nContact:    \t\"\" <sip:101@10.0.0.5:5060>\n"
             "Agent:      \tYealink\nStatus:     \tRegistered(UDP)(unknown) EXP(x) EXPSECS(30)\n\n"
-            "Call-ID:    \tx2\nUser:       \t101@b.example\nContact:    \t\"\" <sip:101@10.0.0.6:5060>\n"
+            "Call-ID:    \tx2\nUser:       \t101-t2@b.example\nContact:    \t\"\" <sip:101-t2@10.0.0.6:5060>\n"
             "Agent:      \tSnom\nStatus:     \tRegistered(UDP)(unknown) EXP(x) EXPSECS(30)\n\n"
             "Total items returned: 2\n")
-    (reg,) = parse_registrations(text, "a.example")
-    assert (reg.endpoint, reg.contact, reg.user_agent, reg.registered) == ("101", "sip:101@10.0.0.5:5060",
-                                                                            "Yealink", True)
+    regs = parse_registrations(text)
+    assert [(r.endpoint, r.contact, r.user_agent, r.registered) for r in regs] == [
+        ("101", "sip:101@10.0.0.5:5060", "Yealink", True), ("101-t2", "sip:101-t2@10.0.0.6:5060", "Snom", True)]
 
 
 def test_agent_naming_and_back() -> None:
