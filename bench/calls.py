@@ -9,7 +9,7 @@ Prints: generation time; the first page of one user's records for a one-month ra
 term (median and p95 of the server time over 200 requests through the Flask app); the admin-wide CSV
 export of every row (rows per second and peak memory, measured in a child process) beside
 `sqlite3 -csv` exporting the same query in the same run (SQLite only) or `psql \\copy` (PostgreSQL);
-and the live calls page with 2,000 live calls.
+and the live calls page with 2,000 live calls (it renders the PAGE_ROWS most recent).
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ from decimal import Decimal
 
 from sqlalchemy import insert, text
 
-from clusterpbx.control import migrate
-from clusterpbx.control.accounts import create_tenant
-from clusterpbx.control.db import make_engine, make_session_factory
-from clusterpbx.control.models import CallRecord, Extension, LiveCall, NodeKind, PbxNode, Role, User
+from bench._setup import bench_company, fresh_database, live_call_rows, pct
+from clusterpbx.control.models import CallRecord, Extension, LiveCall, Role, User
 from clusterpbx.control.passwords import hash_password
 
 NAMES = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné",
@@ -40,20 +38,11 @@ NAMES = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin",
 
 
 def build(url: str, rows: int, users: int, seed: int = 7) -> tuple[int, list[int], float]:
-    engine = make_engine(url)
-    if url.startswith("postgresql"):
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate.upgrade(url)
-    sessions = make_session_factory(engine)
+    engine, sessions = fresh_database(url)
     rng = random.Random(seed)
     t0 = time.perf_counter()
     with sessions() as db:
-        node = PbxNode(name="bench", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-        db.add(node)
-        db.flush()
-        tenant = create_tenant(db, "Bench Inc.", "bench.example.com", node)
-        tenant.timezone = "America/Montreal"
+        node, tenant = bench_company(db)
         pw = hash_password("Bench-2026")
         db.commit()
         tid = tenant.id
@@ -93,14 +82,7 @@ def build(url: str, rows: int, users: int, seed: int = 7) -> tuple[int, list[int
         if batch:
             conn.execute(insert(CallRecord.__table__), batch)
         db.commit()
-        live_start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        conn = db.connection()
-        conn.execute(insert(LiveCall.__table__), [
-            {"node_id": node.id, "tenant_id": tid, "pbx_call_id": f"l{i}", "started_at": live_start,
-             "answered_at": None, "state": "answered", "source_number": str(10000 + i % users),
-             "destination_number": f"1514{i:07d}", "source_uri": f"sip:{10000 + i % users}@bench.example.com",
-             "destination_uri": f"sip:1514{i:07d}@bench.example.com", "source_ip": "10.0.0.1",
-             "destination_ip": "10.0.0.2"} for i in range(2000)])
+        db.connection().execute(insert(LiveCall.__table__), live_call_rows(node.id, tid, 2000, users))
         db.commit()
     if url.startswith("postgresql"):
         # Autocommit: an ANALYZE inside the connection's implicit transaction was rolled back on close,
@@ -115,11 +97,6 @@ def build(url: str, rows: int, users: int, seed: int = 7) -> tuple[int, list[int
     return admin, ids, time.perf_counter() - t0
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def login(client: object, email: str) -> None:
     import re
 
@@ -132,6 +109,7 @@ def login(client: object, email: str) -> None:
 
 def bench_pages(url: str, admin: int, ids: list[int], instance: str, samples: int = 200) -> dict[str, float]:
     from clusterpbx.web import create_app
+    from clusterpbx.web.live import PAGE_ROWS
 
     app = create_app({"SETTINGS": {"database_url": url, "instance_path": instance,
                                    "session_cookie_secure": False, "login_rate_limit": "100000 per minute"}})
@@ -160,7 +138,7 @@ def bench_pages(url: str, admin: int, ids: list[int], instance: str, samples: in
         t0 = time.perf_counter()
         resp = admin_client.get("/live/")
         live.append((time.perf_counter() - t0) * 1000)
-        assert resp.status_code == 200 and resp.data.count(b"<tr data-id") == 2000
+        assert resp.status_code == 200 and resp.data.count(b"<tr data-id") == min(PAGE_ROWS, 2000)
     return {"page_median_ms": statistics.median(times), "page_p95_ms": pct(times, 95),
             "live_median_ms": statistics.median(live), "live_p95_ms": pct(live, 95)}
 

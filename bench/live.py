@@ -23,14 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 from sqlalchemy import delete, insert, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from clusterpbx.control import migrate
-from clusterpbx.control.accounts import create_tenant
-from clusterpbx.control.db import make_engine, make_session_factory
-from clusterpbx.control.models import Extension, LiveCall, NodeKind, PbxNode, Role, User
+from bench._setup import bench_company, fresh_database, live_call_rows, pct
+from clusterpbx.control.models import Extension, LiveCall, Role, User
 from clusterpbx.control.passwords import hash_password
 from tests.system.live_portal import Stream, login, portal, thread_count, worker_pids
 
@@ -39,20 +39,10 @@ PASSWORD = "Bench-2026"
 CALLS = 2000
 
 
-def build(url: str, users: int = 500) -> tuple[str, int, object]:
-    engine = make_engine(url)
-    if url.startswith("postgresql"):
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate.upgrade(url)
-    sessions = make_session_factory(engine)
+def build(url: str, users: int = 500) -> tuple[str, int, sessionmaker[Session]]:
+    _engine, sessions = fresh_database(url)
     with sessions() as db:
-        node = PbxNode(name="bench", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-        db.add(node)
-        db.flush()
-        tenant = create_tenant(db, "Bench Inc.", "bench.example.com", node)
-        tenant.timezone = "America/Montreal"
-        db.flush()
+        node, tenant = bench_company(db)
         pw = hash_password(PASSWORD)
         db.execute(insert(User.__table__), [
             {"tenant_id": tenant.id, "email": f"u{i}@bench.example.com", "password_hash": pw,
@@ -62,21 +52,9 @@ def build(url: str, users: int = 500) -> tuple[str, int, object]:
         db.execute(insert(Extension.__table__), [
             {"tenant_id": tenant.id, "user_id": uid, "number": str(10000 + i), "sip_username": f"s{10000 + i}",
              "sip_password": "x" * 16} for i, uid in enumerate(ids)])
-        start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        db.execute(insert(LiveCall.__table__), [
-            {"node_id": node.id, "tenant_id": tenant.id, "pbx_call_id": f"l{i}",
-             "started_at": start - dt.timedelta(seconds=i), "answered_at": None, "state": "answered",
-             "source_number": str(10000 + i % users), "destination_number": f"1514{i:07d}",
-             "source_uri": f"sip:{10000 + i % users}@bench.example.com",
-             "destination_uri": f"sip:1514{i:07d}@bench.example.com", "source_ip": "10.0.0.1",
-             "destination_ip": "10.0.0.2"} for i in range(CALLS)])
+        db.execute(insert(LiveCall.__table__), live_call_rows(node.id, tenant.id, CALLS, users))
         db.commit()
         return "u0@bench.example.com", node.id, sessions
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def timed(session: requests.Session, url: str, n: int) -> tuple[list[float], int]:
@@ -90,7 +68,8 @@ def timed(session: requests.Session, url: str, n: int) -> tuple[list[float], int
     return times, size
 
 
-def changes(base: str, session: requests.Session, sessions: object, node_id: int, n: int = 10) -> dict[str, float]:
+def changes(base: str, session: requests.Session, sessions: sessionmaker[Session], node_id: int,
+            n: int = 10) -> dict[str, float]:
     stream = Stream(base, session)
     assert stream.head() == 200
     name, calls, full = stream.events(timeout=60)[0]
@@ -98,8 +77,8 @@ def changes(base: str, session: requests.Session, sessions: object, node_id: int
     sizes: dict[str, list[int]] = {"add": [], "change": [], "end": []}
     delays: list[float] = []
 
-    def one(kind: str, statement: object) -> None:
-        with sessions() as db:  # type: ignore[operator]
+    def one(kind: str, statement: Any) -> None:
+        with sessions() as db:
             db.execute(statement)
             db.commit()
         t = time.perf_counter()
@@ -147,7 +126,7 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100)
