@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = "clusterpbx-internal"
 _DOMAIN = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+# An SMS trunk given as a SIP host with its port (trunk.example.com:5080), rather than a PJSIP endpoint.
+_TRUNK_HOST = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9.\-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})")
 DEFAULT_VOICEMAIL_CONTEXT = "default"
 # The module that reads each generated file (dialplan/asterisk.py ASTERISK_FILES).
 RELOAD_MODULES = {"pjsip_clusterpbx.conf": "res_pjsip.so", "extensions_clusterpbx.conf": "pbx_config.so",
@@ -553,12 +555,33 @@ class AsteriskAdapter(PbxPort):
         headers["Context"] = await self._context_of(ep)
         await self._action(headers)
 
+    @staticmethod
+    def _endpoint_at(value: str, field: str) -> tuple[str, str]:
+        """``<endpoint>@<tenant domain>`` (what the daemon passes) or a bare endpoint: (endpoint, domain or "")."""
+        if not isinstance(value, str) or validation.has_control_chars(value):
+            raise validation.InvalidValue(field, "control_characters")
+        ep, at, domain = value.partition("@")
+        if at and not _DOMAIN.fullmatch(domain):
+            raise validation.InvalidValue(field, "invalid_domain")
+        return validate.endpoint(ep, field), domain
+
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
-        ep = validate.endpoint(from_endpoint, "from_endpoint")
-        number = validate.dial_number(to_number, "to_number")
+        ep, from_domain = self._endpoint_at(from_endpoint, "from_endpoint")
         text = validate.message_body(body)
-        to = f"pjsip:PJSIP/{number}@{validate.name(trunk, 'trunk')}" if trunk else f"pjsip:{number}"
-        domain = self.address.sip_domain or self.address.host
+        if trunk:
+            number = validate.dial_number(to_number, "to_number")
+            host = _TRUNK_HOST.fullmatch(trunk) if isinstance(trunk, str) else None
+            if host is not None and 0 < int(host.group(2)) < 65536:
+                # A SIP host with its port: sent by the default outbound endpoint (res_pjsip_messaging's
+                # ``sip:user@host`` form), since no endpoint names it.
+                to = f"pjsip:sip:{number}@{host.group(0)}"
+            else:
+                to = f"pjsip:PJSIP/{number}@{validate.name(trunk, 'trunk')}"
+        elif "@" in to_number:
+            to = f"pjsip:{self._endpoint_at(to_number, 'to_number')[0]}"  # an endpoint of the box
+        else:
+            to = f"pjsip:{validate.dial_number(to_number, 'to_number')}"
+        domain = from_domain or self.address.sip_domain or self.address.host
         if not _DOMAIN.fullmatch(domain):
             raise validation.InvalidValue("sip_domain", "invalid_domain")
         await self._action({"Action": "MessageSend", "To": to, "From": f"sip:{ep}@{domain}",

@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import urlpolicy, validation
 from .callsettings import SettingRefused, check_destination
 from .images import ImageRejected, clean_mms_image
-from .models import NodeKind, SmsMessage, Tenant, User, utcnow
+from .models import Extension, NodeKind, SmsMessage, Tenant, User, utcnow
+from .pbxnames import sip_domain
 from .port import PbxError, PbxPort, PbxUnreachable
 
 log = logging.getLogger(__name__)
@@ -132,9 +133,10 @@ class BodyLimit:
         return len(text) <= self.chars and (self.utf8_bytes is None or len(text.encode("utf-8")) <= self.utf8_bytes)
 
 
-def body_limit(tenant: Tenant) -> BodyLimit:
-    """What the tenant's SMS path accepts, so a message is refused before it is saved, not after."""
-    if tenant.sms_provider == "pbx":
+def body_limit(tenant: Tenant, provider: str | None = None) -> BodyLimit:
+    """What the tenant's SMS path accepts (`provider`: the path of this message, default the tenant's),
+    so a message is refused before it is saved, not after."""
+    if (provider or tenant.sms_provider) == "pbx":
         node = tenant.node
         if node is not None and node.kind is NodeKind.FREESWITCH:
             return BodyLimit(FREESWITCH_MAX_BODY)
@@ -145,7 +147,7 @@ def body_limit(tenant: Tenant) -> BodyLimit:
 def clean_body(raw: str) -> str:
     """Line breaks become plain LF (CR and CRLF too); tabs become spaces; any other control or format
     character is refused, so nothing can break a protocol line further down."""
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or _has_surrogates(raw):
         raise SmsRefused("body", "control_characters")
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     if validation.has_control_chars(text.replace("\n", "")):
@@ -156,7 +158,33 @@ def clean_body(raw: str) -> str:
     return text
 
 
+def _has_surrogates(text: str) -> bool:
+    # A lone UTF-16 surrogate (JSON "\\ud800") is not a character: it cannot be stored, counted or sent.
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
 # -- numbers ------------------------------------------------------------------------------------------------
+
+_EXTENSION_INPUT = re.compile(r"[0-9]{2,10}")  # an extension as dialled on a phone (validation.extension)
+
+
+def tenant_extension(db: Session, tenant_id: int, raw: str) -> Extension | None:
+    """The extension of the sender's own tenant that `raw` names, else None. Tenants are namespaces:
+    "202" is resolved within the sender's tenant only, never to another tenant's 202 on the same node."""
+    if not isinstance(raw, str) or validation.has_control_chars(raw):
+        return None
+    number = raw.strip()
+    if not _EXTENSION_INPUT.fullmatch(number):
+        return None
+    return db.scalar(select(Extension).where(Extension.tenant_id == tenant_id, Extension.number == number))
+
+
+def endpoint_in_domain(tenant: Tenant, sip_username: str) -> str:
+    """An endpoint as the PBX port's send_message takes it: ``<SIP user>@<tenant's SIP domain>``
+    (control.pbxnames.sip_domain: FreeSWITCH's directory domain of the tenant, the From's domain on
+    Asterisk)."""
+    domain = sip_domain(tenant)
+    return f"{sip_username}@{domain}" if domain else sip_username
 
 def _national_shape(parsed: phonenumbers.PhoneNumber, country: str) -> bool:
     """A number of the tenant's own country with that country's general shape (NANP: ten digits, the area
@@ -173,7 +201,7 @@ def _national_shape(parsed: phonenumbers.PhoneNumber, country: str) -> bool:
 
 def normalise_number(raw: str, country: str) -> str:
     """The number as E.164 (+15141231234), read with the tenant's default country when it has no +."""
-    if not isinstance(raw, str) or validation.has_control_chars(raw):
+    if not isinstance(raw, str) or validation.has_control_chars(raw) or _has_surrogates(raw):
         raise SmsRefused("to", "control_characters", number="")
     shown = raw.strip()[:MAX_NUMBER_INPUT]
     if not shown:
@@ -190,6 +218,13 @@ def normalise_number(raw: str, country: str) -> str:
     if kind in (phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST):
         raise SmsRefused("to", "premium_number", number=shown)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_destination(db: Session, user: User, number: str) -> None:
+    try:
+        check_destination(db, user, number, "to")
+    except SettingRefused as exc:
+        raise SmsRefused("to", exc.code, number=number, rule=exc.params.get("rule", "")) from None
 
 
 def check_allowed(db: Session, user: User, e164: str) -> None:
@@ -242,12 +277,21 @@ def send_sms(db: Session, user: User, to: str, body: str, image: bytes | None = 
     if not provider or tenant.sms_monthly_quota <= 0:
         raise SmsRefused("to", "disabled")
     text = clean_body(body)
-    limit = body_limit(tenant)
+    internal = tenant_extension(db, tenant.id, to)
+    if internal is not None:
+        # An extension of the sender's own tenant: the allowed-destinations rule of calls decides, as for
+        # any number (an extension of the tenant passes it); the message goes through the PBX, where the
+        # extension is, whatever carries the tenant's SMS to mobiles.
+        destination = internal.number
+        _check_destination(db, user, destination)
+        provider = "pbx"
+    else:
+        destination = normalise_number(to, tenant.default_country)
+        check_allowed(db, user, destination)
+    limit = body_limit(tenant, provider)
     if not limit.fits(text):
         raise SmsRefused("body", "too_long_bytes" if limit.utf8_bytes and len(text) <= limit.chars else "too_long",
                          max=str(limit.chars))
-    e164 = normalise_number(to, tenant.default_country)
-    check_allowed(db, user, e164)
     if provider == "pbx" and user.primary_extension is None:
         raise SmsRefused("to", "no_extension")
     data: bytes | None = None
@@ -262,7 +306,7 @@ def send_sms(db: Session, user: User, to: str, body: str, image: bytes | None = 
     if month_usage(db, tenant, now) >= tenant.sms_monthly_quota:
         db.rollback()
         raise SmsRefused("to", "quota_reached", quota=str(tenant.sms_monthly_quota))
-    msg = SmsMessage(tenant_id=tenant.id, user_id=user.id, to_number=e164, body=text, image=data,
+    msg = SmsMessage(tenant_id=tenant.id, user_id=user.id, to_number=destination, body=text, image=data,
                      status="queued", provider=provider, created_at=now or utcnow())
     db.add(msg)
     db.commit()
@@ -383,7 +427,8 @@ class Outgoing:
     to: str
     body: str
     has_image: bool
-    from_endpoint: str
+    from_endpoint: str  # PBX path: the sender's endpoint in its tenant's domain (endpoint_in_domain)
+    to_endpoint: str = ""  # PBX path, to an extension of the tenant: its endpoint (else `to` is a number)
     media_url: str = ""
     callback_url: str = ""
     config: dict[str, Any] = field(default_factory=dict)
@@ -408,7 +453,14 @@ class PbxProvider:
         if self.port is None or not self.port.connected:
             raise ProviderUnavailable("the telephone system is not connected")
         try:
-            await self.port.send_message(out.from_endpoint, out.to, out.body, str(out.config.get("trunk", "")))
+            if out.to_endpoint:  # an extension: straight to its phone, never out through the trunk
+                await self.port.send_message(out.from_endpoint, out.to_endpoint, out.body)
+            else:
+                trunk = pbx_trunk(out.config)
+                if not trunk:
+                    raise ProviderError("SMS provider misconfigured: no trunk for numbers outside the company",
+                                        "misconfigured")
+                await self.port.send_message(out.from_endpoint, out.to, out.body, trunk)
         except PbxUnreachable as exc:
             raise ProviderUnavailable(str(exc)) from None
         except PbxError as exc:
@@ -417,6 +469,58 @@ class PbxProvider:
             code = {"too_long": "too_long", "invalid_number": "invalid_number"}.get(exc.code, "misconfigured")
             raise ProviderError(f"PBX: {exc.field}: {exc.code}", code) from None
         return ""
+
+
+# -- the settings (tenants.sms_config, edited as key=value lines: control/admin/tenants.py) ----------------------
+
+_TRUNK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # a PJSIP endpoint or a sofia gateway/host
+_TRUNK_HOST = re.compile(r"(?=[A-Za-z0-9.\-]{1,253}:)[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*:([0-9]{1,5})")
+
+
+def trunk_problem(value: Any) -> str | None:
+    """Why `value` cannot be the `pbx` provider's trunk (None: it can): a PJSIP endpoint or FreeSWITCH
+    host/gateway name, or a SIP host with its port (``trunk.example.com:5080``)."""
+    if not isinstance(value, str) or validation.has_control_chars(value):
+        return "invalid_trunk"
+    m = _TRUNK_HOST.fullmatch(value)
+    if m is not None:
+        return None if 0 < int(m.group(1)) < 65536 else "invalid_trunk"
+    return None if _TRUNK_NAME.fullmatch(value) else "invalid_trunk"
+
+
+def config_of(tenant: Tenant) -> dict[str, Any]:
+    """The tenant's provider settings as a dict; anything else stored behind the portal's back (a list,
+    a string...) is "misconfigured", never a crash."""
+    cfg = tenant.sms_config
+    if cfg is None:
+        return {}
+    if not isinstance(cfg, dict):
+        raise ProviderError("SMS provider misconfigured: the settings are not key=value pairs", "misconfigured")
+    return dict(cfg)
+
+
+def pbx_trunk(config: Any) -> str:
+    """The `pbx` provider's trunk from its settings, "" when none is set; a malformed one is
+    "misconfigured". The generated dialplans read the same key (dialplan/from_db.py)."""
+    value = config.get("trunk", "") if isinstance(config, dict) else ""
+    if value in ("", None):
+        return ""
+    if trunk_problem(value):
+        raise ProviderError("SMS provider misconfigured: trunk", "misconfigured")
+    return str(value)
+
+
+def config_problems(provider: str, config: Any) -> dict[str, str]:
+    """Settings that cannot work for `provider`: key -> code (checked when an operator saves them)."""
+    if not isinstance(config, dict):
+        return {"": "not_key_value"}
+    problems: dict[str, str] = {}
+    if provider == "pbx" and config.get("trunk") not in ("", None):
+        code = trunk_problem(config.get("trunk"))
+        if code:
+            problems["trunk"] = code
+    return problems
 
 
 def _http_url(value: Any, what: str) -> str:
@@ -556,7 +660,7 @@ async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsCont
     thread so the daemon's event loop never waits on the database: claim the message and read what the
     send needs; send; record the outcome (docs/transactions.md)."""
 
-    def claim() -> tuple[dict[str, str] | None, Outgoing | None, SmsProvider | None]:
+    def claim() -> tuple[dict[str, str] | None, Outgoing | None, SmsProvider | ProviderError | None]:
         with sessions() as db:
             if not _claim(db, int(message_id), now()):
                 msg = db.get(SmsMessage, int(message_id))
@@ -571,8 +675,19 @@ async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsCont
             ext = user.primary_extension
             base = ctx.public_url.rstrip("/")
             out = Outgoing(message_id=msg.id, to=msg.to_number, body=msg.body, has_image=msg.image is not None,
-                           from_endpoint=ext.sip_username if ext else "",
-                           config=dict(tenant.sms_config or {}))
+                           from_endpoint=endpoint_in_domain(tenant, ext.sip_username) if ext else "")
+            try:
+                out.config = config_of(tenant)
+                if not msg.to_number.startswith("+"):
+                    # An extension of the sender's tenant, resolved now within that tenant to its endpoint.
+                    target = tenant_extension(db, tenant.id, msg.to_number)
+                    if target is None:
+                        raise ProviderError(f"no extension {safe_text(msg.to_number, 32)} in the company",
+                                            "invalid_number")
+                    out.to_endpoint = endpoint_in_domain(tenant, target.sip_username)
+            except ProviderError as exc:
+                db.commit()
+                return None, out, exc
             if msg.provider != "pbx":
                 out.callback_url = base + callback_path(msg.id)
                 if msg.image is not None:
@@ -595,6 +710,10 @@ async def deliver(sessions: sessionmaker[Session], message_id: int, ctx: SmsCont
     done, out, provider = await asyncio.to_thread(claim)
     if done is not None:
         return done
+    if isinstance(provider, ProviderError):
+        log.info("sms %s failed: %s", message_id, safe_text(provider))
+        return await asyncio.to_thread(_record, sessions, message_id, "failed", safe_text(provider) or "failed",
+                                       provider.code, now)
     if provider is None or out is None:
         return await asyncio.to_thread(_record, sessions, message_id, "failed", "no SMS provider configured",
                                        "disabled", now)

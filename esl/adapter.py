@@ -703,17 +703,30 @@ class FreeSwitchAdapter(PbxPort):
         finally:
             self._jobs.pop(job, None)
 
+    @staticmethod
+    def _trunk_host(trunk: str) -> str:
+        """An SMS trunk host (or gateway domain), optionally with its port: ``trunk.example.com:5080``."""
+        host, colon, port = trunk.partition(":") if isinstance(trunk, str) else ("", "", "")
+        if colon and not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+            raise validation.InvalidValue("trunk", "invalid_domain")
+        return f"{validate.domain(host, 'trunk')}{colon}{port}"
+
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
-        user = validate.user(from_endpoint, "from_endpoint")
-        number = validate.dial_number(to_number, "to_number")
+        # The sender and an internal recipient: ``<user>@<tenant domain>`` (the daemon's form) or a bare user
+        # of the node's domain.
+        user, from_domain = self._directory_user(from_endpoint)
         text = validate.message_body(body)
         if trunk:
             # mod_sofia reads `to` as [profile/]user@host and, without a profile, looks the host up as a
             # profile name: an outside host needs the profile to send from ([sms_profile], else sofia_profile).
-            to = f"{self.sms_profile}/{number}@{validate.domain(trunk, 'trunk')}"
+            number = validate.dial_number(to_number, "to_number")
+            to = f"{self.sms_profile}/{number}@{self._trunk_host(trunk)}"
+        elif "@" in to_number:
+            to_user, to_domain = self._directory_user(to_number)
+            to = f"{to_user}@{to_domain}"  # a phone of that tenant's directory domain
         else:
-            to = f"{number}@{self.domain}"  # a user registered on this box
+            to = f"{validate.dial_number(to_number, 'to_number')}@{self.domain}"  # a user registered on this box
         # The text comes escaped (validate.message_body); plain text, not mod_sofia's default text/html.
-        result = await self.api(f"chat sip|{user}@{self.domain}|{to}|{text}|text/plain")
+        result = await self.api(f"chat sip|{user}@{from_domain}|{to}|{text}|text/plain")
         if result.strip() != "Sent":
             raise PbxRefused(f"chat: {result.strip()[:200]}")

@@ -990,8 +990,15 @@ class EslApi:
         # mod_sofia reads `to` as [profile/]user@host; without a profile the host must name one (or an alias).
         user_part, _, host = to.partition("@")
         prof, slash, _user = user_part.rpartition("/")
-        if (prof if slash else host) not in (PROFILE, self.domain):
+        # A directory domain the box hosts (each tenant's) is a profile alias too (`<domain name="all"
+        # alias="true"/>`); its phone is that domain's user only, never another domain's of the same name.
+        hosted = {e.domain or self.domain for e in self.model.endpoints.values()}
+        if (prof if slash else host) not in {PROFILE, self.domain, *hosted}:
             return "Error! Message Not Sent"
+        if not slash and host in hosted:
+            ep = self.model.endpoints.get(user_part)
+            if ep is None or (ep.domain or self.domain) != host:
+                return "Error! Message Not Sent"
         content_type = parts[4] if len(parts) > 4 and parts[4] else "text/html"  # mod_sofia's default
         msg = self.model.send_message(to, from_, body, destination=f"sip:{to}",
                                       variables={"content_type": content_type})

@@ -49,6 +49,8 @@ URL_KEY_RE = re.compile(r"(url|.*_url|.*_base)")
 SMS_PROVIDERS = sms.PROVIDERS
 WEBCONF_PROVIDERS = webconf.PROVIDERS
 INVALID_SETTINGS = N_("Write one key=value per line; keys are lowercase letters, digits and '_'.")
+INVALID_SMS_TRUNK = N_("trunk: enter a PJSIP endpoint or gateway name (letters, digits, '.', '-', '_'), or a SIP "
+                       "host with its port such as trunk.example.com:5080.")
 # Provider settings are edited as "key=value" lines. Values of keys naming a secret are never shown
 # back: they read as MASK, and a line left at MASK keeps the stored value.
 MASK = "********"
@@ -164,13 +166,15 @@ class Tenants(ModelResource):
         for name in ("sms_config", "webconf_config"):
             if name in values:
                 try:
-                    values[name] = parse_settings(values[name], getattr(obj, name, None) or {})
+                    values[name] = parse_settings(values[name], _settings_dict(getattr(obj, name, None)))
                 except ValueError:
                     errors[name] = INVALID_SETTINGS
                     continue
                 bad = url_problem(values[name])
                 if bad:
                     errors[name] = URL_MESSAGES[bad]
+                elif name == "sms_config" and sms.config_problems("pbx", values[name]):
+                    errors[name] = INVALID_SMS_TRUNK  # the `pbx` provider's trunk (docs/sms.md)
         if errors:
             raise Invalid(errors)
         return values
@@ -243,12 +247,12 @@ class Tenants(ModelResource):
         out = super().serialize(obj)
         out["created_at"] = obj.created_at.isoformat(timespec="seconds") if obj.created_at else None
         for name in ("sms_config", "webconf_config"):
-            out[name] = format_settings(getattr(obj, name) or {})
+            out[name] = format_settings(_settings_dict(getattr(obj, name)))
         return out
 
     def current_value(self, obj: Any, f: Field) -> Any:
         if f.name in ("sms_config", "webconf_config"):
-            return format_settings(getattr(obj, f.name) or {})
+            return format_settings(_settings_dict(getattr(obj, f.name)))
         return super().current_value(obj, f)
 
     def audit_view(self, obj: Any) -> dict[str, Any]:
@@ -256,6 +260,12 @@ class Tenants(ModelResource):
         out.pop("provisioning_key", None)
         out.pop("created_at", None)
         return out
+
+
+def _settings_dict(value: Any) -> dict[str, Any]:
+    """Stored settings as a dict: anything else written behind the portal's back shows as no settings
+    (saving the form then replaces it), never as a crash."""
+    return value if isinstance(value, dict) else {}
 
 
 def format_settings(config: dict[str, Any]) -> str:
