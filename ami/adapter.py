@@ -5,9 +5,10 @@ Choices (NodeAddress.extra keys in brackets):
 
 * Click to call: Originate ``PJSIP/<endpoint>`` with ``Async: true`` to ``<number>`` in the dialplan
   context the phone itself dials from, so the call gets exactly the phone's permissions. That context is
-  [``context``] when set, otherwise the endpoint's own ``Context`` read once with PJSIPShowEndpoint
-  (the generated dialplan gives a tenant's phones ``cpbx-<tenant>``); ``DEFAULT_CONTEXT`` only if
-  Asterisk does not say.
+  the one the call names (the daemon passes the tenant's ``cpbx-<slug>``, the context the generated
+  configuration gives a tenant's phones); a call naming none uses [``context``] when set, otherwise the
+  endpoint's own ``Context`` read once with PJSIPShowEndpoint; ``DEFAULT_CONTEXT`` only if Asterisk
+  does not say.
 * Voicemail: messages are read from the spool (NodeAddress.spool_path) in context
   [``voicemail_context``] (default ``default``); deleting and moving use the AMI actions
   VoicemailRemove / VoicemailMove (recording 14), so app_voicemail renumbers the folder itself, keeps its
@@ -545,14 +546,14 @@ class AsteriskAdapter(PbxPort):
             self._endpoint_contexts[endpoint] = validate.context(ctx) if ctx else DEFAULT_CONTEXT
         return self._endpoint_contexts[endpoint]
 
-    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "") -> None:
+    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "", context: str = "") -> None:
         ep = validate.endpoint(endpoint)
         exten = validate.dial_number(number)
         headers: Headers = {"Action": "Originate", "Channel": f"PJSIP/{ep}", "Exten": exten, "Priority": "1",
                             "Timeout": "30000", "Async": "true"}
         if caller_id:
             headers["CallerID"] = validate.caller_id(caller_id)
-        headers["Context"] = await self._context_of(ep)
+        headers["Context"] = validate.context(context) if context else await self._context_of(ep)
         await self._action(headers)
 
     @staticmethod

@@ -492,11 +492,14 @@ class PbxPort(abc.ABC):
     # phones and messages
     @abc.abstractmethod
     async def resync_phone(self, endpoint: str, vendor: PhoneVendor) -> None:
-        """Ask the phone to re-read its configuration (SIP NOTIFY check-sync)."""
+        """Ask the phone to re-read its configuration (SIP NOTIFY check-sync). ``endpoint``: as for
+        click_to_call."""
 
     @abc.abstractmethod
-    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "") -> None:
-        """Ring the user's own endpoint, then dial `number` once it answers."""
+    async def click_to_call(self, endpoint: str, number: str, caller_id: str = "", context: str = "") -> None:
+        """Ring the user's own endpoint, then dial `number` once it answers, in dialplan `context` (the
+        tenant's, ``cpbx-<slug>``; empty: the adapter's own choice). ``endpoint`` is the SIP user name;
+        on FreeSWITCH ``<user>@<domain>`` names the tenant's directory domain (bare: the node's)."""
 
     @abc.abstractmethod
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:

@@ -168,7 +168,9 @@ class EventTranslator:
 
     def __init__(self, member_interface: Callable[[str], str] | None = None,
                  mailbox_name: Callable[[str, str], str] | None = None, domain: str = "") -> None:
-        self.domain = domain  # registrations of other domains (other tenants' nodes) are not ours
+        # the node's own domain; registrations of every domain are kept (each tenant is a directory
+        # domain of the node, and a directory user id is unique across them: see _on_register)
+        self.domain = domain
         self.member_interface = member_interface or (lambda agent: agent)
         self.mailbox_name = mailbox_name or (lambda box, domain: f"{box}@{domain}")
         self.calls: dict[str, _Call] = {}
@@ -403,9 +405,10 @@ class EventTranslator:
 
     def _on_register(self, ev: EslEvent, at: dt.datetime) -> list[PbxEvent]:
         h = ev.headers
+        # Any realm: every tenant of the node registers its phones in its own directory domain; the
+        # endpoint is the directory user id (the portal's SIP user name, unique across tenants).
         user = h.get("username") or h.get("from-user", "")
-        realm = h.get("realm") or h.get("from-host", "")
-        if not user or (self.domain and realm and realm != self.domain):
+        if not user:
             return []
         registered = ev.subclass == "sofia::register"
         contact = h.get("contact", "")
