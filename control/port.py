@@ -503,4 +503,9 @@ class PbxPort(abc.ABC):
 
     @abc.abstractmethod
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
-        """Send a SIP MESSAGE (text SMS) through the PBX."""
+        """Send a SIP MESSAGE (text SMS) through the PBX. ``from_endpoint``: the sender's SIP user name, as
+        ``<user>@<tenant's SIP domain>`` (the From's domain; FreeSWITCH's directory domain) or bare (the
+        node's domain). With a ``trunk`` (a PJSIP endpoint or FreeSWITCH host/gateway, or a SIP host with
+        its port), ``to_number`` is the outside number it goes to; without, a phone of the box: the
+        endpoint ``<user>@<tenant domain>`` the daemon resolved within the sender's tenant (a bare number
+        is a user of the node's domain)."""

@@ -216,3 +216,20 @@ def test_the_api_answers_400_not_500_for_a_malformed_value(client, db, world):
     assert db.scalar(select(SmsMessage)) is None
     resp = api.post("/api/v1/me/sms", {"to": "302", "body": "salut"})
     assert resp.status_code == 202 and resp.get_json()["to"] == "302"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_tenant_api_refuses_malformed_sms_settings_with_400(client, db, world):
+    from clusterpbx.control.models import Role
+
+    t = world.tenant("acme.test", sms_provider="pbx")
+    op = world.user(t, email="ops@acme.test", extension="390", role=Role.OPERATOR)
+    db.commit()
+    api = Api(client, user_token(db, op))
+    for bad in ({"trunk": "smstrunk"}, ["trunk=smstrunk"], "trunk=a b", "trunk=x:70000", "trunk smstrunk"):
+        resp = api.patch(f"/api/v1/tenants/{t.id}", {"sms_config": bad})
+        assert resp.status_code == 400 and "sms_config" in resp.get_json()["errors"], bad
+    db.expire_all()
+    assert db.get(Tenant, t.id).sms_config in ({}, None)
+    resp = api.patch(f"/api/v1/tenants/{t.id}", {"sms_config": "trunk=trunk.example.com:5080"})
+    assert resp.status_code == 200 and resp.get_json()["sms_config"] == "trunk=trunk.example.com:5080"
