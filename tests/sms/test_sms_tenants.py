@@ -233,3 +233,24 @@ def test_the_tenant_api_refuses_malformed_sms_settings_with_400(client, db, worl
     assert db.get(Tenant, t.id).sms_config in ({}, None)
     resp = api.patch(f"/api/v1/tenants/{t.id}", {"sms_config": "trunk=trunk.example.com:5080"})
     assert resp.status_code == 200 and resp.get_json()["sms_config"] == "trunk=trunk.example.com:5080"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_xml_curl_answers_with_malformed_sms_settings_stored(client, db):
+    import base64
+
+    from clusterpbx.control.demo import seed_demo
+
+    seed_demo(db)
+    demo = tenant(db, DEMO_DOMAIN)
+    demo.node_id = db.scalar(select(PbxNode.id).where(PbxNode.name == "demo-freeswitch"))
+    db.commit()
+    headers = {"Authorization": "Basic " + base64.b64encode(b"demo-freeswitch:ClueCon").decode()}
+    for stored in (["trunk", "x"], "trunk=x", 7, {"trunk": {"host": "x"}}, {"trunk": "a b"}):
+        demo.sms_config = stored
+        db.commit()
+        for form in ({"section": "dialplan", "Caller-Context": "cpbx-demo"},
+                     {"section": "directory", "domain": DEMO_DOMAIN, "user": "201"}):
+            resp = client.post("/freeswitch/xml-curl/demo-freeswitch", data=form, headers=headers)
+            assert resp.status_code == 200 and b"<document" in resp.data, (stored, form)
+            assert b'status="not found"' not in resp.data, (stored, form)
