@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clusterpbx.control.models import Device, PersonalContact, PhoneKey, Tenant, User
+from clusterpbx.control.models import Device, Extension, NodeKind, PersonalContact, PhoneKey, Tenant, User
+from clusterpbx.control.pbxnames import sip_domain
 
 from .model import Account, Contact, DeviceConfig, Key, Options, Rendered, clean, options_from
 from .vendors import VENDORS, Vendor
@@ -28,8 +29,15 @@ def base_url(public_url: str, tenant: Tenant) -> str:
 
 def tenant_defaults(tenant: Tenant) -> dict[str, Any]:
     node = tenant.node
-    return {"sip_server": (node.sip_domain if node is not None and node.sip_domain else tenant.domain),
-            "language": tenant.default_language, "timezone": tenant.timezone}
+    defaults: dict[str, Any] = {"language": tenant.default_language, "timezone": tenant.timezone}
+    if node is not None and node.kind is NodeKind.FREESWITCH:
+        # Each tenant of a FreeSWITCH node is a directory domain of its own (dialplan/freeswitch.py): its
+        # phones register in it, never in the node's domain or another tenant's; the node's SIP name, when
+        # it is another one, is the way in (outbound proxy).
+        domain = sip_domain(tenant)
+        proxy = node.sip_domain if node.sip_domain and node.sip_domain != domain else ""
+        return {**defaults, "sip_server": domain, "outbound_proxy": proxy}
+    return {**defaults, "sip_server": node.sip_domain if node is not None and node.sip_domain else tenant.domain}
 
 
 def ensure_credentials(device: Device, rotate: bool = False) -> bool:
@@ -45,6 +53,8 @@ def device_config(db: Session, device: Device, public_url: str) -> DeviceConfig:
     tenant = db.get(Tenant, device.tenant_id)
     assert tenant is not None
     user = db.get(User, device.user_id) if device.user_id else None
+    if user is not None and user.tenant_id != tenant.id:
+        user = None  # tenants are namespaces: a phone of one company never carries another's lines
     defaults = tenant_defaults(tenant)
     if user is not None:
         defaults["language"] = user.language or defaults["language"]
@@ -59,7 +69,10 @@ def device_config(db: Session, device: Device, public_url: str) -> DeviceConfig:
                                     clean(f"{ext.number} {user.first_name}".strip(), 40)))
         by_number = {a.number: a.index for a in accounts}
         rows = db.scalars(select(PhoneKey).where(PhoneKey.user_id == user.id).order_by(PhoneKey.position)).all()
+        own = set(db.scalars(select(Extension.number).where(Extension.tenant_id == tenant.id)))
         for row in rows:
+            if row.kind == "blf" and row.value not in own:
+                continue  # a presence key watches an extension of the phone's own company only
             keys.append(Key(row.position, row.kind, clean(row.value, 64), clean(row.label, 40),
                             by_number.get(row.value, 2 if row.kind == "line2" and len(accounts) > 1 else 1)))
         if not rows and accounts:
@@ -67,6 +80,8 @@ def device_config(db: Session, device: Device, public_url: str) -> DeviceConfig:
         for pc in db.scalars(select(PersonalContact).where(PersonalContact.user_id == user.id)
                              .order_by(PersonalContact.name, PersonalContact.id)).all():
             ref = db.get(User, pc.ref_user_id) if pc.ref_user_id else None
+            if ref is not None and (ref.tenant_id != tenant.id or not ref.active):
+                continue  # only colleagues of the phone's own company, as the directory offers them
             number = pc.number or (ref.primary_extension.number if ref and ref.primary_extension else "")
             contacts.append(Contact(clean(pc.name or (ref.display_name if ref else ""), 120), clean(number, 32),
                                     clean(ref.first_name if ref else pc.name, 80), clean(ref.last_name if ref else "", 80),
