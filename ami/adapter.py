@@ -412,8 +412,11 @@ class AsteriskAdapter(PbxPort):
             return 0
         if await self._db_get(*src[0]) is None:  # written at every push: never pushed under this name
             return 0
-        values = await asyncio.gather(*(self._db_get(f, k) for f, k in src))
-        if all(v is None for v in await asyncio.gather(*(self._db_get(f, k) for f, k in dst))):
+        # One DBGet at a time (once per extension, once): one lab run left DND/<n> behind while the
+        # follow-me key beside it moved, and concurrent list actions were the only difference from the
+        # runs that passed; sequential reads cost little here.
+        values = [await self._db_get(f, k) for f, k in src]
+        if all([await self._db_get(f, k) is None for f, k in dst]):
             await self._write_entries([(f, k, v) for (f, k), v in zip(dst, values, strict=True) if v is not None])
         await self._write_entries([(f, k, None) for (f, k), v in zip(src, values, strict=True) if v is not None])
         return sum(v is not None for v in values)
