@@ -132,6 +132,10 @@ class Tenant(Base):
     allow_recording_download: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_provider: Mapped[str] = mapped_column(String(32), default="pbx")
     sms_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Outbound calls (and forwards, follow-me to outside numbers) go out through this PJSIP endpoint
+    # (Asterisk) or sofia gateway (FreeSWITCH); empty: no outbound trunk, only internal calls. The SMS
+    # trunk is `trunk` in sms_config (docs/sms.md).
+    outbound_trunk: Mapped[str] = mapped_column(String(64), default="")
     sms_monthly_quota: Mapped[int] = mapped_column(Integer, default=500)
     webconf_provider: Mapped[str] = mapped_column(String(32), default="jitsi")
     webconf_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -25,6 +25,8 @@ _DIAL_STRING = re.compile(r"[0-9*#+]{1,32}")
 _PIN = re.compile(r"[0-9]+")
 _SIP_USER = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _MAC = re.compile(r"[0-9a-f]{12}")
+# The same rule as dialplan/sanitize.py's trunk names: what the generated dialplans accept.
+_TRUNK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
 def has_control_chars(value: str) -> bool:
@@ -75,6 +77,14 @@ def display_name(value: str, field: str = "name", max_length: int = 80) -> str:
 def sip_username(value: str, field: str = "username") -> str:
     if not _SIP_USER.fullmatch(value):
         raise InvalidValue(field, "invalid_username")
+    return value
+
+
+def trunk_name(value: str, field: str = "trunk") -> str:
+    """An Asterisk PJSIP endpoint or a FreeSWITCH sofia gateway: letters, digits, '-', '_' and '.' (a
+    letter or digit first), 64 at most; no spaces, no control characters."""
+    if not isinstance(value, str) or not _TRUNK.fullmatch(value):
+        raise InvalidValue(field, "invalid_trunk")
     return value
 
 

@@ -97,7 +97,8 @@ def validate(snapshot: NodeSnapshot) -> None:
             if e.language not in ("fr", "en"):
                 raise s.RenderError(f"language {e.language!r}")
             for p in e.allowed_prefixes:
-                s.digits(p, "allowed prefix")
+                # destination groups allow a + first (numbers dialled as +1514...)
+                s.digits(p.removeprefix("+"), "allowed prefix")
             for d in e.devices:
                 s.password(d.sip_password, "device SIP password")
             for u in e.sip_usernames:

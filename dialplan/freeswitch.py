@@ -403,7 +403,7 @@ def _outbound(ctx: ET.Element, t: Tenant, who: str) -> None:
         for prefix in sorted(set(e.allowed_prefixes)) if t.outbound_trunk else []:
             x = _ext(ctx, f"cpbx-out-{e.number}-{prefix}-{kind}")
             _cond(x, f"${{{who}}}", f"^{e.number}$")
-            c = _cond(x, "destination_number", rf"^({prefix}\d*)$")
+            c = _cond(x, "destination_number", rf"^({_re_escape(prefix)}\d*)$")
             if t.recording_enabled and e.record_calls:
                 _act(
                     c,

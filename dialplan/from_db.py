@@ -3,9 +3,13 @@ meets the ORM, so rendering itself stays a pure function."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clusterpbx.control import validation
 from clusterpbx.control.models import (
     Device,
     PbxNode,
@@ -19,6 +23,8 @@ from clusterpbx.control.models import (
 from clusterpbx.control.pbxnames import astdb_prefix, tenant_slugs
 
 from . import model
+
+log = logging.getLogger("clusterpbx.dialplan")
 
 
 def node_snapshot(db: Session, node: PbxNode) -> model.NodeSnapshot:
@@ -74,5 +80,29 @@ def _tenant(db: Session, t: Tenant, tenant_slug: str) -> model.Tenant:
     return model.Tenant(
         name=t.name, slug=tenant_slug, domain=t.domain, astdb_prefix=astdb_prefix(tenant_slug),
         conference_prefix=t.conference_prefix,
+        outbound_trunk=_trunk(t, "outbound trunk", t.outbound_trunk),
+        sms_trunk=_trunk(t, "SMS trunk", _sms_trunk(t)),
         recording_enabled=t.record_calls, extensions=tuple(extensions), queues=tuple(queues),
         conferences=tuple(conferences))
+
+
+def _sms_trunk(t: Tenant) -> Any:
+    """The SMS trunk lives in the settings of the `pbx` SMS provider (docs/sms.md); the other providers
+    send through their own service, so phones' messages to outside numbers have no trunk then."""
+    if t.sms_provider != "pbx" or not isinstance(t.sms_config, dict):
+        return None
+    return t.sms_config.get("trunk")
+
+
+def _trunk(t: Tenant, what: str, value: Any) -> str | None:
+    """A trunk name the renderers accept, or None (no trunk). The generated dialplans name a PJSIP
+    endpoint or a sofia gateway; anything else (an SMS trunk given as host:port, a value written behind
+    the portal's back) is left out with a warning rather than failing the whole node's configuration."""
+    if not value:
+        return None
+    try:
+        return validation.trunk_name(value)
+    except validation.InvalidValue:
+        log.warning("tenant %s: %s %r is not a PJSIP endpoint or gateway name; left out of the generated "
+                    "dialplan", t.domain, what, value)
+        return None

@@ -178,4 +178,14 @@ FR = {
         "Seul un opérateur peut ajouter ou retirer un opérateur comme agent.",
     "One of these e-mail domains belongs to another tenant.":
         "Un de ces domaines de courriel appartient à un autre domaine.",
+    "Outbound trunk": "Trunk sortant",
+    "PJSIP endpoint (Asterisk) or gateway (FreeSWITCH) through which calls to outside numbers go out, within each "
+    "user's allowed prefixes; empty: internal calls only":
+        "Point de terminaison PJSIP (Asterisk) ou passerelle (FreeSWITCH) par lequel sortent les appels vers les "
+        "numéros externes, selon les préfixes permis de chaque utilisateur ; vide : appels internes seulement",
+    "Enter the name of a PJSIP endpoint (Asterisk) or a gateway (FreeSWITCH): letters, digits, '-', '_' and '.', "
+    "starting with a letter or a digit, 64 characters at most, no spaces.":
+        "Entrez le nom d'un point de terminaison PJSIP (Asterisk) ou d'une passerelle (FreeSWITCH) : lettres, "
+        "chiffres, « - », « _ » et « . », en commençant par une lettre ou un chiffre, 64 caractères au maximum, "
+        "sans espaces.",
 }

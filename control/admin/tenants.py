@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from .. import sms, urlpolicy, webconf
+from .. import sms, urlpolicy, validation, webconf
 from ..models import PbxNode, Tenant, User
 from . import Actor, Field, FieldType, Invalid, register
-from ._base import N_, UNKNOWN_REFERENCE, ModelResource, tenant_domains
+from ._base import CONTROL_CHARACTERS, N_, UNKNOWN_REFERENCE, ModelResource, tenant_domains
 
 DOMAIN_RE = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
@@ -33,6 +33,8 @@ INVALID_PREFIX = N_("Use digits, * and # only.")
 INVALID_NETWORKS = N_("Enter networks such as 192.0.2.0/24, separated by commas.")
 MIN_ABOVE_MAX = N_("The minimum is larger than the maximum.")
 NUMERIC_BUT_LETTERS = N_("A numeric-only password cannot require letters or special characters.")
+INVALID_TRUNK = N_("Enter the name of a PJSIP endpoint (Asterisk) or a gateway (FreeSWITCH): letters, digits, "
+                   "'-', '_' and '.', starting with a letter or a digit, 64 characters at most, no spaces.")
 
 URL_MESSAGES = {
     "scheme": N_("Provider addresses must start with https:// (http:// only where the operator's configuration "
@@ -80,6 +82,9 @@ class Tenants(ModelResource):
         Field("email_domains", F.TEXT, N_("E-mail domains"), operator_only=True,
               help=N_("Comma-separated domains accepted for sign-up")),
         Field("node_id", F.REFERENCE, N_("PBX node"), ref="nodes", operator_only=True),
+        Field("outbound_trunk", F.STRING, N_("Outbound trunk"), max_length=64, operator_only=True,
+              help=N_("PJSIP endpoint (Asterisk) or gateway (FreeSWITCH) through which calls to outside numbers "
+                      "go out, within each user's allowed prefixes; empty: internal calls only")),
         Field("timezone", F.STRING, N_("Time zone"), max_length=64),
         Field("default_country", F.STRING, N_("Default country"), max_length=2),
         Field("default_language", F.CHOICE, N_("Default language"), choices=("fr", "en")),
@@ -155,6 +160,15 @@ class Tenants(ModelResource):
             values["default_country"] = values["default_country"].upper()
             if not re.fullmatch(r"[A-Z]{2}", values["default_country"]):
                 errors["default_country"] = INVALID_COUNTRY
+        if "outbound_trunk" in values:
+            raw = data.get("outbound_trunk")
+            if isinstance(raw, str) and validation.has_control_chars(raw):
+                errors["outbound_trunk"] = CONTROL_CHARACTERS  # a line break is refused, not trimmed away
+            elif values["outbound_trunk"]:
+                try:
+                    validation.trunk_name(values["outbound_trunk"])
+                except validation.InvalidValue:
+                    errors["outbound_trunk"] = INVALID_TRUNK
         if "conference_prefix" in values and not re.fullmatch(r"[0-9*#]{1,8}", values["conference_prefix"]):
             errors["conference_prefix"] = INVALID_PREFIX
         if "provisioning_networks" in values:
