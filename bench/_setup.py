@@ -1,9 +1,14 @@
 """What the benchmarks share: a fresh, migrated database; the bench company ("Bench Inc.",
-bench.example.com) on one Asterisk node; its live calls; percentiles."""
+bench.example.com) on one Asterisk node; its live calls; percentiles; the command line and the database
+it names."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -52,3 +57,24 @@ def pct(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank)."""
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def bench_args(doc: str | None, **options: int) -> argparse.Namespace:
+    """The command line: --backend sqlite|postgresql, then one integer option per keyword, its default
+    the value (export_runs=3 is --export-runs 3)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    for name, default in options.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    return parser.parse_args()
+
+
+def database_url(backend: str, workdir: str | Path) -> str:
+    """A SQLite file in `workdir`, or CLUSTERPBX_TEST_POSTGRES_URL (exits with a word when unset)."""
+    if backend == "sqlite":
+        return f"sqlite:///{Path(workdir) / 'bench.db'}"
+    url = os.environ.get("CLUSTERPBX_TEST_POSTGRES_URL", "")
+    if not url:
+        print("set CLUSTERPBX_TEST_POSTGRES_URL (bash .ci/run shows how)", file=sys.stderr)
+        raise SystemExit(2)
+    return url

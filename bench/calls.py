@@ -14,7 +14,6 @@ and the live calls page with 2,000 live calls (it renders the PAGE_ROWS most rec
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import random
@@ -28,7 +27,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, text
 
-from bench._setup import bench_company, fresh_database, live_call_rows, pct
+from bench._setup import bench_args, bench_company, database_url, fresh_database, live_call_rows, pct
 from clusterpbx.control.models import CallRecord, Extension, LiveCall, Role, User
 from clusterpbx.control.passwords import hash_password
 
@@ -198,22 +197,10 @@ def bench_export(url: str, rows: int, workdir: str) -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--users", type=int, default=10_000)
-    ap.add_argument("--samples", type=int, default=200)
-    ap.add_argument("--export-runs", type=int, default=3)
-    args = ap.parse_args()
+    args = bench_args(__doc__, rows=1_000_000, users=10_000, samples=200, export_runs=3)
     workdir = tempfile.mkdtemp(prefix="cpbx-bench-")
     try:
-        if args.backend == "sqlite":
-            url = f"sqlite:///{workdir}/bench.db"
-        else:
-            url = os.environ.get("CLUSTERPBX_TEST_POSTGRES_URL", "")
-            if not url:
-                print("set CLUSTERPBX_TEST_POSTGRES_URL (bash .ci/run shows how)", file=sys.stderr)
-                return 2
+        url = database_url(args.backend, workdir)
         admin, ids, gen = build(url, args.rows, args.users)
         print(f"backend={args.backend} rows={args.rows} users={args.users} generated in {gen:.1f}s")
         pages = bench_pages(url, admin, ids, os.path.join(workdir, "instance"), args.samples)

@@ -15,7 +15,6 @@ Prints, per run and as median and spread over the runs:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import statistics
@@ -29,7 +28,7 @@ import requests
 from sqlalchemy import delete, insert, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench._setup import bench_company, fresh_database, live_call_rows, pct
+from bench._setup import bench_args, bench_company, database_url, fresh_database, live_call_rows, pct
 from clusterpbx.control.models import Extension, LiveCall, Role, User
 from clusterpbx.control.passwords import hash_password
 from tests.system.live_portal import Stream, login, portal, thread_count, worker_pids
@@ -126,15 +125,9 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--streams", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = bench_args(__doc__, runs=3, requests=100, streams=500, workers=2)
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    url = f"sqlite:///{tmp / 'bench.db'}" if args.backend == "sqlite" else os.environ["CLUSTERPBX_TEST_POSTGRES_URL"]
+    url = database_url(args.backend, tmp)
     email, node_id, sessions = build(url)
     print(f"clusterpbx web: gunicorn asgi worker x{args.workers}; {CALLS} live calls; {os.cpu_count()} CPU(s); "
           f"{args.backend}")
