@@ -1,12 +1,10 @@
 """The demo's whole stack for system tests, as `clusterpbx run` assembles it with real parts only: the
 seeded demo company, the embedded PBX (sim/) on ephemeral AMI and ESL ports, and a real control daemon
-on its own event loop thread, wired to the test app's command channel."""
+on its own event loop thread (tests/daemon_harness.py), wired to the test app's command channel."""
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -15,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 
 from clusterpbx.control.daemon import ControlDaemon
-from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.demo import seed_demo
 from clusterpbx.control.models import PbxNode
 from clusterpbx.demo_runtime import demo_model
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon_harness import running_daemon
 
 SECRET = "s3cret"  # noqa: S105 - the test daemon's command-channel secret
 
@@ -48,27 +46,11 @@ def demo_stack(app: Any, engine: Any, db: Any, tmp_path: pathlib.Path,
     if prepare is not None:
         prepare(db)
     db.commit()
-    loop = asyncio.new_event_loop()
-    daemon = ControlDaemon(make_session_factory(engine), SECRET, port=0)
-    daemon.settings = app.config["CLUSTERPBX"]
-    loop.run_until_complete(daemon.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    settings = app.config["CLUSTERPBX"]
-    settings.control_url = f"http://127.0.0.1:{daemon.port}"
-    pathlib.Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(settings.instance_path) / "control_secret").write_text(SECRET)
-
-    def on_loop(coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(30)
-
     try:
-        # The daemon connects and resyncs in the background; tests start once every node is in step.
-        wait(lambda: all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()),
-             timeout=connect_timeout, what="daemon connected and resynced")
-        yield sim, daemon, on_loop
+        with running_daemon(app, engine, SECRET) as (daemon, on_loop):
+            # The daemon connects and resyncs in the background; tests start once every node is in step.
+            wait(lambda: all(r.port.connected and r.resynced.is_set() for r in daemon.nodes.values()),
+                 timeout=connect_timeout, what="daemon connected and resynced")
+            yield sim, daemon, on_loop
     finally:
-        on_loop(daemon.stop())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
         sim.stop()
