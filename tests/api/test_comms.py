@@ -82,6 +82,7 @@ def test_sms_sent_through_the_daemon(api, db, world, app, engine):
     db.commit()
     tenant = world.tenant("acme.test")
     tenant.node_id = node.id
+    tenant.sms_config = {"trunk": "smstrunk"}  # numbers outside the company go out through the SMS trunk
     db.commit()
     me = world.user(tenant, email="me@acme.test", extension="201")
     allow_local(db, me)
