@@ -455,12 +455,8 @@ class PbxProvider:
         try:
             if out.to_endpoint:  # an extension: straight to its phone, never out through the trunk
                 await self.port.send_message(out.from_endpoint, out.to_endpoint, out.body)
-            else:
-                trunk = pbx_trunk(out.config)
-                if not trunk:
-                    raise ProviderError("SMS provider misconfigured: no trunk for numbers outside the company",
-                                        "misconfigured")
-                await self.port.send_message(out.from_endpoint, out.to, out.body, trunk)
+            else:  # without a trunk, to the number on the PBX itself (as before: only the PBX can route it)
+                await self.port.send_message(out.from_endpoint, out.to, out.body, pbx_trunk(out.config))
         except PbxUnreachable as exc:
             raise ProviderUnavailable(str(exc)) from None
         except PbxError as exc:
