@@ -76,7 +76,8 @@ def test_sms_screen(app, engine, live_server, browser_page, world, db):
         rows = page.locator("table.sms-history tbody tr")
         assert rows.count() == 4
         assert "Envoyé" in rows.first.inner_text() and "«Etcetera»" in rows.first.inner_text()
-        assert fake.messages == [("202", "+15149079050", "Patron, on vous attend dans la salle «Etcetera»",
+        # The sender is the user's endpoint in the company's SIP domain (port.send_message, issue 21).
+        assert fake.messages == [(f"202@{tenant.domain}", "+15149079050", "Patron, on vous attend dans la salle «Etcetera»",
                                   "smstrunk")]
         page.fill("#to", "514 907-9050")
         page.fill("#body", "Réunion à 14 h")
