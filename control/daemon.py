@@ -246,7 +246,20 @@ class NodeRunner:
                 self.projector.requeue(batch)  # on the loop thread, where events are handled: nothing lost
                 raise
             self.projector.stored(stored)
-            return stored
+            adopted, self.projector.adopted_users = self.projector.adopted_users, set()
+        for user_id in sorted(adopted):
+            # A feature code dialled on the phone is the user's desired state now: pushed again, so a
+            # push planned before it (with the older value) cannot be the last word on the PBX.
+            task = asyncio.ensure_future(self._push_adopted(user_id))
+            self._tasks.append(task)
+            task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+        return stored
+
+    async def _push_adopted(self, user_id: int) -> None:
+        try:
+            await self.pusher.push_user(self.port, user_id)
+        except Exception as exc:  # the database busy: the rows stay as they are, re-asserted at reconnect
+            log.warning("node %s: pushing user %d after a phone code failed: %s", self.name, user_id, exc)
 
     async def catch_up_records(self) -> int:
         """Ingest what the PBX recorded while the link was down, from the position last remembered."""

@@ -91,6 +91,9 @@ class Projector:
         self._mailboxes: dict[str, MailboxChanged] = {}
         self._records: list[CallRecordReport] = []
         self._features: list[FeatureChanged] = []  # feature codes dialled on phones, in order
+        # Users whose desired state a feature code changed, written by the writer thread: the daemon
+        # pushes them again, so a push planned before the code cannot leave the older value on the PBX.
+        self.adopted_users: set[int] = set()
         self.stats = ProjectionStats()
         with sessions() as db:
             self.directory = callrecords.Directory.load(db, node_id)
@@ -315,7 +318,7 @@ class Projector:
             if batch.member_changes:
                 adopt_member_changes(db, self.node_id, batch.member_changes)
             if batch.features:
-                adopt_feature_changes(db, self.node_id, batch.features)
+                adopt_feature_changes(db, self.node_id, batch.features, self.adopted_users)
             _upsert(db, MailboxState.__table__, [  # type: ignore[arg-type]
                 {"node_id": self.node_id, "mailbox": e.mailbox[:64], "new_messages": e.counts.new,
                  "old_messages": e.counts.old, "updated_at": now}
@@ -410,7 +413,8 @@ def feature_owners(db: Session, node_id: int) -> dict[str, tuple[int, bool]]:
     return out
 
 
-def adopt_feature_changes(db: Session, node_id: int, events: list[FeatureChanged]) -> int:
+def adopt_feature_changes(db: Session, node_id: int, events: list[FeatureChanged],
+                          changed_users: set[int] | None = None) -> int:
     """Make what a feature code dialled on a phone changed (*76 DND, *45/*46 queue log-in/out) the user's
     desired state, so the portal shows it and the next re-assertion does not undo it. The PBX already
     has it: a row that was applied stays applied; one with a portal change still pending stays pending
@@ -443,6 +447,8 @@ def adopt_feature_changes(db: Session, node_id: int, events: list[FeatureChanged
             db.flush()
             _phone_audit(audit.user_change(db, user, "call_settings", before, audit.state(cs)), user, event)
             changed += 1
+            if changed_users is not None:
+                changed_users.add(user.id)
         elif event.feature == "queue" and found[1]:
             logged_in = event.value == "login"
             rows = db.scalars(select(QueueMembership).join(Queue, Queue.id == QueueMembership.queue_id)
@@ -459,4 +465,6 @@ def adopt_feature_changes(db: Session, node_id: int, events: list[FeatureChanged
                 _phone_audit(audit.user_change(db, user, "queue_membership", before, audit.state(m),
                                                action=event.value, object_id=m.id), user, event)
                 changed += 1
+                if changed_users is not None:
+                    changed_users.add(user.id)
     return changed

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from clusterpbx.control import daemon as daemon_module
 from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, PersonalConference, SyncState
+from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, PersonalConference, SyncState, utcnow
 from clusterpbx.control.port import ConferenceSettings, ExtensionFeatures
 from tests.fakes import FakePbx
 
@@ -203,3 +203,41 @@ def test_the_wait_stays_inside_the_commands_own_timeout():
 
     assert apply_wait(Settings(apply_wait=0.4, control_timeout=5.0)) == 0.4
     assert apply_wait(Settings(apply_wait=30.0, control_timeout=5.0)) == 4.0
+
+
+def test_a_push_planned_before_a_phone_code_is_not_the_last_word_on_the_pbx(engine, db, world):
+    """*76 on the phone while a push planned with the portal's older value is on its way: the daemon
+    adopts the phone's value and pushes the user again, so the PBX ends with it, as the portal shows."""
+    from clusterpbx.control.port import FeatureChanged
+
+    node, user = setup(db, world)  # dnd=True saved in the portal, pending
+
+    async def scenario():
+        fake = SlowPbx()
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        try:
+            runner = d.nodes[node.id]
+            await asyncio.wait_for(runner.resynced.wait(), 5)
+            gate = fake.gate = asyncio.Event()
+            fake.writing = asyncio.Event()
+            push = asyncio.ensure_future(d.cmd_apply_user(user.id))  # plans dnd=True, held at the PBX
+            await asyncio.wait_for(fake.writing.wait(), 5)
+            # Meanwhile the phone dials *76 (DND off on the PBX) and the event is projected.
+            fake.emit(FeatureChanged(owner="acme-201", feature="dnd", value="off", at=utcnow()))
+            await runner.flush()
+            gate.set()
+            await asyncio.wait_for(push, 5)
+            for _ in range(100):  # the re-push after the phone code
+                if fake.written[-1:] == [("acme-201", False)]:
+                    break
+                await asyncio.sleep(0.02)
+            return list(fake.written), fake.features["acme-201"].dnd
+        finally:
+            await d.stop()
+
+    written, dnd_on_pbx = asyncio.run(scenario())
+    assert ("acme-201", True) in written and written[-1] == ("acme-201", False)
+    assert dnd_on_pbx is False
+    db.expire_all()
+    assert db.get(CallSettings, user.id).dnd is False
