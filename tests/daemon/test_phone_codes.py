@@ -25,7 +25,6 @@ from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     AuditEntry,
     CallSettings,
-    NodeKind,
     PbxNode,
     Queue,
     QueueMembership,
@@ -37,17 +36,8 @@ from clusterpbx.dialplan.asterisk import render_asterisk
 from clusterpbx.dialplan.freeswitch import render_freeswitch
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon.test_tenant_keys import sim_node as _node
 from tests.dialplan.tracer import Dialplan, Tracer
-
-NODE_DOMAIN = "pbx.test"
-
-
-def _node(kind: str, sim: SimPBX) -> PbxNode:
-    if kind == "asterisk":
-        return PbxNode(name="ast", kind=NodeKind.ASTERISK, host="127.0.0.1", port=sim.ami_port,
-                       username="portal", secret="portalsecret", sip_domain=NODE_DOMAIN)
-    return PbxNode(name="fs", kind=NodeKind.FREESWITCH, host="127.0.0.1", port=sim.esl_port, username="",
-                   secret="ClueCon", sip_domain=NODE_DOMAIN)
 
 
 def _sim(kind: str) -> SimPBX:

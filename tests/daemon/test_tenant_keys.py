@@ -26,7 +26,8 @@ from tests.dialplan.tracer import Dialplan, Tracer
 NODE_DOMAIN = "pbx.test"
 
 
-def _node(kind: str, sim: SimPBX) -> PbxNode:
+def sim_node(kind: str, sim: SimPBX) -> PbxNode:
+    """The node a test daemon reaches the embedded PBX's AMI or ESL server as."""
     if kind == "asterisk":
         return PbxNode(name="ast", kind=NodeKind.ASTERISK, host="127.0.0.1", port=sim.ami_port,
                        username="portal", secret="portalsecret", sip_domain=NODE_DOMAIN)
@@ -58,7 +59,7 @@ def _owner_of(kind: str, full_key: str) -> str:
 def test_two_tenants_with_the_same_numbers_never_share_a_key(kind: str, engine: Any, db: Any, world: Any) -> None:
     sim = (SimPBX(esl_port=None) if kind == "asterisk" else SimPBX(lab="freeswitch", ami_port=0, esl_port=0)).start()
     try:
-        node = _node(kind, sim)
+        node = sim_node(kind, sim)
         db.add(node)
         db.flush()
         acme, beta = world.tenant("acme.test"), world.tenant("beta.test")

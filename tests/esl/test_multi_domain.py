@@ -21,7 +21,8 @@ from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.esl.adapter import FreeSwitchAdapter
 from clusterpbx.sim.runner import SimPBX
 
-from .conftest import DOMAIN, adapter_for, eventually, run
+from .conftest import DOMAIN, eventually, run
+from .test_operations import with_adapter
 
 # Two tenants besides the lab's own users (1000-1019, in the node's domain DOMAIN): the same numbers 201
 # and 202 in both, each a directory user (unique user id) of its tenant's domain and context.
@@ -40,22 +41,6 @@ def add_tenants(sim: SimPBX) -> None:
             sim.model.register(user, f"sip:{user}@127.0.0.1:{6000 + i}", f"Phone of {tenant} {number}")
 
     sim.call_soon(setup)
-
-
-def with_adapter(sim: SimPBX, scenario: Any) -> list[PbxEvent]:
-    events: list[PbxEvent] = []
-
-    async def go() -> None:
-        a = adapter_for(sim.esl_port)
-        a.subscribe(events.append)
-        await a.start()
-        try:
-            await scenario(a, events)
-        finally:
-            await a.stop()
-
-    run(go())
-    return events
 
 
 def channels_of(sim: SimPBX, user: str) -> list[Any]:
