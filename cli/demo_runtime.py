@@ -41,7 +41,7 @@ def demo_model(db: Session, node_name: str, spool: str) -> Any:
         names = PbxNames.for_tenant(db, tenant)
         for ext in db.scalars(select(Extension).where(Extension.tenant_id == tenant.id).order_by(Extension.number)):
             name = ext.user.display_name if ext.user else ext.number
-            model.add_endpoint(ext.sip_username, name=name, context=f"cpbx-{names.slug}", password=ext.sip_password,
+            model.add_endpoint(ext.sip_username, name=name, context=names.context, password=ext.sip_password,
                                mailbox=f"{ext.mailbox}@{names.voicemail_context}" if ext.mailbox else "",
                                number=ext.number, domain=tenant.domain or None,
                                feature_key=names.feature_owner(ext.number))

@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,9 +50,6 @@ from .port import (
 )
 from .projection import Projector
 from .validation import InvalidValue, phone_number
-
-if TYPE_CHECKING:
-    from .pbxnames import PbxNames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,14 +97,6 @@ def default_port_factory(node: PbxNode, address: NodeAddress) -> PbxPort:
 
     port = FreeSwitchAdapter(address)
     return port
-
-
-def _endpoint(names: PbxNames, sip_username: str) -> str:
-    """A phone as the port's click_to_call and resync_phone take it: the PJSIP endpoint on Asterisk, the
-    directory user in the tenant's domain (``<user>@<domain>``) on FreeSWITCH."""
-    if names.kind is NodeKind.FREESWITCH:
-        return f"{sip_username}@{names.domain}"
-    return sip_username
 
 
 def node_address(node: PbxNode, timeout: float) -> NodeAddress:
@@ -730,7 +719,7 @@ class ControlDaemon:
             known = {v.value for v in PhoneVendor}
             vendor = PhoneVendor(devices[0].vendor) if devices and devices[0].vendor in known else PhoneVendor.OTHER
             names = PbxNames.for_tenant(db, user.tenant)
-            return vendor, [_endpoint(names, e.sip_username) for e in user.extensions]
+            return vendor, [names.endpoint(e.sip_username) for e in user.extensions]
 
         runner, (vendor, endpoints) = await self._for_user(user_id, facts)
         for ep in endpoints:
@@ -812,11 +801,8 @@ class ControlDaemon:
             except SettingRefused as exc:
                 raise InvalidValue("number", exc.code) from None
             names = PbxNames.for_tenant(db, user.tenant)
-            # The user's phone in its tenant's namespace: on FreeSWITCH the directory user in the tenant's
-            # domain; the number is then dialled in the tenant's context, cpbx-<slug>, the one the generated
-            # configuration gives the tenant's phones on both PBXs (dialplan/asterisk.py ctx,
-            # dialplan/freeswitch.py context_name; PbxNames.voicemail_context is the same name).
-            return _endpoint(names, ext.sip_username), names.voicemail_context
+            # The user's phone in its tenant's namespace, and the number dialled in the tenant's context.
+            return names.endpoint(ext.sip_username), names.context
 
         runner, (endpoint, context) = await self._for_user(user_id, endpoint_of)
         await runner.port.click_to_call(endpoint, number, context=context)

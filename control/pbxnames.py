@@ -88,8 +88,21 @@ class PbxNames:
         return f"{ext.mailbox}@{self.voicemail_context}"
 
     @property
-    def voicemail_context(self) -> str:
+    def context(self) -> str:
+        """The dialplan context of the tenant's phones, on both PBXs (dialplan/asterisk.py ctx,
+        dialplan/freeswitch.py context_name)."""
         return f"cpbx-{self.slug}"
+
+    @property
+    def voicemail_context(self) -> str:
+        return self.context
+
+    def endpoint(self, sip_username: str) -> str:
+        """A phone as the port's click_to_call and resync_phone take it: the PJSIP endpoint on Asterisk,
+        the directory user in the tenant's domain (``<user>@<domain>``) on FreeSWITCH."""
+        if self.kind is NodeKind.FREESWITCH:
+            return f"{sip_username}@{self.domain}"
+        return sip_username
 
     def queue_label(self, pbx_queue: str) -> str:
         """The portal's queue name for a PBX-side one (projected states carry the PBX name)."""
