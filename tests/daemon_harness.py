@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-from clusterpbx.control.daemon import ControlDaemon, PortFactory, default_port_factory
+from clusterpbx.control.daemon import ControlDaemon, NodeRunner, PortFactory, default_port_factory
 from clusterpbx.control.db import make_session_factory
 from tests.fakes import FakePbx
 
@@ -56,3 +56,18 @@ def daemon_for_app(app: Any, engine: Any, fake: FakePbx, secret: str = "s3cret")
     """`running_daemon` whose every node is `fake`."""
     with running_daemon(app, engine, secret, port_factory=lambda n, a: fake) as (daemon, _on_loop):
         yield daemon
+
+
+@contextlib.asynccontextmanager
+async def resynced_daemon(sessions: Any, node_id: int, timeout: float = 2.0
+                          ) -> AsyncIterator[tuple[ControlDaemon, NodeRunner]]:
+    """A control daemon on the running loop (real adapters, as in production), once its node has
+    connected and re-asserted desired state; stopped afterwards."""
+    daemon = ControlDaemon(sessions, "secret", port=0, timeout=timeout)
+    await daemon.start()
+    try:
+        runner = daemon.nodes[node_id]
+        await asyncio.wait_for(runner.resynced.wait(), 30)
+        yield daemon, runner
+    finally:
+        await daemon.stop()

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallSettings, LiveCall, NodeKind, PbxNode, SyncState
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon_harness import resynced_daemon
 
 
 async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
@@ -44,11 +44,7 @@ def test_daemon_with_the_asterisk_adapter(engine: Any, db: Any, world: Any, sim:
             return list(s.scalars(select(LiveCall).where(LiveCall.node_id == node.id)))
 
     async def scenario() -> None:
-        d = ControlDaemon(sessions, "secret", port=0, timeout=2.0)
-        await d.start()
-        try:
-            runner = d.nodes[node.id]
-            await asyncio.wait_for(runner.resynced.wait(), 30)
+        async with resynced_daemon(sessions, node.id) as (_d, runner):
             call = await asyncio.to_thread(sim.call_soon, sim.model.start_call, "101", "102")
             await asyncio.to_thread(sim.call_soon, call.ring)
             await asyncio.to_thread(sim.call_soon, call.answer)
@@ -58,8 +54,6 @@ def test_daemon_with_the_asterisk_adapter(engine: Any, db: Any, world: Any, sim:
             assert row.source_uri == "sip:101@127.0.0.1:5071"
             await asyncio.to_thread(sim.call_soon, call.hangup)
             await wait_for(lambda: live_rows() == [])
-        finally:
-            await d.stop()
 
     asyncio.run(scenario())
     assert sim.call_soon(sim.model.db_get, "DND", "acme-101") == "YES"  # the tenant's key, not a bare 101

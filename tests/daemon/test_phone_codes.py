@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clusterpbx.control.daemon import ControlDaemon, NodeRunner
+from clusterpbx.control.daemon import NodeRunner
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     AuditEntry,
@@ -37,6 +37,7 @@ from clusterpbx.dialplan.freeswitch import render_freeswitch
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.sim.runner import SimPBX
 from tests.daemon.test_tenant_keys import sim_node as _node
+from tests.daemon_harness import resynced_daemon
 from tests.dialplan.tracer import Dialplan, Tracer
 
 
@@ -157,11 +158,7 @@ def test_dnd_dialled_on_the_phone_reaches_the_portal_and_survives_the_next_resyn
                 return cs
 
         async def scenario() -> None:
-            d = ControlDaemon(sessions, "secret", port=0, timeout=2.0)
-            await d.start()
-            try:
-                runner = d.nodes[node.id]
-                await asyncio.wait_for(runner.resynced.wait(), 30)
+            async with resynced_daemon(sessions, node.id) as (_d, runner):
                 assert dnd_key[a201.id] not in _store(sim)
                 with sessions() as s:
                     if kind == "asterisk":
@@ -178,8 +175,6 @@ def test_dnd_dialled_on_the_phone_reaches_the_portal_and_survives_the_next_resyn
                 await runner.pusher.reassert_node(runner.port, node.id)
                 assert dnd_key[a201.id] in _store(sim) and dnd_key[d201.id] not in _store(sim)
                 assert settings(a201).dnd
-            finally:
-                await d.stop()
 
         asyncio.run(scenario())
         with sessions() as s:
@@ -222,11 +217,7 @@ def test_freeswitch_star45_after_a_portal_logout_puts_the_agent_back_in_its_queu
             return {tuple(line.split("|")[:2]) for line in text.splitlines()[1:] if "|" in line}  # type: ignore[misc]
 
         async def scenario() -> None:
-            d = ControlDaemon(sessions, "secret", port=0, timeout=2.0)
-            await d.start()
-            try:
-                runner = d.nodes[node.id]
-                await asyncio.wait_for(runner.resynced.wait(), 30)
+            async with resynced_daemon(sessions, node.id) as (_d, runner):
                 assert ("cpbx-acme-support", "acme-201") in await tiers(runner)
                 # The user logs out in the portal: the adapter deletes the tier.
                 with sessions() as s:
@@ -246,8 +237,6 @@ def test_freeswitch_star45_after_a_portal_logout_puts_the_agent_back_in_its_queu
                 with sessions() as s:
                     await dial_freeswitch(sim, s, node.id, s.get(User, a201.id), "*46", runner)
                 await wait_for(lambda: not logged_in())
-            finally:
-                await d.stop()
 
         asyncio.run(scenario())
     finally:

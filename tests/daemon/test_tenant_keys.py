@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from clusterpbx.control import keymigration
-from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, SyncState, User
 from clusterpbx.control.pbxnames import PbxNames
@@ -21,6 +20,7 @@ from clusterpbx.dialplan.asterisk import render_asterisk
 from clusterpbx.dialplan.freeswitch import render_freeswitch
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon_harness import resynced_daemon
 from tests.dialplan.tracer import Dialplan, Tracer
 
 NODE_DOMAIN = "pbx.test"
@@ -93,11 +93,7 @@ def test_two_tenants_with_the_same_numbers_never_share_a_key(kind: str, engine: 
         sessions = make_session_factory(engine)
 
         async def scenario() -> tuple[int, int]:
-            d = ControlDaemon(sessions, "secret", port=0, timeout=2.0)
-            await d.start()
-            try:
-                runner = d.nodes[node.id]
-                await asyncio.wait_for(runner.resynced.wait(), 30)
+            async with resynced_daemon(sessions, node.id) as (_d, runner):
                 assert runner.keys_moved
                 # Beta's 201 saves a forward; Acme's 201 is not touched.
                 with sessions() as s:
@@ -109,8 +105,6 @@ def test_two_tenants_with_the_same_numbers_never_share_a_key(kind: str, engine: 
                 plan = await runner.db.read(lambda s: keymigration.plan_moves(s, node.id))
                 again = await keymigration.move_keys(runner.port, plan)
                 return again, len(plan.moves)
-            finally:
-                await d.stop()
 
         again, planned = asyncio.run(scenario())
         assert planned == 1 and again == 0  # 301 only; moved once, nothing left to move

@@ -5,13 +5,11 @@ click-to-call and sends the call into that tenant's context; the daemon passes b
 
 from __future__ import annotations
 
-import asyncio
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
-from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import NodeKind, PbxNode, Registration
 from clusterpbx.control.port import PbxEvent, PbxRefused, PhoneVendor, RegistrationChanged
@@ -20,6 +18,7 @@ from clusterpbx.dialplan.freeswitch import render_freeswitch
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.esl.adapter import FreeSwitchAdapter
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon_harness import resynced_daemon
 
 from .conftest import DOMAIN, eventually, run
 from .test_operations import with_adapter
@@ -157,11 +156,7 @@ def test_the_daemon_clicks_to_call_and_sees_registrations_in_each_tenants_namesp
     sessions = make_session_factory(engine)
 
     async def scenario() -> None:
-        d = ControlDaemon(sessions, "secret", port=0, timeout=2.0)
-        await d.start()
-        try:
-            runner = d.nodes[node.id]
-            await asyncio.wait_for(runner.resynced.wait(), 30)
+        async with resynced_daemon(sessions, node.id) as (d, runner):
 
             def registered() -> set[str]:
                 with sessions() as s:
@@ -179,7 +174,5 @@ def test_the_daemon_clicks_to_call_and_sees_registrations_in_each_tenants_namesp
             await d.cmd_resync_phone(b201.id)
             notify = sim.call_soon(lambda: sim.model.notifies[-1])
             assert notify.endpoint == sip[("beta.example", "201")]
-        finally:
-            await d.stop()
 
     run(scenario())
