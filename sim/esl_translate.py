@@ -1,7 +1,7 @@
 """Translation of the model's change notifications into FreeSWITCH events, built on the recorded header templates.
 
-Header names and their order come from the recordings (esl_templates.py); uuids, numbers, channel names, causes and
-times come from the model; everything else keeps the recorded value (codecs, SIP details, dialplan variables).
+Header names and their order come from the recordings (data/esl_templates.json); uuids, numbers, channel names,
+causes and times come from the model; everything else keeps the recorded value (codecs, SIP details, dialplan variables).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ pjsip_clusterpbx.conf configures them; the second company's 201 is the endpoint 
 (control/admin/users.py). Its domain events go through the daemon's Projector into the database.
 
 FreeSWITCH: the ESL sim writes every leg in its one lab domain and context, so it cannot show two
-tenants; the events are the recorded FreeSWITCH templates (sim/esl_templates.py) with the headers a
+tenants; the events are the recorded FreeSWITCH templates (sim/data/esl_templates.json) with the headers a
 real FreeSWITCH sets for a phone of the directory domain globex.test (user_name, domain_name, the
 user_context cpbx-globex, dialed_user/dialed_domain on the legs it dials), fed to the real
 EventTranslator and the Projector; and mod_json_cdr's documents posted to the portal's endpoint.
@@ -190,7 +190,7 @@ FACTORY = EventFactory()
 
 
 def fs_event(key: str, **headers: str) -> EslEvent:
-    """A recorded FreeSWITCH event (sim/esl_templates.py) with the given headers set."""
+    """A recorded FreeSWITCH event (sim/data/esl_templates.json) with the given headers set."""
     h = dict(FACTORY.from_template(key, {}).headers)
     h.update(headers)
     return EslEvent(h, list(h.items()))

@@ -305,7 +305,7 @@ class RawClient:
         self.sock.close()
 
 
-# ---------------------------------------------------------------------- sim/esl_templates.py generator
+# ---------------------------------------------------------------------- sim/data/esl_templates.json generator
 
 _COMMON = {"Core-UUID", "FreeSWITCH-Hostname", "FreeSWITCH-Switchname", "FreeSWITCH-IPv4", "FreeSWITCH-IPv6",
            "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp", "Event-Sequence"}
@@ -331,7 +331,7 @@ def _tokenize(value: str, tokens: list[tuple[str, str]]) -> str:
 
 
 def generate_templates() -> str:
-    """The source of sim/esl_templates.py: recorded header lists of the events the sim emits, keyed by kind."""
+    """The text of sim/data/esl_templates.json: recorded header lists of the events the sim emits, keyed by kind."""
     out: dict[str, list[tuple[str, str]]] = {}
 
     def evs(name: str) -> list[Event]:
@@ -391,24 +391,14 @@ def generate_templates() -> str:
         if e.key == "HEARTBEAT":
             add("HEARTBEAT", e, [])
 
-    lines = ['"""Header templates of FreeSWITCH 1.10.12 events, generated from the recordings in fixtures/freeswitch/.',
-             "",
-             "Each template is the recorded header list in wire order; values are the recorded ones with call-specific parts",
-             "replaced by {{placeholders}} (uuids, numbers, times); empty values of the common block are filled at send time.",
-             '"""',
-             "",
-             "from __future__ import annotations",
-             "",
-             "# Generated from the captures (05, 07, 09, 11, 12, 14, 16, 18, 22) by tests/sim/fsfixtures.py",
-             "# generate_templates(); do not edit by hand.",
-             "TEMPLATES: dict[str, list[tuple[str, str]]] = {"]
+    # One header per line so that a new recording shows as a readable diff.
+    blocks = []
     for k, pairs in out.items():
-        lines.append(f"    {k!r}: [")
-        lines.extend(f"        ({n!r}, {v!r})," for n, v in pairs)
-        lines.append("    ],")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        rows = ",\n".join(f"    [{json.dumps(n, ensure_ascii=False)}, {json.dumps(v, ensure_ascii=False)}]"
+                          for n, v in pairs)
+        blocks.append(f"  {json.dumps(k, ensure_ascii=False)}: [\n{rows}\n  ]")
+    return "{\n" + ",\n".join(blocks) + "\n}\n"
 
 
-if __name__ == "__main__":  # regenerate: python -m tests.sim.fsfixtures > sim/esl_templates.py
+if __name__ == "__main__":  # regenerate: python -m tests.sim.fsfixtures > sim/data/esl_templates.json
     print(generate_templates(), end="")

@@ -60,8 +60,8 @@ def test_event_serialisation_is_byte_exact(name: str) -> None:
 
 
 def test_event_templates_are_generated_from_the_captures() -> None:
-    """sim/esl_templates.py is exactly what the generator makes of the recordings (no hand edits, no drift)."""
+    """sim/data/esl_templates.json is exactly what the generator makes of the recordings (no hand edits, no drift)."""
     from clusterpbx.sim import esl_templates
 
     from .fsfixtures import generate_templates
-    assert Path(esl_templates.__file__).read_text() == generate_templates()
+    assert esl_templates.DATA_PATH.read_text(encoding="utf-8") == generate_templates()
