@@ -1,6 +1,10 @@
 """How fast the control daemon's pipeline consumes a PBX event stream, beside the raw client library.
 
-  .venv/bin/python -m bench.ingest [--calls 4000] [--backend sqlite|postgresql|both]
+  .venv/bin/python -m bench.ingest [--calls 4000] [--backend sqlite|postgresql|both] [--runs 3]
+                                   [--streams sim,real,esl] [--subscription]
+
+Each figure is printed for every run and as the median (min-max) of the runs; every run measures the
+ceiling and then the pipeline on the same bytes, so each ratio compares two figures of the same moment.
 
 1. The embedded PBX (sim/) makes `--calls` calls (its scenario mix) while a raw socket records the
    bytes its AMI server sends: a steady stream that sim/ produces, with the class mask and Filter the
@@ -20,6 +24,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -174,9 +179,11 @@ async def main():
             state["last"] = time.monotonic()
             done.set()
     m.register_event("*", on_event)
+    cpu = time.process_time()
     m.connect()
     await asyncio.wait_for(done.wait(), 300)
-    print(json.dumps({"events": state["n"], "seconds": state["last"] - state["first"]}))
+    print(json.dumps({"events": state["n"], "seconds": state["last"] - state["first"],
+                      "cpu": time.process_time() - cpu}))
     m.close()
 asyncio.run(main())
 '''
@@ -207,6 +214,7 @@ async def main():
     adapter._on_ami_event = counting
     adapter.connection._on_event = counting
     adapter.subscribe(projector.handle)
+    cpu = time.process_time()
     await adapter.start()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -219,8 +227,9 @@ async def main():
     end = time.monotonic()
     with sessions() as db:
         rows = db.scalar(select(func.count()).select_from(CallRecord))
+    cpu = time.process_time() - cpu
     print(json.dumps({"events": raw["n"], "seconds": end - raw["first"], "records": rows,
-                      "end_wall": time.time()}))
+                      "end_wall": time.time(), "cpu": cpu}))
     await adapter.stop()
 asyncio.run(main())
 '''
@@ -235,6 +244,8 @@ def prepare_db(url: str) -> tuple[int, int]:
     from clusterpbx.control.db import make_engine, make_session_factory
     from clusterpbx.control.models import NodeKind, PbxNode
 
+    if url.startswith("sqlite:///"):  # each run starts from an empty database
+        Path(url[len("sqlite:///"):]).unlink(missing_ok=True)
     engine = make_engine(url)
     if url.startswith("postgresql"):
         with engine.begin() as conn:
@@ -410,13 +421,15 @@ def on_event(event):
         state["last"] = time.time()
         done.set()
 conn = InboundESL(host="127.0.0.1", port=int(sys.argv[1]), password="ClueCon")
+cpu = time.process_time()
 conn.connect()
 conn.register_handle("*", on_event)
 conn.send("event plain ALL")
 done.wait(300)
 # greenswitch parses everything into a queue before handling it: time it from the first byte sent
 # (the replay's start), not from the first handled event.
-print(json.dumps({"events": state["n"], "end_wall": state["last"] or time.time()}))
+print(json.dumps({"events": state["n"], "end_wall": state["last"] or time.time(),
+                  "cpu": time.process_time() - cpu}))
 '''
 
 ESL_PIPELINE_CONSUMER = r'''
@@ -425,14 +438,20 @@ from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.port import NodeAddress
 from clusterpbx.control.projection import Projector
 from clusterpbx.esl.adapter import FreeSwitchAdapter
-port, url, node_id, expected_calls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+port, url, node_id, expected_calls, expected_events = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                                                      int(sys.argv[4]), int(sys.argv[5]))
 sessions = make_session_factory(make_engine(url))
 
 async def main():
     adapter = FreeSwitchAdapter(NodeAddress(host="127.0.0.1", port=port, secret="ClueCon", timeout=30,
                                             sip_domain="127.0.0.1"))
     projector = Projector(sessions, node_id)
-    seen = {"first": None, "ended": 0}
+    seen = {"first": None, "ended": 0, "events": 0}
+    inner = adapter._handle_event
+    def counting(event):  # every event read, in the adapter's own loop
+        seen["events"] += 1
+        inner(event)
+    adapter._handle_event = counting
     def handle(event):
         if seen["first"] is None:
             seen["first"] = time.monotonic()
@@ -440,17 +459,19 @@ async def main():
             seen["ended"] += 1
         projector.handle(event)
     adapter.subscribe(handle)
+    cpu = time.process_time()
     await adapter.start()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        done = seen["ended"] >= expected_calls
+        # the last event of the stream read and every call of it ended, then everything written
+        done = seen["events"] >= expected_events and seen["ended"] >= expected_calls
         await asyncio.to_thread(projector.write, projector.take())
         if done and projector.pending == 0:
             break
     end = time.monotonic()
     print(json.dumps({"seconds": end - seen["first"], "records": projector.stats.records, "ended": seen["ended"],
-                      "end_wall": time.time()}))
+                      "events": seen["events"], "end_wall": time.time(), "cpu": time.process_time() - cpu}))
     await adapter.stop()
 asyncio.run(main())
 '''
@@ -500,117 +521,142 @@ def narrow_share(path: Path, kind: str) -> tuple[int, int]:
     return len(names), kept
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--calls", type=int, default=4000)
-    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cpbx-ingest-"))
-    fixtures = Path(os.environ.get("CLUSTERPBX_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
-    total, kept = narrow_share(fixtures / "asterisk" / "06_call_answered_events.txt", "ami")
-    print(f"real Asterisk call (capture 06, read=all): {total} events, {kept} with the adapter's class mask and "
-          f"Filter ({1 - kept / total:.0%} less)")
-    total, kept = narrow_share(fixtures / "freeswitch" / "05_events_plain_answered_call.txt", "esl")
-    print(f"real FreeSWITCH call (capture 05, event plain ALL): {total} events, {kept} with the adapter's "
-          f"subscription ({1 - kept / total:.0%} less)")
-    full = record(min(args.calls, 500), filtered=False)
-    narrow = record(min(args.calls, 500), filtered=True)
-    print(f"subscription: {count_events(full)} events for 500 calls with Events: on, {count_events(narrow)} with "
-          f"the class mask and Filter ({1 - count_events(narrow) / count_events(full):.0%} less)")
-    stream = record(args.calls, filtered=False)
-    path = work / "stream.bin"
-    path.write_bytes(stream)
-    n_events = count_events(stream)
-    print(f"stream: {args.calls} calls from sim/, {n_events} events, {len(stream) / 1e6:.1f} MB")
+def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    """Median and range of several runs, e.g. "23,100 (21,900-24,000)"."""
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
+
+def ami_round(path: Path, n_events: int, url: str, node_id: int, n_records: int) -> dict[str, float]:
+    """One run: panoramisk's ceiling, then the pipeline, on the same stream, each from a fresh replay."""
     proc, port = start_replay(str(path))
     try:
         raw = run_json([sys.executable, "-c", RAW_CONSUMER, str(port), str(n_events)])
     finally:
         proc.kill()
-    print(f"panoramisk Manager alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
-
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    for backend in backends:
-        url = f"sqlite:///{work}/ingest.db" if backend == "sqlite" else os.environ.get(
-            "CLUSTERPBX_TEST_POSTGRES_URL", "")
-        if not url:
-            print("postgresql: skipped (set CLUSTERPBX_TEST_POSTGRES_URL)")
-            continue
-        node_id, _tenant = prepare_db(url)
-        n_records = expected_records(stream, url, node_id)
-        proc, port = start_replay(str(path))
-        try:
-            result = run_json([sys.executable, "-c", PIPELINE_CONSUMER, str(port), url, str(node_id),
-                               str(n_records), str(n_events)])
-            assert proc.stdout is not None
-            replay = json.loads(proc.stdout.readline())
-        finally:
-            proc.kill()
-        lag = result["end_wall"] - replay["end_wall"]
-        print(f"daemon pipeline on {backend}: {result['events'] / result['seconds']:,.0f} events/s "
-              f"({result['events']} events, {result['records']} of {n_records} expected call-record rows "
-              f"committed), "
-              f"lag after the last byte {lag:.2f}s, "
-              f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
-
-    # The same with a real recorded call's stream: heavier events (VarSet, Newexten...) the daemon skips.
-    real = recorded_stream(args.calls)
-    real_path = work / "real.bin"
-    real_path.write_bytes(real)
-    n_real = count_events(real)
-    print(f"recorded stream: capture 06 repeated {args.calls} times, {n_real} events, {len(real) / 1e6:.1f} MB")
-    proc, port = start_replay(str(real_path))
+    node_id = prepare_db(url)[0] if url else node_id
+    proc, port = start_replay(str(path))
     try:
-        raw = run_json([sys.executable, "-c", RAW_CONSUMER, str(port), str(n_real)])
-    finally:
-        proc.kill()
-    print(f"panoramisk Manager alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
-    url = f"sqlite:///{work}/ingest-real.db"
-    node_id, _tenant = prepare_db(url)
-    n_records = expected_records(real, url, node_id)
-    proc, port = start_replay(str(real_path))
-    try:
-        result = run_json([sys.executable, "-c", PIPELINE_CONSUMER, str(port), url, str(node_id), str(n_records),
-                           str(n_real)])
+        result = run_json([sys.executable, "-c", PIPELINE_CONSUMER, str(port), url, str(node_id),
+                           str(n_records), str(n_events)])
         assert proc.stdout is not None
         replay = json.loads(proc.stdout.readline())
     finally:
         proc.kill()
-    print(f"daemon pipeline on sqlite: {result['events'] / result['seconds']:,.0f} events/s ({result['records']} of "
-          f"{n_records} expected call-record rows), lag after the last byte "
-          f"{result['end_wall'] - replay['end_wall']:.2f}s, "
-          f"{result['events'] / result['seconds'] / (raw['events'] / raw['seconds']):.0%} of the ceiling")
+    if result["records"] != n_records or result["events"] < n_events:  # (+ the login's FullyBooted)
+        raise RuntimeError(f"pipeline stopped early: {result} (expected {n_events} events, {n_records} rows)")
+    ceiling = raw["events"] / raw["seconds"]
+    rate = result["events"] / result["seconds"]
+    return {"ceiling": ceiling, "rate": rate, "ratio": rate / ceiling, "lag": result["end_wall"] - replay["end_wall"],
+            "cpu_ratio": (result["cpu"] / n_events) / (raw["cpu"] / n_events)}
 
-    esl_stream = record_esl(args.calls)
-    esl_path = work / "esl.bin"
-    esl_path.write_bytes(esl_stream)
-    n_esl = count_esl_events(esl_stream)
-    print(f"ESL stream: {args.calls} calls from sim/, {n_esl} plain events (event plain ALL), "
-          f"{len(esl_stream) / 1e6:.1f} MB")
-    proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
+
+def esl_round(path: Path, n_events: int, n_ended: int, url: str) -> dict[str, float]:
+    proc, port = start_replay_with(ESL_REPLAY, str(path))
     try:
-        raw = run_json([sys.executable, "-c", GREENSWITCH_CONSUMER, str(port), str(n_esl)])
+        raw = run_json([sys.executable, "-c", GREENSWITCH_CONSUMER, str(port), str(n_events)])
         assert proc.stdout is not None
         replay = json.loads(proc.stdout.readline())
     finally:
         proc.kill()
-    raw["seconds"] = raw["end_wall"] - replay["start_wall"]
-    print(f"greenswitch InboundESL alone (ceiling): {raw['events'] / raw['seconds']:,.0f} events/s")
-    url = f"sqlite:///{work}/ingest-fs.db"
+    ceiling = raw["events"] / (raw["end_wall"] - replay["start_wall"])
     node_id, _tenant = prepare_db(url)
-    proc, port = start_replay_with(ESL_REPLAY, str(esl_path))
+    proc, port = start_replay_with(ESL_REPLAY, str(path))
     try:
         result = run_json([sys.executable, "-c", ESL_PIPELINE_CONSUMER, str(port), url, str(node_id),
-                           str(esl_calls_ended(esl_stream))])
+                           str(n_ended), str(n_events)])
         assert proc.stdout is not None
         replay = json.loads(proc.stdout.readline())
     finally:
         proc.kill()
-    rate = n_esl / (result["end_wall"] - replay["start_wall"])
-    print(f"daemon pipeline (FreeSWITCH adapter) on sqlite: {rate:,.0f} events/s, lag after the last byte "
-          f"{result['end_wall'] - replay['end_wall']:.2f}s, {rate / (raw['events'] / raw['seconds']):.0%} of the "
-          f"ceiling")
+    if result["events"] < n_events or result["ended"] < n_ended:
+        raise RuntimeError(f"pipeline stopped early: {result} (expected {n_events} events, {n_ended} calls ended)")
+    rate = n_events / (result["end_wall"] - replay["start_wall"])
+    return {"ceiling": ceiling, "rate": rate, "ratio": rate / ceiling, "lag": result["end_wall"] - replay["end_wall"],
+            "cpu_ratio": result["cpu"] / raw["cpu"]}
+
+
+def report(label: str, ceiling_name: str, rounds: list[dict[str, float]]) -> None:
+    for i, r in enumerate(rounds, 1):
+        print(f"  run {i}: {ceiling_name} {r['ceiling']:,.0f} ev/s, pipeline {r['rate']:,.0f} ev/s, "
+              f"ratio {r['ratio']:.2f}, CPU per event {r['cpu_ratio']:.2f}x the ceiling's, "
+              f"lag after the last byte {r['lag']:.2f}s")
+    print(f"{label}: pipeline {spread([r['rate'] for r in rounds])} ev/s; ceiling {ceiling_name} "
+          f"{spread([r['ceiling'] for r in rounds])} ev/s; ratio {spread([r['ratio'] for r in rounds], '{:.2f}')}; "
+          f"CPU per event {spread([r['cpu_ratio'] for r in rounds], '{:.2f}')}x the ceiling's; lag "
+          f"{spread([r['lag'] for r in rounds], '{:.2f}')}s  [median (min-max) of {len(rounds)} runs]", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=4000)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each ceiling+pipeline pair (median and range)")
+    ap.add_argument("--streams", default="sim,real,esl",
+                    help="comma-separated: sim (sim/'s AMI stream), real (capture 06 repeated), esl")
+    ap.add_argument("--subscription", action="store_true", help="also measure how much the subscription cuts")
+    args = ap.parse_args()
+    streams = set(args.streams.split(","))
+    work = Path(tempfile.mkdtemp(prefix="cpbx-ingest-"))
+    print(f"{os.cpu_count()} CPU(s); load average at the start {os.getloadavg()[0]:.1f}", flush=True)
+    if args.subscription:
+        fixtures = Path(os.environ.get("CLUSTERPBX_FIXTURES",
+                                       Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+        total, kept = narrow_share(fixtures / "asterisk" / "06_call_answered_events.txt", "ami")
+        print(f"real Asterisk call (capture 06, read=all): {total} events, {kept} with the adapter's class mask "
+              f"and Filter ({1 - kept / total:.0%} less)")
+        total, kept = narrow_share(fixtures / "freeswitch" / "05_events_plain_answered_call.txt", "esl")
+        print(f"real FreeSWITCH call (capture 05, event plain ALL): {total} events, {kept} with the adapter's "
+              f"subscription ({1 - kept / total:.0%} less)")
+        full = record(min(args.calls, 500), filtered=False)
+        narrow = record(min(args.calls, 500), filtered=True)
+        print(f"subscription: {count_events(full)} events for 500 calls with Events: on, {count_events(narrow)} "
+              f"with the class mask and Filter ({1 - count_events(narrow) / count_events(full):.0%} less)")
+
+    if "sim" in streams:
+        stream = record(args.calls, filtered=False)
+        path = work / "stream.bin"
+        path.write_bytes(stream)
+        n_events = count_events(stream)
+        print(f"stream: {args.calls} calls from sim/, {n_events} events, {len(stream) / 1e6:.1f} MB", flush=True)
+        backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+        for backend in backends:
+            url = f"sqlite:///{work}/ingest.db" if backend == "sqlite" else os.environ.get(
+                "CLUSTERPBX_TEST_POSTGRES_URL", "")
+            if not url:
+                print("postgresql: skipped (set CLUSTERPBX_TEST_POSTGRES_URL)")
+                continue
+            node_id, _tenant = prepare_db(url)
+            n_records = expected_records(stream, url, node_id)
+            rounds = [ami_round(path, n_events, url, node_id, n_records) for _ in range(args.runs)]
+            report(f"AMI, sim/'s stream, daemon pipeline on {backend} ({n_records} call-record rows each run)",
+                   "panoramisk", rounds)
+
+    if "real" in streams:
+        # A real recorded call's stream: heavier events (VarSet, Newexten...) the daemon skips.
+        real = recorded_stream(args.calls)
+        real_path = work / "real.bin"
+        real_path.write_bytes(real)
+        n_real = count_events(real)
+        print(f"recorded stream: capture 06 repeated {args.calls} times, {n_real} events, {len(real) / 1e6:.1f} MB",
+              flush=True)
+        url = f"sqlite:///{work}/ingest-real.db"
+        node_id, _tenant = prepare_db(url)
+        n_records = expected_records(real, url, node_id)
+        rounds = [ami_round(real_path, n_real, url, node_id, n_records) for _ in range(args.runs)]
+        report(f"AMI, recorded stream, daemon pipeline on sqlite ({n_records} call-record rows each run)",
+               "panoramisk", rounds)
+
+    if "esl" in streams:
+        esl_stream = record_esl(args.calls)
+        esl_path = work / "esl.bin"
+        esl_path.write_bytes(esl_stream)
+        n_esl = count_esl_events(esl_stream)
+        n_ended = esl_calls_ended(esl_stream)
+        print(f"ESL stream: {args.calls} calls from sim/, {n_esl} plain events (event plain ALL), "
+              f"{len(esl_stream) / 1e6:.1f} MB, {n_ended} calls end in it", flush=True)
+        rounds = [esl_round(esl_path, n_esl, n_ended, f"sqlite:///{work}/ingest-fs-{i}.db") for i in range(args.runs)]
+        report("ESL, sim/'s stream, daemon pipeline (FreeSWITCH adapter) on sqlite", "greenswitch", rounds)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 
