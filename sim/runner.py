@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clusterpbx.sim import lab as labmod
-from clusterpbx.sim.ami_server import AmiServer
+from clusterpbx.sim.ami import AmiServer
 from clusterpbx.sim.model import PBXModel
 
 log = logging.getLogger(__name__)

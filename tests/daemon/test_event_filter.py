@@ -11,7 +11,7 @@ import re
 from clusterpbx.ami.adapter import needed_events
 from clusterpbx.ami.connection import ConnectionSettings, event_filter
 from clusterpbx.ami.translate import EventTranslator
-from clusterpbx.sim.ami_server import _posix_ere
+from clusterpbx.sim.ami.wire import _posix_ere
 from tests.ami.capture import server_events
 
 # What the adapter asks for at login, as Asterisk reads it.

@@ -1,0 +1,1 @@
+"""The AMI action handlers grouped by area; each module is a mixin class of AmiServer."""
