@@ -28,8 +28,15 @@ NOT_FOUND = (
     '<document type="freeswitch/xml"><section name="result"><result status="not found"/></section></document>'
 )
 
+# The leg a user is dialled on: presence (BLF lamps) by extension number, which is what phones watch
+# (`202@<tenant domain>`), and the directory user (the SIP account, `202-t7` for a second company on the
+# node) in presence_data, which is how the adapter names the endpoint (esl/translate.py snapshot,
+# esl/json_cdr.py). A dial string is expanded on the caller's channel, so the dialled user's number is
+# read from the directory: `${cpbx_ext}` would be the caller's.
 DIAL_STRING = (
-    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
+    "{^^:sip_invite_domain=${dialed_domain}"
+    ":presence_id=${user_data(${dialed_user}@${dialed_domain} var cpbx_ext)}@${dialed_domain}"
+    ":presence_data=${dialed_user}@${dialed_domain}}"
     "${sofia_contact(*/${dialed_user}@${dialed_domain})}"
 )
 
@@ -112,6 +119,9 @@ def directory_domain(snapshot: NodeSnapshot, t: Tenant, only_user: str | None = 
                 ("accountcode", e.number),
                 # set from the authenticated directory entry, so a phone cannot forge them
                 ("cpbx_ext", e.number),
+                # the phone's own calls: the same presence as the legs it is dialled on (DIAL_STRING)
+                ("presence_id", f"{e.number}@{domain}"),
+                ("presence_data", f"{user_id}@{domain}"),
                 ("cpbx_vm_box", e.sip_username if e.mailbox else ""),
                 ("cpbx_record", "true" if t.recording_enabled and e.record_calls else "false"),
             ):

@@ -210,11 +210,13 @@ def _dialled_leg_report(v: Mapping[str, str], profiles: list[Mapping[str, Any]],
     uuid = v.get("uuid") or ""
     dialled = profiles[-1] if profiles else {}  # the profile the leg was dialled with: the oldest
     redialled = ":bl_xfer:" in v.get("transfer_source", "")
-    # once the leg dialled someone itself, dialed_user names them; presence_id (set on the leg when it
-    # was dialled) and its first profile still name its own user
+    # once the leg dialled someone itself, dialed_user names them; presence_data (the directory user,
+    # set on the leg when it was dialled: dialplan/freeswitch.py DIAL_STRING; presence_id before it) and
+    # its first profile still name its own user
     own = v.get("dialed_user", "")
     if redialled:
-        own = v.get("presence_id", "").partition("@")[0] or str(dialled.get("destination_number") or "")
+        own = (v.get("presence_data", "").partition("@")[0] or v.get("presence_id", "").partition("@")[0]
+               or str(dialled.get("destination_number") or ""))
     answered = _epoch(v.get("answer_epoch"))
     first_of_bridge = bool(partner) and isinstance((profiles[0] if profiles else {}).get("originatee"), Mapping)
     other = partner if first_of_bridge else v.get("dialed_user", "") if redialled else ""

@@ -151,6 +151,18 @@ def _is_loopback(h: Mapping[str, str]) -> bool:
     return h.get("Channel-Name", "").startswith("loopback/")
 
 
+def _presence(row: Mapping[str, str]) -> tuple[str, str, str]:
+    """(endpoint, number, domain) of a `show channels` row. The generated directory gives a phone's legs
+    presence_id <extension number>@<tenant domain> (what phones watch) and presence_data
+    <directory user>@<tenant domain> (the endpoint); without presence_data (a channel from an older
+    directory, or FreeSWITCH's default of the From user) presence_id names both."""
+    number, _at, domain = row.get("presence_id", "").partition("@")
+    endpoint, _at, data_domain = row.get("presence_data", "").partition("@")
+    if not endpoint or not data_domain:
+        return number, number, domain
+    return endpoint, number or endpoint, data_domain
+
+
 def _sip_uri(user: str, host: str) -> str:
     return f"sip:{user}@{host}" if user and host else ""
 
@@ -366,16 +378,14 @@ class EventTranslator:
             if call_id != uuid or r.get("name", "").startswith("loopback/"):
                 continue
             started = from_epoch(r.get("created_epoch")) or now or utcnow()
-            # presence_id is <directory user>@<its domain> on a phone's leg (FreeSWITCH sets it when the
-            # phone authenticates; user/ sets it on a leg it dials): the tenant's endpoint and domain
-            presence_user, _at, presence_domain = r.get("presence_id", "").partition("@")
+            endpoint, number, domain = _presence(r)
             call = _Call(call_id=call_id, started_at=started, source_number=r.get("cid_num", ""),
                          caller_name=r.get("cid_name", ""), destination_number=r.get("dest", ""),
-                         source_ip=r.get("ip_addr", ""), legs={uuid}, source_endpoint=presence_user,
-                         context=r.get("context", "")[:80], domain=presence_domain[:255])
+                         source_ip=r.get("ip_addr", ""), legs={uuid}, source_endpoint=endpoint,
+                         context=r.get("context", "")[:80], domain=domain[:255])
             if r.get("direction") == "outbound":
                 # an originated first leg (click to call): its user is the caller
-                user = r.get("presence_id", "").split("@")[0] or r.get("dest", "")
+                user = number or r.get("dest", "")
                 call.source_number, call.caller_name = user, ""
                 call.destination_number = "" if r.get("dest") == user else r.get("dest", "")
             calls[call_id] = call
@@ -387,13 +397,13 @@ class EventTranslator:
             if owner is None or legs[uuid] == uuid or r.get("name", "").startswith("loopback/"):
                 continue
             owner.legs.add(uuid)
-            presence_user, _at, presence_domain = r.get("presence_id", "").partition("@")
-            user = presence_user or r.get("dest", "")
+            endpoint, number, domain = _presence(r)
+            user = number or r.get("dest", "")
             if user:
                 owner.destination_number = user
-            if presence_user:
-                owner.destination_endpoint = presence_user
-                owner.domain = owner.domain or presence_domain[:255]
+            if endpoint:
+                owner.destination_endpoint = endpoint
+                owner.domain = owner.domain or domain[:255]
             owner.destination_ip = r.get("ip_addr", "") or owner.destination_ip
             if r.get("callstate") == "ACTIVE" and owner.answered_at is None:
                 owner.answered_at = from_epoch(r.get("created_epoch")) or owner.started_at

@@ -218,8 +218,12 @@ class EslApi:
             "application_data": self._fs_app_data(ch), "dialplan": "XML",
             "context": "default", "read_codec": "PCMA", "read_rate": "8000", "read_bit_rate": "64000",
             "write_codec": "PCMA", "write_rate": "8000", "write_bit_rate": "64000", "secure": "",
-            "hostname": self.hostname, "presence_id": f"{ch.endpoint}@{self.domain}" if ep else "",
-            "presence_data": "", "accountcode": ch.account_code, "callstate": callstate,
+            # the generated directory's presence: the extension number (what phones watch) in presence_id,
+            # the directory user in presence_data (dialplan/freeswitch.py DIAL_STRING)
+            "hostname": self.hostname,
+            "presence_id": f"{ep.dial_number}@{ep.domain or self.domain}" if ep else "",
+            "presence_data": f"{ep.ext}@{ep.domain or self.domain}" if ep else "",
+            "accountcode": ch.account_code, "callstate": callstate,
             "callee_name": ch.connected_name, "callee_num": ch.connected_num, "callee_direction": "SEND"
             if ch.connected_num else "", "call_uuid": call_uuid, "sent_callee_name": ch.connected_name,
             "sent_callee_num": ch.connected_num, "initial_cid_name": ch.caller_name,

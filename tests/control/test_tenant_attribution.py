@@ -241,20 +241,34 @@ def test_freeswitch_live_calls_and_records_of_two_tenants_201(engine, db, world)
         feed(fs_event("CHANNEL_ANSWER/outbound", **dialled_leg(company, domain, slug, b, a)))
     projector.flush()
     assert live_tenants(db) == {"a-acme": acme.tenant.id, "a-globex": globex.tenant.id}
-    # the same from the snapshot the daemon takes after a reconnect (show channels as json)
-    rows = []
-    for company, domain, slug in ((acme, "acme.test", "acme"), (globex, "globex.test", "globex")):
-        a, b = f"a-{slug}", f"b-{slug}"
-        caller, callee = company.endpoints["201"], company.endpoints["202"]
-        rows += [{"uuid": a, "call_uuid": a, "direction": "inbound", "created_epoch": str(NOW),
-                  "name": f"sofia/internal/{caller}@{domain}", "cid_num": "201", "dest": "202",
-                  "presence_id": f"{caller}@{domain}", "context": f"cpbx-{slug}", "callstate": "ACTIVE"},
-                 {"uuid": b, "call_uuid": a, "direction": "outbound", "created_epoch": str(NOW + 2),
-                  "name": f"sofia/internal/{callee}@10.0.0.9", "cid_num": "201", "dest": callee,
-                  "presence_id": f"{callee}@{domain}", "context": f"cpbx-{slug}", "callstate": "ACTIVE"}]
-    projector.reconcile_calls(EventTranslator(domain="pbx.example").load_channels(rows))
-    projector.flush()
-    assert live_tenants(db) == {"a-acme": acme.tenant.id, "a-globex": globex.tenant.id}
+    # the same from the snapshot the daemon takes after a reconnect (show channels as json). The
+    # generated directory gives a phone's legs presence by extension number (what BLF lamps watch) and
+    # the directory user in presence_data: Globex's legs are 201@globex.test / 202@globex.test, numbers
+    # that are also Acme's endpoint names, so reading presence_id as the endpoint would show Globex's
+    # call to Acme. Channels of an older directory have only presence_id, the directory user.
+    for by_number in (True, False):
+        rows = []
+        for company, domain, slug in ((acme, "acme.test", "acme"), (globex, "globex.test", "globex")):
+            a, b = f"a-{slug}", f"b-{slug}"
+            caller, callee = company.endpoints["201"], company.endpoints["202"]
+            presence = ({"presence_id": f"201@{domain}", "presence_data": f"{caller}@{domain}"},
+                        {"presence_id": f"202@{domain}", "presence_data": f"{callee}@{domain}"}) if by_number else (
+                        {"presence_id": f"{caller}@{domain}"}, {"presence_id": f"{callee}@{domain}"})
+            rows += [{"uuid": a, "call_uuid": a, "direction": "inbound", "created_epoch": str(NOW),
+                      "name": f"sofia/internal/{caller}@{domain}", "cid_num": "201", "dest": "202",
+                      "context": "", "callstate": "ACTIVE", **presence[0]},
+                     {"uuid": b, "call_uuid": a, "direction": "outbound", "created_epoch": str(NOW + 2),
+                      "name": f"sofia/internal/{callee}@10.0.0.9", "cid_num": "201", "dest": callee,
+                      "context": "", "callstate": "ACTIVE", **presence[1]}]
+        # no context on the rows: the endpoints must name the tenant before the domain does
+        calls = EventTranslator(domain="pbx.example").load_channels(rows)
+        assert {c.call_id: (c.source_endpoint, c.destination_endpoint, c.destination_number) for c in calls} == {
+            f"a-{slug}": (company.endpoints["201"], company.endpoints["202"],
+                          "202" if by_number else company.endpoints["202"])
+            for company, slug in ((acme, "acme"), (globex, "globex"))}, by_number
+        projector.reconcile_calls(calls)
+        projector.flush()
+        assert live_tenants(db) == {"a-acme": acme.tenant.id, "a-globex": globex.tenant.id}, by_number
 
     for company, domain, slug in ((acme, "acme.test", "acme"), (globex, "globex.test", "globex")):
         a, b = f"a-{slug}", f"b-{slug}"
