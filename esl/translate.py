@@ -100,15 +100,17 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def record_from_variables(variables: Mapping[str, str], profile: Mapping[str, object]) -> CallRecordReport | None:
+def record_from_variables(variables: Mapping[str, str], profile: Mapping[str, object], *,
+                          encoded: bool = False) -> CallRecordReport | None:
     """The call record json_cdr would give for this leg (its newest profile, as the event carries it);
     None for the legs json_cdr does not report.
 
-    json_cdr URL-decodes what mod_json_cdr posts; event values are already decoded, so they are quoted
-    again here and the very same function decides every field.
+    json_cdr URL-decodes what mod_json_cdr posts; decoded values are quoted again here (``encoded``:
+    they are still URL-encoded, as a plain event carries them) and the very same function decides
+    every field.
     """
     doc = {
-        "variables": {k: quote(v, safe="") for k, v in variables.items()},
+        "variables": dict(variables) if encoded else {k: quote(v, safe="") for k, v in variables.items()},
         "callflow": [{"caller_profile": dict(profile)}],
     }
     try:
@@ -357,7 +359,7 @@ class EventTranslator:
                 "caller_id_number": h.get("Other-Leg-Caller-ID-Number", ""),
                 "destination_number": h.get("Other-Leg-Destination-Number", ""),
             }]}
-        record = record_from_variables(ev.variables(), profile)
+        record = record_from_variables(ev.encoded_variables(), profile, encoded=True)
         if record is not None:
             out.append(CallRecorded(at, record))
         return out
