@@ -122,6 +122,7 @@ class NodeRunner:
     flush_interval: float = 0.1
     retry_interval: float = 5.0
     connected_since: dt.datetime | None = None
+    disconnected_since: dt.datetime | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     resyncs: int = 0
     keys_moved: bool = False  # keymigration ran on this node since the daemon started
@@ -135,6 +136,7 @@ class NodeRunner:
             self._tasks.append(asyncio.ensure_future(self.resync()))
         elif isinstance(event, Disconnected):
             self.connected_since = None
+            self.disconnected_since = event.at
             self.resynced.clear()
 
     async def start(self) -> None:
@@ -332,13 +334,18 @@ class NodeRunner:
                     log.exception("node %s: retry of pending changes failed", self.name)
 
     async def _write_health(self, connected: bool) -> None:
-        since = self.connected_since or utcnow()
+        # "since" is the start of the current state, from the port's own Connected/Disconnected events:
+        # a drop and a reconnect between two writes (the PBX back within the retry interval) start a new
+        # connection, which a mere change of the stored flag would not show (`control --status`)
+        at = self.connected_since if connected else self.disconnected_since
         last_event_at = self.projector.stats.last_event_at
 
         def write(db: Session) -> None:
             row = db.get(NodeHealth, self.node_id) or NodeHealth(node_id=self.node_id)
-            if connected and not row.connected:
-                row.since = since
+            if at is not None:
+                row.since = at
+            elif row.since is None or bool(row.connected) != connected:
+                row.since = utcnow()  # never connected since the daemon started, or stopping
             row.connected = connected
             row.last_event_at = last_event_at
             db.merge(row)

@@ -108,6 +108,40 @@ def test_reconnect_reasserts_queue_membership(engine, db, world):
     asyncio.run(scenario())
 
 
+def test_status_since_is_the_current_connections_start(engine, db, world):
+    """`control --status` says since when a node is connected or not: a PBX that dropped and came back
+    between two health writes is a new connection (it used to keep the first one's time), and a stopped
+    daemon's node is "disconnected since" the drop (it used to keep the connected time)."""
+    node, _tenant = make_node(db, world)
+    fake = FakePbx()
+
+    def health():
+        db.expire_all()
+        row = db.get(NodeHealth, node.id)
+        return (row.connected, row.since) if row is not None else None
+
+    async def scenario():
+        d = daemon_for(engine, fake)
+        await d.start()
+        runner = d.nodes[node.id]
+        await wait_for(lambda: runner.resyncs >= 1 and health() is not None and health()[0])
+        first = health()[1]
+        assert first == runner.connected_since
+        fake.go_down()
+        fake.come_back()
+        await wait_for(lambda: runner.resyncs >= 2)
+        await wait_for(lambda: health()[1] != first)
+        connected, second = health()
+        assert connected and second == runner.connected_since and second > first
+        fake.go_down()
+        dropped = runner.disconnected_since
+        await d.stop()
+        connected, since = health()
+        assert not connected and since == dropped and since > second
+
+    asyncio.run(scenario())
+
+
 def test_queue_logout_from_the_phone_survives_reconnect(engine, db, world):
     """*46 on the phone logs the agent out on the PBX: that becomes the user's wish, so a reconnect
     does not log them back in (the other agent, untouched, is logged back in)."""
