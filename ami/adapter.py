@@ -8,7 +8,7 @@ Choices (NodeAddress.extra keys in brackets):
   the one the call names (the daemon passes the tenant's ``cpbx-<slug>``, the context the generated
   configuration gives a tenant's phones); a call naming none uses [``context``] when set, otherwise the
   endpoint's own ``Context`` read once with PJSIPShowEndpoint; ``DEFAULT_CONTEXT`` only if Asterisk
-  does not say.
+  does not say. The user's phone shows the caller id given for this first leg (its connected line).
 * Voicemail: messages are read from the spool (NodeAddress.spool_path) in context
   [``voicemail_context``] (default ``default``); deleting and moving use the AMI actions
   VoicemailRemove / VoicemailMove (recording 14), so app_voicemail renumbers the folder itself, keeps its
@@ -554,8 +554,13 @@ class AsteriskAdapter(PbxPort):
         exten = validate.dial_number(number)
         headers: Headers = {"Action": "Originate", "Channel": f"PJSIP/{ep}", "Exten": exten, "Priority": "1",
                             "Timeout": "30000", "Async": "true"}
-        if caller_id:
-            headers["CallerID"] = validate.caller_id(caller_id)
+        # What the user's own phone shows for this first leg: the caller id given (the daemon gives the
+        # callee), else the number. It is the channel's connected line, which chan_pjsip writes in the
+        # INVITE's From (without one the phone shows "Anonymous"); Originate's CallerID would also become
+        # the channel's own caller id, which the callee would then see (Asterisk 22, tests/real).
+        name, num = validate.caller_id_parts(caller_id) if caller_id else ("", exten)
+        headers["Variable"] = [f"CONNECTEDLINE(num)={num}",
+                               *([f"CONNECTEDLINE(name)={validate.variable_value(name)}"] if name else [])]
         headers["Context"] = validate.context(context) if context else await self._context_of(ep)
         await self._action(headers)
 

@@ -126,6 +126,19 @@ def caller_id(value: str, field: str = "caller_id") -> str:
     return f'"{display}" <{number}>' if display else f"<{number}>"
 
 
+def caller_id_parts(value: str, field: str = "caller_id") -> tuple[str, str]:
+    """(name, number) of a caller id given as for `caller_id`; the name may be empty."""
+    m = _CALLER_ID.match(caller_id(value, field))
+    assert m is not None  # caller_id always answers '"name" <number>' or '<number>'
+    return m.group("qname") or "", m.group("num")
+
+
+def variable_value(value: str) -> str:
+    """A value for an Originate ``Variable`` header: Asterisk splits the header at commas and removes
+    quotes and backslashes (ast_app_separate_args), so those and the brackets it pairs go escaped."""
+    return re.sub(r'([\\",()\[\]])', r"\\\1", value)
+
+
 def message_body(value: str, field: str = "body") -> str:
     """An SMS text: sent Base64-encoded, so line breaks are carried safely; other control characters
     and over-long texts are refused."""

@@ -793,11 +793,12 @@ class ControlDaemon:
         return {"moved": moved}
 
     async def cmd_click_to_call(self, user_id: int, number: str) -> dict[str, Any]:
+        from .models import Extension
         from .pbxnames import PbxNames
 
         number = phone_number(number)
 
-        def endpoint_of(db: Session, user: User) -> tuple[str, str]:
+        def endpoint_of(db: Session, user: User) -> tuple[str, str, str]:
             ext = user.primary_extension
             if ext is None:
                 raise LookupError("the user has no extension")
@@ -808,11 +809,17 @@ class ControlDaemon:
             except SettingRefused as exc:
                 raise InvalidValue("number", exc.code) from None
             names = PbxNames.for_tenant(db, user.tenant)
+            # What the user's own phone shows while it rings first: whom it is about to call (the colleague's
+            # name for an extension of the company), as PBX portals do, never "Anonymous".
+            callee = db.scalar(select(Extension).where(Extension.tenant_id == user.tenant_id,
+                                                       Extension.number == number))
+            name = callee.user.display_name if callee is not None and callee.user is not None else ""
+            shown = f'"{name}" <{number}>' if name and not set(name) & set('"<>') else number
             # The user's phone in its tenant's namespace, and the number dialled in the tenant's context.
-            return names.endpoint(ext.sip_username), names.context
+            return names.endpoint(ext.sip_username), names.context, shown
 
-        runner, (endpoint, context) = await self._for_user(user_id, endpoint_of)
-        await runner.port.click_to_call(endpoint, number, context=context)
+        runner, (endpoint, context, shown) = await self._for_user(user_id, endpoint_of)
+        await runner.port.click_to_call(endpoint, number, caller_id=shown, context=context)
         return {"endpoint": endpoint, "number": number}
 
     # -- personal conference: the room always comes from the user, never from the request -----------

@@ -35,8 +35,9 @@ Choices (NodeAddress.extra keys in brackets):
   ``vm_boxcount`` gives only the new). mod_voicemail has only new and saved messages: moving to Old marks read
   (``vm_read ... read``), to INBOX unread; other folders are refused. Refresh = ``vm_read`` of a
   uuid that matches nothing, which makes mod_voicemail re-send the MWI (recording 14).
-* Click to call: ``bgapi originate {origination_caller_id_number=<cid or number>}user/<user>@<domain>
-  <number> XML <context>``: the endpoint ``<user>@<tenant domain>`` the daemon passes (a bare user is in
+* Click to call: ``bgapi originate {origination_caller_id_name='<cid name>',origination_caller_id_number=
+  <cid or number>,cpbx_click_to_call=<user>}user/<user>@<domain> <number> XML <context>`` (the caller id
+  is what the user's phone shows: the daemon gives the callee's): the endpoint ``<user>@<tenant domain>`` the daemon passes (a bare user is in
   the node's domain) and the tenant's context it passes (``cpbx-<slug>``); a call naming no context uses
   [``context``], else ``cpbx-<tenant>`` for [``tenant``], else ``default``. The job's result is awaited
   briefly ([``originate_wait``] seconds, default 1): an immediate failure (USER_NOT_REGISTERED...) is
@@ -683,13 +684,18 @@ class FreeSwitchAdapter(PbxPort):
         user, domain = self._directory_user(endpoint)
         exten = validate.dial_number(number)
         cid = validate.caller_id_number(caller_id) if caller_id else exten
+        name = validate.caller_id_name(caller_id) if caller_id else ""
         dialplan_context = validate.context(context) if context else self.context
         job = str(uuidlib.uuid4())
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[str] = loop.create_future()
         self._jobs[job] = fut
-        command = (f"bgapi originate {{origination_caller_id_number={cid}}}user/{user}@{domain} "
-                   f"{exten} XML {dialplan_context}")
+        # What the user's phone shows (the callee's name and number the daemon gives); cpbx_click_to_call
+        # names the leg's user for its call record (esl/json_cdr.py): FreeSWITCH gives the leg, once it
+        # enters the dialplan, the originate's callee profile ("Outbound Call" <user>) as its caller.
+        shown = f"origination_caller_id_name='{name}'," if name else ""
+        command = (f"bgapi originate {{{shown}origination_caller_id_number={cid},{json_cdr.CLICK_TO_CALL}={user}}}"
+                   f"user/{user}@{domain} {exten} XML {dialplan_context}")
         try:
             reply = await self._send(command, headers=[("Job-UUID", job)])
             if not reply.text.startswith("+OK"):

@@ -35,6 +35,9 @@ from urllib.parse import unquote
 from clusterpbx.control.port import CallRecordReport, CallStatus
 
 MAX_BODY = 1 << 20  # real bodies are 4-16 KB
+# The variable esl/adapter.py's click-to-call sets on the leg it originates to the user's phone: the
+# user's directory id (a phone cannot set channel variables).
+CLICK_TO_CALL = "cpbx_click_to_call"
 
 
 class InvalidCdr(ValueError):
@@ -145,6 +148,13 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
         return None
     profiles = _profiles(doc)
     newest = profiles[0] if profiles else {}
+    if v.get(CLICK_TO_CALL) and not v.get("originator"):
+        # A click-to-call's first leg: its user is the caller (a user of the directory, as if the phone had
+        # called), named as the directory names them; FreeSWITCH gave the leg, when it entered the
+        # dialplan, the originate's callee profile ("Outbound Call" <u201>) as its caller.
+        v["user_name"] = v[CLICK_TO_CALL]
+        newest = {**newest, "caller_id_name": v.get("effective_caller_id_name", ""),
+                  "caller_id_number": v.get("effective_caller_id_number") or v[CLICK_TO_CALL]}
     partner = rebridged_to(v, newest)
     if v.get("originator"):
         return _dialled_leg_report(v, profiles, partner)

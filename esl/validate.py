@@ -126,6 +126,18 @@ def caller_id_number(value: str, field: str = "caller_id") -> str:
     return validation.phone_number(m.group(1) if m else value, field)
 
 
+def caller_id_name(value: str, field: str = "caller_id") -> str:
+    """The name of a caller id given as 'Name <number>' or '"Name" <number>' ("" for a bare number), fit
+    for a ``{var='value'}`` of an originate: the command line is split at spaces outside quotes and the
+    brackets at commas, and ``${...}`` would be expanded, so quotes, commas, brackets, backslashes, ``$``
+    and ``|`` become spaces."""
+    if not isinstance(value, str) or validation.has_control_chars(value):
+        raise InvalidValue(field, "control_characters")
+    m = re.fullmatch(r'\s*(?:"([^"<>]*)"|([^"<>]*?))\s*<[^<>]*>\s*', value)
+    name = validation.display_name((m.group(1) if m.group(1) is not None else m.group(2)) if m else "", field)
+    return " ".join(re.sub(r"[\'\",{}\[\]<>\\$|^]", " ", name).split())
+
+
 def message_body(value: str, field: str = "body") -> str:
     """An SMS text for `chat`, escaped for FreeSWITCH's argument splitter (switch_separate_string then
     cleanup_separated_string): it travels on the one command line, so a line feed goes as the two

@@ -891,7 +891,9 @@ class EslApi:
     # ------------------------------------------------------------------ calls
 
     async def originate(self, arg: str, session: Session) -> str:
-        words = arg.split()
+        # switch_separate_string at spaces: paired single quotes keep a spaced value in one word
+        # ({origination_caller_id_name='Chloé Dubé'}user/...) and are removed
+        words = [w for w in separate_string(arg, " ", 64) if w]
         if len(words) < 2:
             return ORIGINATE_USAGE
         url, target_app = words[0], words[1]
@@ -927,6 +929,11 @@ class EslApi:
         cid = None
         if len(words) > 5:
             cid = f'"{words[4]}" <{words[5]}>'
+        # what the rung phone is shown (FreeSWITCH puts the originate's caller id in the INVITE's From); the
+        # channel's own caller id stays the user's (their directory entry)
+        shown = None
+        if variables.get("origination_caller_id_number"):
+            shown = (variables["origination_caller_id_number"], variables.get("origination_caller_id_name", ""))
         timeout = variables.get("originate_timeout")
         answer = ep.auto_answer
         if not answer and timeout and timeout.isdigit():
@@ -937,7 +944,7 @@ class EslApi:
         self.fs.originate_vars = variables
         try:
             res = self.model.originate(user, exten=exten, context=context, caller_id=cid, application=app,
-                                       data=data, answer=answer)
+                                       data=data, answer=answer, connected=shown)
         finally:
             self.fs.originating = False
             self.fs.originate_vars = {}

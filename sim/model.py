@@ -1650,8 +1650,10 @@ class PBXModel:
 
     def originate(self, target: str, exten: str | None = None, context: str = "internal",
                   caller_id: str | None = None, application: str | None = None, data: str | None = None,
-                  answer: bool | None = None) -> OriginateResult:
-        """Ring a local endpoint; once it answers, dial exten@context (an internal call) or run the app."""
+                  answer: bool | None = None, connected: tuple[str, str] | None = None) -> OriginateResult:
+        """Ring a local endpoint; once it answers, dial exten@context (an internal call) or run the app.
+        `connected` (number, name): what the rung phone is shown, the channel's own caller id unchanged
+        (Asterisk's CONNECTEDLINE variables, FreeSWITCH's origination_caller_id_*)."""
         ep = self.endpoints.get(target)
         if ep is None:
             return OriginateResult(False, 0, 66)
@@ -1665,6 +1667,8 @@ class PBXModel:
             num = num.rstrip(">") if num else caller_id
             self.set_caller_id(ch, num, name.strip().strip('"'))
             self.set_connected_line(ch, num, ch.caller_name)
+        if connected:
+            self.set_connected_line(ch, *connected)
         self.dial_begin(None, ch, target)
         self.set_state(ch, ChannelState.RINGING)
         self.dial_state(None, ch, "RINGING")

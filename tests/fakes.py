@@ -44,6 +44,7 @@ class FakePbx(PbxPort):
     notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
     originates: list[tuple[str, str]] = field(default_factory=list)
     originate_contexts: list[str] = field(default_factory=list)  # the dialplan context of each originate
+    originate_caller_ids: list[str] = field(default_factory=list)  # what the user's phone shows, per originate
     handlers: list[EventHandler] = field(default_factory=list)
     record_log: list[CallRecordReport] = field(default_factory=list)
     mailboxes: dict[str, list[VoicemailMessage]] = field(default_factory=dict)
@@ -202,6 +203,7 @@ class FakePbx(PbxPort):
         self._check()
         self.originates.append((endpoint, number))
         self.originate_contexts.append(context)
+        self.originate_caller_ids.append(caller_id)
 
     async def send_message(self, from_endpoint: str, to_number: str, body: str, trunk: str = "") -> None:
         self._check()
