@@ -428,7 +428,16 @@ class AsteriskAdapter(PbxPort):
                 validate.header_value(value, key)
         for family, key, value in entries:
             if value is None:
-                await self._action({"Action": "DBDel", "Family": family, "Key": key},
+                # DBDel of an absent key (most of them: features that are off) makes Asterisk log a
+                # warning each time (main/db.c ast_db_del2); DBDelTree of the key removes it (and nothing
+                # else: no key of ours has children) without one. Its match is SQL LIKE, so a key holding
+                # LIKE's wildcards is looked up (DBGet logs nothing) and deleted only when present.
+                action = "DBDelTree"
+                if "%" in key or "_" in key:
+                    if await self._db_get(family, key) is None:
+                        continue
+                    action = "DBDel"
+                await self._action({"Action": action, "Family": family, "Key": key},
                                    ok=("Database entry could not be deleted", "Database entry not found"))
             else:
                 await self._action({"Action": "DBPut", "Family": family, "Key": key, "Val": value})

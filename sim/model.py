@@ -113,6 +113,7 @@ Key-value store (AstDB "family/key", FreeSWITCH db "realm/key")::
     m.db_put(family, key, value); m.db_get(family, key) -> str | None
     m.db_del(family, key) -> bool; m.db_deltree(family, key=None) -> int
     m.db_tree(family=None, key=None) -> list[(family, key, value)]
+    m.warnings   # the PBX log's WARNING lines clients caused (AMI DBDel of an absent key)
 
 SIP side effects (recorded in ``m.notifies`` / ``m.messages`` for tests)::
 
@@ -936,6 +937,9 @@ class PBXModel:
         self.conferences: dict[str, Conference] = {}
         self.mailboxes: dict[str, Mailbox] = {}
         self.db: dict[str, str] = {}                    # "family/key" -> value
+        # WARNING lines the real PBX writes to its log for what clients did (AMI DBDel of an absent key:
+        # Asterisk's "AstDB key /F/K does not exist", main/db.c ast_db_del2)
+        self.warnings: list[str] = []
         self.notifies: list[SipNotify] = []
         self.messages: list[SipMessage] = []
         # Bounded, so that a long benchmark stream does not grow memory without end.

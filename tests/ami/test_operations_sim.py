@@ -162,6 +162,20 @@ def test_features_roundtrip_through_astdb(adapter: Pair, sim: SimPBX) -> None:
     assert b.call(b.adapter.read_features, "101") == ExtensionFeatures()
 
 
+def test_pushing_features_that_are_off_makes_asterisk_log_nothing(adapter: Pair, sim: SimPBX) -> None:
+    """Every push deletes the keys of features that are off. DBDel of an absent key makes Asterisk log
+    "AstDB key ... does not exist" (about ten per user at every resync, issue 19 item 9); DBDelTree of
+    the key removes it the same way and logs nothing when it is absent."""
+    b, _events = adapter
+    b.call(b.adapter.write_features, "acme-202", ExtensionFeatures(dnd=True, forward_always="0612345678"))
+    b.call(b.adapter.write_features, "acme-202", ExtensionFeatures())
+    b.call(b.adapter.write_features, "acme-202", ExtensionFeatures())
+    db = astdb(sim)
+    assert ("DND", "acme-202") not in db and ("CF", "acme-202") not in db
+    assert db[("AMPUSER", "acme-202/followme/ddial")] == "EXTENSION"
+    assert sim.model.warnings == []
+
+
 def test_features_with_tenant_prefix_leave_conference_keys_alone(adapter: Pair, sim: SimPBX) -> None:
     b, _events = adapter
     sim.call_soon(sim.model.db_put, "CLUSTERPBX", "acme-201/conf/enabled", "YES")

@@ -50,6 +50,7 @@ class AstDbActions:
             self.error(s, req, "No key specified.")
             return
         if not self.model.db_del(fam, key):
+            self.model.warnings.append(f"AstDB key /{fam}/{key} does not exist")  # Asterisk logs it too
             self.error(s, req, "Database entry could not be deleted")
             return
         self.ok(s, req, "Key deleted successfully")
