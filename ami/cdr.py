@@ -35,9 +35,37 @@ _CHANNEL = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^/@;<>]+)")
 # may hold dashes: a second tenant's 201 is the endpoint 201-t2, control/admin/users.py).
 _SEQUENCED = re.compile(r"^(?:PJSIP|SIP)/(?P<endpoint>[^/@;<>]+)-[0-9a-fA-F]+(?:$|[;<])")
 
-# The leg Asterisk logs for leaving a message repeats the unanswered Dial leg of the same call;
-# users see one call ("no answer"), so that leg is not reported.
-_SKIPPED_APPS = {"voicemail"}
+# The record of leaving a message (VoiceMail, answered) after a Dial record of the same channel repeats
+# that unanswered call: users see one call ("no answer", "busy"), so it is not reported. When it is the
+# channel's first record, no phone rang (do not disturb, call waiting off and a phone in use, out of
+# office): it is the call's only record, busy with the busy greeting (option b), else no answer.
+_VOICEMAIL = "voicemail"
+# The leg side of a forward or follow-me (dialplan/asterisk.py rings them through Local/<n>@cpbx-<slug>-leg):
+# its Dial of the target is the target's own record; its other records (the leg's own end after that
+# Dial: Hangup, Busy) repeat it. A Dial that could not ring the target at all (FAILED: the phone is
+# offline) is nobody's record: the target never rang.
+_LOCAL_LEG = re.compile(r"^Local/[^;]+;2$")
+_LOCAL_CALLER_SIDE = re.compile(r"^Local/[^;]+;1$")
+
+
+class ChannelRecords:
+    """The channels (uniqueids) whose records were already read, so a VoiceMail record can tell whether
+    it is its channel's first. Asterisk dispatches all the records of a channel together when it hangs
+    up (main/cdr.c), in order, so the live events and Master.csv each see a channel's records one after
+    the other; a bounded memory is enough."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: dict[str, None] = {}
+        self._size = size
+
+    def first(self, uniqueid: str) -> bool:
+        """True the first time a channel's record is read."""
+        if uniqueid in self._seen:
+            return False
+        self._seen[uniqueid] = None
+        while len(self._seen) > self._size:
+            del self._seen[next(iter(self._seen))]
+        return True
 
 
 def endpoint_of(channel: str) -> str:
@@ -111,9 +139,29 @@ def record_id(uniqueid: str, dstchannel: str, lastapp: str, start: dt.datetime) 
     return f"{uniqueid}|{dstchannel}|{lastapp}|{start:%Y-%m-%d %H:%M:%S}"
 
 
-def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport | None:
-    """`f` uses the CSV column names (lower case); the AMI event maps to them in `fields_from_event`."""
-    if (f.get("lastapp") or "").lower() in _SKIPPED_APPS:
+def _status(f: Mapping[str, str], lastapp: str) -> CallStatus:
+    status = _STATUS.get((f.get("disposition") or "").upper(), CallStatus.FAILED)
+    if lastapp == _VOICEMAIL:
+        options = (f.get("lastdata") or "").partition(",")[2]
+        return CallStatus.BUSY if "b" in options else CallStatus.NO_ANSWER
+    if status is CallStatus.FAILED and _LOCAL_CALLER_SIDE.match(f.get("dstchannel") or ""):
+        # A forward or follow-me whose targets could not be rung (offline, refused): the caller's call was
+        # not answered, and went on to the callee's voicemail or ended there.
+        return CallStatus.NO_ANSWER
+    return status
+
+
+def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo,
+                       channels: ChannelRecords | None = None) -> CallRecordReport | None:
+    """`f` uses the CSV column names (lower case); the AMI event maps to them in `fields_from_event`.
+    `channels` remembers the channels read before (one per source of records); without it a VoiceMail
+    record is taken as following a Dial record (not reported)."""
+    lastapp = (f.get("lastapp") or "").lower()
+    first = channels.first(f.get("uniqueid") or "") if channels is not None else False
+    if lastapp == _VOICEMAIL and not first:
+        return None
+    if _LOCAL_LEG.match(f.get("channel") or "") and (
+            lastapp != "dial" or (f.get("disposition") or "").upper() in ("FAILED", "CONGESTION")):
         return None
     start = _time(f.get("start", ""), tz)
     if start is None or not f.get("uniqueid"):
@@ -128,20 +176,22 @@ def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport 
     src = (f.get("src") or "").strip()
     if _NUMBER.fullmatch(src):
         number = src
+    status = _status(f, lastapp)
+    answered = status is CallStatus.ANSWERED
     return CallRecordReport(
         pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), start),
         call_id=f["uniqueid"],
         started_at=start,
-        answered_at=_time(f.get("answer", ""), tz),
+        answered_at=_time(f.get("answer", ""), tz) if answered else None,
         ended_at=_time(f.get("end", ""), tz),
         duration_seconds=_int(f.get("duration", "0")),
-        billable_seconds=_int(f.get("billsec", "0")),
+        billable_seconds=_int(f.get("billsec", "0")) if answered else 0,
         caller_name=name,
         caller_number=number,
         dialed_number=f.get("dst", ""),
         source_endpoint=endpoint_of(f.get("channel", "")),
         destination_endpoint=endpoint_of(f.get("dstchannel", "")),
-        status=_STATUS.get((f.get("disposition") or "").upper(), CallStatus.FAILED),
+        status=status,
         recording_path=_recording(f.get("userfield", "")),
         # the context the call was dialled in (cpbx-<slug>-ext...): the tenant of dialed_number
         context=(f.get("dcontext") or "").strip()[:80],
@@ -170,8 +220,12 @@ def fields_from_event(event: Mapping[str, str]) -> dict[str, str]:
     return {col: str(lower.get(header.lower(), "") or "") for col, header in _EVENT_TO_CSV.items()}
 
 
-def report_from_event(event: Mapping[str, str], tz: dt.tzinfo) -> CallRecordReport | None:
-    return report_from_fields(fields_from_event(event), tz)
+def report_from_event(event: Mapping[str, str], tz: dt.tzinfo,
+                      channels: ChannelRecords | None = None) -> CallRecordReport | None:
+    return report_from_fields(fields_from_event(event), tz, channels)
+
+
+LOOK_BACK = 64 << 10  # bytes of Master.csv read again before the position, for their channels
 
 
 def read_csv_since(path: str, position: int, tz: dt.tzinfo,
@@ -185,17 +239,27 @@ def read_csv_since(path: str, position: int, tz: dt.tzinfo,
     if size < position:
         position = 0
     with open(path, "rb") as fh:
-        fh.seek(position)
+        back = max(0, position - LOOK_BACK)
+        fh.seek(back)
+        before = fh.read(position - back)
         chunk = fh.read(max_bytes)
     end = chunk.rfind(b"\n")
     if end < 0:
         return [], position
     complete = chunk[: end + 1]
     reports = []
+    channels = ChannelRecords()
+    # The channels of the records just before the position were read last time: a VoiceMail record of
+    # theirs after the position follows their Dial record (a read between two lines of one hangup).
+    if back > 0:
+        before = before[before.find(b"\n") + 1:]
+    for row in csv.reader(io.StringIO(before.decode("utf-8", "replace"))):
+        if len(row) >= 17:
+            channels.first(row[CSV_COLUMNS.index("uniqueid")])
     for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"))):
         if len(row) < 17:
             continue
-        report = report_from_fields(dict(zip(CSV_COLUMNS, row, strict=False)), tz)
+        report = report_from_fields(dict(zip(CSV_COLUMNS, row, strict=False)), tz, channels)
         if report is not None:
             reports.append(report)
     return reports, position + len(complete)

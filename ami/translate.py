@@ -178,6 +178,7 @@ class EventTranslator:
         self._channels: dict[str, _Channel] = {}
         self._calls: dict[str, _Call] = {}
         self._bridges: dict[str, set[str]] = {}
+        self._cdr_channels = cdr.ChannelRecords()  # whose call records were read (a VoiceMail record's first?)
 
     # ---------------------------------------------------------------- contacts
 
@@ -476,7 +477,7 @@ class EventTranslator:
 
     def _on_cdr(self, e: dict[str, str], at: dt.datetime) -> list[PbxEvent]:
         try:
-            report = cdr.report_from_event(e, self.tz)
+            report = cdr.report_from_event(e, self.tz, self._cdr_channels)
         except ValueError:  # an unparsable time: skip this record rather than the session
             return []
         return [CallRecorded(at, report)] if report is not None else []
