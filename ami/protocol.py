@@ -71,8 +71,6 @@ def parse_message(part: str) -> Message | None:
         if not sep:
             continue
         value = value.strip()
-        if key.lower() == "result":  # panoramisk's only quoted key
-            value = unquote(value).strip()
         if key in headers:
             old = headers[key]
             headers[key] = [*old, value] if isinstance(old, list) else [old, value]
@@ -81,6 +79,11 @@ def parse_message(part: str) -> Message | None:
     if "Event" not in headers and "Response" not in headers:
         return None
     store = {key.lower(): (key, value) for key, value in headers.items()}
+    quoted = store.get("result")  # panoramisk's only URL-quoted header (an AGI result)
+    if quoted is not None:
+        key, value = quoted
+        store["result"] = (key, [unquote(v).strip() for v in value] if isinstance(value, list)
+                           else unquote(value).strip())
     store["content"] = ("content", content.strip())
     message: Message = Message.__new__(Message)
     message._store = store
