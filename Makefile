@@ -9,14 +9,14 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) setup.cfg setup.py pyproject.toml
+# The install (setup.py's build step) is the one place that compiles the catalogs: a changed .po
+# installs again.
+$(STAMP): $(PY) setup.cfg setup.py pyproject.toml $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
-	@# setup.py compiles the catalogs at install; recompile in case a .po changed since
-	$(VENV)/bin/pybabel -q compile -d web/translations
 
 run: install
 	$(VENV)/bin/clusterpbx run

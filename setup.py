@@ -1,53 +1,24 @@
-"""Build glue that setup.cfg cannot express: package discovery under the
-`clusterpbx` import name, and compiling the portal's translations at install."""
+"""The one step setup.cfg cannot declare: compiling the portal's translations
+(web/translations/*/LC_MESSAGES/messages.po -> .mo) when the package is built or installed, editable or
+not. The packages themselves are declared in setup.cfg."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-# Top-level folder -> import name; must match package_dir in setup.cfg.
-ROOTS = {
-    "cli": "clusterpbx",
-    "control": "clusterpbx.control",
-    "ami": "clusterpbx.ami",
-    "esl": "clusterpbx.esl",
-    "web": "clusterpbx.web",
-    "dialplan": "clusterpbx.dialplan",
-    "provisioning": "clusterpbx.provisioning",
-    "sim": "clusterpbx.sim",
-    "migrations": "clusterpbx.migrations",
-}
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def find_packages() -> list[str]:
-    found = []
-    for folder, name in ROOTS.items():
-        base = os.path.join(HERE, folder)
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]
-            if "__init__.py" not in filenames:
-                continue
-            rel = os.path.relpath(dirpath, base)
-            found.append(name if rel == "." else name + "." + rel.replace(os.sep, "."))
-    return sorted(found)
+TRANSLATIONS = Path(__file__).resolve().parent / "web" / "translations"
 
 
 def compile_catalogs() -> None:
-    """Compile web/translations/*/LC_MESSAGES/messages.po into .mo files."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    tdir = os.path.join(HERE, "web", "translations")
-    for lang in sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []:
-        po = os.path.join(tdir, lang, "LC_MESSAGES", "messages.po")
-        if not os.path.exists(po):
-            continue
-        with open(po, "rb") as f:
-            catalog = read_po(f, locale=lang)
-        with open(po[:-3] + ".mo", "wb") as f:
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as f:
             write_mo(f, catalog)
 
 
@@ -57,4 +28,4 @@ class BuildPy(build_py):
         super().run()
 
 
-setup(packages=find_packages(), cmdclass={"build_py": BuildPy})
+setup(cmdclass={"build_py": BuildPy})
