@@ -1,12 +1,12 @@
-"""Creating tenants, PBX nodes and users from the command line, the seed and the test fixtures: thin
-wrappers over the administration services (control/admin/), which hold the validation, the role
-limits and the audit log; here errors become `AccountError` with an English message."""
+"""Creating tenants, PBX nodes and users for the demo seed (control/demo.py), the portal's sign-up
+(control/identity.py), the test fixtures and the benchmarks: thin wrappers over the administration
+services (control/admin/), which hold the validation, the role limits and the audit log; here errors
+become `AccountError` with an English message."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from .models import PbxNode, Tenant, User
@@ -15,13 +15,6 @@ from .passwords import hash_password
 
 class AccountError(ValueError):
     pass
-
-
-def normalise_email(value: str) -> str:
-    try:
-        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(f"invalid e-mail address: {exc}") from None
 
 
 def _account_error(exc: Exception) -> AccountError:

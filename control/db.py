@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -114,19 +113,6 @@ def base_engine(sessions: sessionmaker[Session]) -> Engine:
     return engine
 
 
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def is_busy(exc: BaseException) -> bool:
     """Whether a database error means "locked or busy right now, try again" rather than a bug."""
     if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection free in time
@@ -168,8 +154,14 @@ class AsyncDb:
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run fn in one short write transaction (committed when fn returns, rolled back if it raises)."""
         def run() -> T:
-            with session_scope(self.writers) as db:
-                return fn(db)
+            with self.writers() as db:
+                try:
+                    result = fn(db)
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
+                return result
 
         return await asyncio.get_running_loop().run_in_executor(self.writer, run)
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from . import urlpolicy, validation
-from .accounts import AccountError, NewUser, create_user, normalise_email
+from .accounts import AccountError, NewUser, create_user
 from .images import clean_profile_image
 from .models import Tenant, User
 from .passwords import PasswordPolicy, hash_password
@@ -114,7 +114,10 @@ def sign_up(db: Session, email: str, first_name: str, last_name: str, password: 
     """Register (or refresh a still unconfirmed registration). Raises AccountError for a malformed
     address or name and PolicyViolation for a password the tenant's policy refuses. Flushes, the caller
     commits."""
-    email = normalise_email(email)
+    try:
+        email = validation.normalise_email(email)
+    except validation.InvalidValue:
+        raise AccountError("invalid e-mail address") from None
     existing = find_user_by_email(db, email)
     tenant = existing.tenant if existing is not None else signup_tenant(db, email)
     # An unknown domain is judged by the default policy so that the answer does not say which domains exist.

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 
 class InvalidValue(ValueError):
     """A value failed validation; `code` names the rule for a translated message."""
@@ -27,6 +29,14 @@ _SIP_USER = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _MAC = re.compile(r"[0-9a-f]{12}")
 # The same rule as dialplan/sanitize.py's trunk names: what the generated dialplans accept.
 _TRUNK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+def normalise_email(value: str, field: str = "email") -> str:
+    """An e-mail address as stored and compared: syntax checked (no DNS lookup), normalised, lower case."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidValue(field, "email") from None
 
 
 def has_control_chars(value: str) -> bool:

@@ -96,14 +96,6 @@ def vendor_of(device: Device) -> Vendor | None:
     return VENDORS.get(device.vendor)
 
 
-def render_device_file(db: Session, device: Device, filename: str, public_url: str) -> Rendered | None:
-    vendor = vendor_of(device)
-    name = vendor.canonical(filename, device.mac, device.model) if vendor is not None else None
-    if vendor is None or name is None:
-        return None
-    return vendor.render(device_config(db, device, public_url), name)
-
-
 def render_all(db: Session, device: Device, public_url: str) -> dict[str, Rendered]:
     vendor = vendor_of(device)
     if vendor is None:

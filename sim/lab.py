@@ -5,7 +5,6 @@ configuration described in the fixtures README (users 1000-1019, support@default
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from clusterpbx.sim.model import PBXModel
@@ -44,15 +43,6 @@ FS_CONFERENCE_RANGE = range(3000, 3400)
 FS_DOMAIN = "127.0.0.1"
 FS_SIP_PORT = 5160
 ESL_PASSWORD = "ClueCon"  # noqa: S105 - FreeSWITCH's well-known default
-
-
-@dataclass
-class LabInfo:
-    """What a client needs to talk to the lab: credentials and the numbering plan."""
-
-    ami_user: str = AMI_USER
-    ami_secret: str = AMI_SECRET
-    esl_password: str = ESL_PASSWORD
 
 
 def asterisk_lab(model: PBXModel | None = None, spool_dir: Path | str | None = None, register: bool = True,

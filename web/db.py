@@ -9,9 +9,8 @@ before each one (control/commands.py BEFORE_CALL).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import abort, current_app, g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("clusterpbx.web")
@@ -22,13 +21,6 @@ def get_db() -> Session:
         g.db = current_app.extensions["clusterpbx.sessions"]()
     db: Session = g.db
     return db
-
-
-def get_or_404(model: type[Any], ident: Any) -> Any:
-    obj = get_db().get(model, ident)
-    if obj is None:
-        abort(404)
-    return obj
 
 
 def end_transaction() -> None:

@@ -132,7 +132,3 @@ class Devices(ModelResource):
         out = self.serialize(obj)
         out.pop("created_at", None)
         return out
-
-
-def format_mac(mac: str) -> str:
-    return ":".join(mac[i:i + 2] for i in range(0, len(mac), 2))

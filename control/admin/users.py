@@ -53,15 +53,6 @@ ACCOUNT_DISABLED = N_("This account is disabled.")
 _SIP_PASSWORD = re.compile(r"[A-Za-z0-9_.\-+=!@#%^*~]{12,128}")
 
 
-def normalise_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized.lower()
-    except EmailNotValidError:
-        raise Invalid({"email": INVALID_EMAIL}) from None
-
-
 def _random_pin(tenant: Tenant) -> str:
     length = min(max(6, tenant.vm_pin_min_length), tenant.vm_pin_max_length)
     return "".join(str(secrets.randbelow(10)) for _ in range(length))
@@ -108,9 +99,9 @@ class Users(ModelResource):
         errors: dict[str, str] = {}
         if "email" in values:
             try:
-                values["email"] = normalise_email(values["email"])
-            except Invalid as exc:
-                errors.update(exc.errors)
+                values["email"] = validation.normalise_email(values["email"])
+            except validation.InvalidValue:
+                errors["email"] = INVALID_EMAIL
         if "timezone" in values:
             if values["timezone"]:
                 import zoneinfo
@@ -315,14 +306,9 @@ def create_user_values(db: Session, actor: Actor, data: dict[str, Any], *, check
 
 
 # The password reset e-mail of the portal (web/identity/mailer.py) is composed with Flask templates;
-# the web app registers it here so that an administrator's "reset password" sends the very same mail.
+# the screen and the API pass it as `send` so that an administrator's "reset password" sends the very
+# same mail. Without it (command line), `_default_reset_mailer` sends the same link as plain text.
 ResetMailer = Callable[[User], None]
-_reset_mailer: ResetMailer | None = None
-
-
-def set_reset_mailer(mailer: ResetMailer | None) -> None:
-    global _reset_mailer
-    _reset_mailer = mailer
 
 
 def _default_reset_mailer(user: User) -> None:
@@ -360,7 +346,7 @@ def reset_password(db: Session, actor: Actor, user_id: int, *, send: ResetMailer
     users.may_change(db, actor, user)
     if not user.active:
         raise Invalid({"": ACCOUNT_DISABLED})
-    mailer = send or _reset_mailer or _default_reset_mailer
+    mailer = send or _default_reset_mailer
     mailer(user)
     audit.record(db, actor, "reset_password", "users", user.id, None, {"email": user.email}, user.tenant_id)
 

@@ -11,7 +11,6 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import Length
 
-from clusterpbx.control.accounts import AccountError, normalise_email
 from clusterpbx.control.identity import (
     LinkProblem,
     LinkPurpose,
@@ -21,6 +20,7 @@ from clusterpbx.control.identity import (
     reset_password,
 )
 from clusterpbx.control.passwords import PasswordPolicy
+from clusterpbx.control.validation import InvalidValue, normalise_email
 
 from ..db import get_db
 from ..limiter import limiter
@@ -51,7 +51,7 @@ def forgot() -> Any:
     if form.validate_on_submit():
         try:
             email = normalise_email(form.email.data or "")
-        except AccountError:
+        except InvalidValue:
             errors.append(_("Enter a valid e-mail address."))
         else:
             user = find_user_by_email(get_db(), email)

@@ -14,7 +14,7 @@ from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import Length
 
 from clusterpbx.control import validation
-from clusterpbx.control.accounts import AccountError, normalise_email
+from clusterpbx.control.accounts import AccountError
 from clusterpbx.control.identity import (
     LinkProblem,
     LinkPurpose,
@@ -25,6 +25,7 @@ from clusterpbx.control.identity import (
     make_link_token,
     sign_up,
 )
+from clusterpbx.control.validation import InvalidValue, normalise_email
 
 from ..db import get_db
 from ..limiter import limiter
@@ -57,7 +58,7 @@ def _form_errors(form: SignupForm) -> list[str]:
             errors.append(_("Your name may not contain control characters."))
     try:
         normalise_email(form.email.data or "")
-    except AccountError:
+    except InvalidValue:
         errors.append(_("Enter a valid e-mail address."))
     if (form.password.data or "") != (form.confirm_password.data or ""):
         errors.append(_("The password and its confirmation do not match."))

@@ -18,9 +18,8 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from clusterpbx.control.accounts import AccountError, normalise_email
 from clusterpbx.control.mail import Mail, MailError, send
-from clusterpbx.control.validation import has_control_chars
+from clusterpbx.control.validation import InvalidValue, has_control_chars, normalise_email
 from clusterpbx.control.webconf import (
     PROVIDER_LABELS,
     Meeting,
@@ -149,7 +148,7 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
     for item in (s for s in _SEPARATORS.split(raw) if s):
         try:
             address = normalise_email(item)
-        except AccountError:
+        except InvalidValue:
             errors.append(_("Not a valid e-mail address: %(address)s", address=item[:120]))
             continue
         if address not in addresses:
