@@ -3,24 +3,18 @@ password", "disable" and "enable". All are POST with a CSRF token and go through
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 
 from clusterpbx.control.admin import Invalid
+from clusterpbx.control.admin.nodes import test_node as test_node_service
+from clusterpbx.control.admin.users import reset_password as reset_password_service
 from clusterpbx.control.mail import MailError
 
 from ..db import get_db
 from . import ActionForm, actor, bp, call, get_resource, title_of
-
-
-def _service(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(f"clusterpbx.control.admin.{module}"), name)
-    except (ImportError, AttributeError):
-        abort(404)
 
 
 def _checked() -> None:
@@ -33,11 +27,10 @@ def test_node(object_id: int) -> Any:
     _checked()
     from clusterpbx.control.commands import ControlClient
 
-    test = _service("nodes", "test_node")
     client = ControlClient.from_settings(current_app.config["CLUSTERPBX"])
     db = get_db()
     try:
-        result = call(test, db, actor(), object_id, client)
+        result = call(test_node_service, db, actor(), object_id, client)
     except Invalid as exc:
         db.rollback()
         flash(_("Connection test failed.") + " " + " ".join(_(m) for m in exc.errors.values()), "error")
@@ -67,13 +60,12 @@ def _outcome(result: Any) -> tuple[bool, str]:
 @bp.route("/users/<int:object_id>/reset-password", methods=["POST"])
 def reset_password(object_id: int) -> Any:
     _checked()
-    reset = _service("users", "reset_password")
     db = get_db()
     res = get_resource("users")
     user = call(res.get, db, actor(), object_id)
     title = title_of(res, user)
     try:
-        call(reset, db, actor(), object_id, send=_send_reset_mail)
+        call(reset_password_service, db, actor(), object_id, send=send_reset_mail)
     except Invalid as exc:
         db.rollback()
         for message in exc.errors.values():
@@ -88,7 +80,7 @@ def reset_password(object_id: int) -> Any:
     return redirect(url_for("admin.edit_view", name="users", object_id=object_id))
 
 
-def _send_reset_mail(user: Any) -> None:
+def send_reset_mail(user: Any) -> None:
     """The very mail of "Mot de passe oublié ?" (single-use link, the user's language), sent now so
     that the administrator learns whether it left."""
     from clusterpbx.control.identity import LinkPurpose, make_link_token

@@ -4,12 +4,11 @@ and after), filtered by object type, actor and dates; before/after shown as a fi
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, g, render_template, request
+from flask import flash, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,17 +34,6 @@ from . import (
 PER_PAGE = 50
 ACTIONS = {"create": _l("Creation"), "update": _l("Change"), "delete": _l("Deletion"),
            "reset_password": _l("Password reset"), "test_connection": _l("Connection test")}
-
-
-def search_function() -> Any:
-    for module in ("clusterpbx.control.admin.audit", "clusterpbx.control.audit"):
-        try:
-            fn = getattr(importlib.import_module(module), "search", None)
-        except ImportError:
-            continue
-        if fn is not None:
-            return fn
-    abort(404)
 
 
 def _date(name: str) -> dt.date | None:
@@ -179,7 +167,6 @@ def type_label(name: str) -> str:
 @bp.route("/audit/")
 def audit() -> Any:
     a = actor()
-    search = search_function()
     zone = current_user.user.timezone or current_user.user.tenant.timezone or "UTC"
     since_day, until_day = _date("since"), _date("until")
     object_type = request.args.get("type", "")[:64]
@@ -187,7 +174,7 @@ def audit() -> Any:
     actor_id = id_arg(actor_value)
     tenant_id = id_arg(request.args.get("tenant")) if a.is_operator else None
     page_no = id_arg(request.args.get("page")) or 1
-    page = call(search, get_db(), a, tenant_id=tenant_id, object_type=object_type or None, actor_id=actor_id,
+    page = call(audit_service.search, get_db(), a, tenant_id=tenant_id, object_type=object_type or None, actor_id=actor_id,
                 since=local_midnight_utc(since_day, zone) if since_day else None,
                 until=local_midnight_utc(until_day + dt.timedelta(days=1), zone) if until_day else None,
                 page=page_no, per_page=PER_PAGE)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -17,7 +16,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField
 
-from clusterpbx.control.admin import Invalid
+from clusterpbx.control.admin import Invalid, csvio
 
 from .. import id_arg
 from ..db import get_db
@@ -25,6 +24,9 @@ from . import actor, bp, call, get_resource, object_id, title_of
 
 KINDS = {"users": _l("Users"), "devices": _l("Phones")}
 MAX_CSV_BYTES = 2 * 1024 * 1024
+# kind -> (import, export)
+CSV_FUNCTIONS = {"users": (csvio.import_users, csvio.export_users),
+                 "devices": (csvio.import_devices, csvio.export_devices)}
 
 
 class UploadForm(FlaskForm):
@@ -39,11 +41,7 @@ class ConfirmForm(FlaskForm):
 def _functions(kind: str) -> tuple[Any, Any]:
     if kind not in KINDS:
         abort(404)
-    try:
-        module = importlib.import_module("clusterpbx.control.admin.csvio")
-        return getattr(module, f"import_{kind}"), getattr(module, f"export_{kind}")
-    except (ImportError, AttributeError):
-        abort(404)
+    return CSV_FUNCTIONS[kind]
 
 
 def tenant_choices() -> list[tuple[str, str]]:

@@ -1,44 +1,37 @@
 """Routes on services beyond the generic five operations: test a node's connection, send a user a
-password reset link, CSV import (with ?dry_run=true) and export of users and devices. Each is added
-(to the routes and to the OpenAPI description) only when the service function exists."""
+password reset link, CSV import (with ?dry_run=true) and export of users and devices."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, request
 
+from clusterpbx.control.admin import csvio
+from clusterpbx.control.admin.nodes import test_node
+from clusterpbx.control.admin.users import reset_password
 from clusterpbx.control.commands import ControlClient
+from clusterpbx.control.mail import MailError
 
+from ..admin.actions import send_reset_mail
 from ..db import get_db
 from . import INT32_MAX, ApiError, actor, fail, int_arg, json_response, v1
 from .admin import object_id, run
 
 MAX_CSV_BYTES = 8 << 20
-
-
-def service(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(f"clusterpbx.control.admin.{module}")
-    except ImportError:
-        return None
-    fn = getattr(mod, name, None)
-    return fn if callable(fn) else None
+# kind -> (import, export)
+CSV_FUNCTIONS = {"users": (csvio.import_users, csvio.export_users),
+                 "devices": (csvio.import_devices, csvio.export_devices)}
 
 
 # ---- actions on one object ------------------------------------------------------------------
 
 @v1.route("/v1/nodes/<int:oid>/test", methods=["POST"])
 def node_test(oid: int) -> Response:
-    test = service("nodes", "test_node")
-    if test is None:
-        fail(404, "Not found.")
     db = get_db()
     client = ControlClient.from_settings(current_app.config["CLUSTERPBX"])
     try:
-        result = run(lambda: test(db, actor(), object_id(oid), client))
+        result = run(lambda: test_node(db, actor(), object_id(oid), client))
     except ApiError as exc:
         if exc.status == 400 and "" in exc.errors and "daemon" in exc.errors[""]:
             raise ApiError(503, exc.errors) from None
@@ -49,18 +42,9 @@ def node_test(oid: int) -> Response:
 
 @v1.route("/v1/users/<int:oid>/reset-password", methods=["POST"])
 def user_reset_password(oid: int) -> Response:
-    reset = service("users", "reset_password")
-    if reset is None:
-        fail(404, "Not found.")
-    from clusterpbx.control.mail import MailError
-
-    try:  # the very mail of "Mot de passe oublié ?", as the administration screen sends it
-        from ..admin.actions import _send_reset_mail as send_mail
-    except ImportError:  # pragma: no cover - the screens are always there
-        send_mail = None
     db = get_db()
-    try:
-        run(lambda: reset(db, actor(), object_id(oid), send=send_mail))
+    try:  # the very mail of "Mot de passe oublié ?", as the administration screen sends it
+        run(lambda: reset_password(db, actor(), object_id(oid), send=send_reset_mail))
     except MailError:
         db.rollback()
         raise ApiError(503, {"": "The e-mail could not be sent; nothing was changed. Try again later."}) from None
@@ -85,9 +69,7 @@ def _tenant_for_csv() -> int:
 
 
 def _csv_export(kind: str) -> Response:
-    export = service("csvio", f"export_{kind}")
-    if export is None:
-        fail(404, "Not found.")
+    export = CSV_FUNCTIONS[kind][1]
     tenant_id = _tenant_for_csv()
     text = run(lambda: export(get_db(), actor(), tenant_id))
     return Response(text.encode("utf-8"), mimetype="text/csv", headers={
@@ -102,9 +84,7 @@ def _dry_run() -> bool:
 
 
 def _csv_import(kind: str) -> Response:
-    importer = service("csvio", f"import_{kind}")
-    if importer is None:
-        fail(404, "Not found.")
+    importer = CSV_FUNCTIONS[kind][0]
     dry_run = _dry_run()
     tenant_id = _tenant_for_csv()
     if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
@@ -173,29 +153,25 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
                 "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX}}
     tenant = _q("tenant_id", {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
                 "the tenant (an operator must give it; a tenant admin's is theirs)")
-    if service("nodes", "test_node"):
-        schemas["NodeTest"] = {"type": "object", "required": ["ok"], "properties": {
-            "ok": {"type": "boolean"}, "message": {"type": "string"}}}
-        paths["/api/v1/nodes/{id}/test"] = {"parameters": [id_param], "post": _op(
-            "Test the node's connection (through the control daemon)", _ok("200", "Result", _json("NodeTest")),
-            errors=("400", "401", "403", "404", "429", "503"), tags=("nodes",))}
-    if service("users", "reset_password"):
-        paths["/api/v1/users/{id}/reset-password"] = {"parameters": [id_param], "post": _op(
-            "Send the user a single-use password reset link", _ok("202", "Sent", _json({
-                "type": "object", "properties": {"sent": {"type": "boolean"}, "message": {"type": "string"}}})),
-            errors=("400", "401", "403", "404", "429", "503"), tags=("users",))}
-    for kind in ("users", "devices"):
-        if service("csvio", f"export_{kind}"):
-            paths[f"/api/v1/{kind}/export"] = {"get": _op(
-                f"Export the tenant's {kind} as CSV", _ok("200", "CSV", {"text/csv": {"schema": {"type": "string"}}}),
-                params=[tenant], tags=(kind,))}
-        if service("csvio", f"import_{kind}"):
-            op = _op(f"Import {kind} from CSV (every line checked; nothing written unless all are good)",
-                     _ok("200", "Imported (or checked, with dry_run)", _json("ImportReport")), params=[
-                         tenant, _q("dry_run", {"type": "boolean"}, "check every line and write nothing")],
-                     tags=(kind,))
-            op["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
-            op["responses"]["400"] = {"description": "Bad input, or lines in error (listed in errors, with the "
-                                                     "ImportReport fields)", "content": _json("Errors")}
-            paths[f"/api/v1/{kind}/import"] = {"post": op}
+    schemas["NodeTest"] = {"type": "object", "required": ["ok"], "properties": {
+        "ok": {"type": "boolean"}, "message": {"type": "string"}}}
+    paths["/api/v1/nodes/{id}/test"] = {"parameters": [id_param], "post": _op(
+        "Test the node's connection (through the control daemon)", _ok("200", "Result", _json("NodeTest")),
+        errors=("400", "401", "403", "404", "429", "503"), tags=("nodes",))}
+    paths["/api/v1/users/{id}/reset-password"] = {"parameters": [id_param], "post": _op(
+        "Send the user a single-use password reset link", _ok("202", "Sent", _json({
+            "type": "object", "properties": {"sent": {"type": "boolean"}, "message": {"type": "string"}}})),
+        errors=("400", "401", "403", "404", "429", "503"), tags=("users",))}
+    for kind in CSV_FUNCTIONS:
+        paths[f"/api/v1/{kind}/export"] = {"get": _op(
+            f"Export the tenant's {kind} as CSV", _ok("200", "CSV", {"text/csv": {"schema": {"type": "string"}}}),
+            params=[tenant], tags=(kind,))}
+        op = _op(f"Import {kind} from CSV (every line checked; nothing written unless all are good)",
+                 _ok("200", "Imported (or checked, with dry_run)", _json("ImportReport")), params=[
+                     tenant, _q("dry_run", {"type": "boolean"}, "check every line and write nothing")],
+                 tags=(kind,))
+        op["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+        op["responses"]["400"] = {"description": "Bad input, or lines in error (listed in errors, with the "
+                                                 "ImportReport fields)", "content": _json("Errors")}
+        paths[f"/api/v1/{kind}/import"] = {"post": op}
     return paths, schemas
