@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
+from clusterpbx.control.clock import utcnow
 from clusterpbx.control.port import (
     CallAnswered,
     CallBridged,
@@ -81,10 +82,6 @@ _DIAL_STATUS_CAUSE = {"NOANSWER": "no_answer", "BUSY": "busy", "CANCEL": "cancel
 FEATURE_USEREVENT = "CPBXFeature"
 # ContactStatus values that mean "a registration exists".
 _REGISTERED = {"created", "reachable", "nonqualified", "updated", "unknown"}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def endpoint_of(channel_name: str) -> str:

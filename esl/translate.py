@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from clusterpbx.control.clock import utcnow
 from clusterpbx.control.port import (
     CallAnswered,
     CallBridged,
@@ -65,10 +66,6 @@ _UNANSWERED_CAUSE = {
     "NO_USER_RESPONSE": "no_answer", "USER_BUSY": "busy", "BUSY": "busy", "CALL_REJECTED": "busy",
     "ORIGINATOR_CANCEL": "cancelled", "CANCEL": "cancelled",
 }
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def from_micros(value: str | None) -> dt.datetime | None:
