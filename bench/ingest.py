@@ -30,11 +30,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CLASSES = "system,call,agent,user,cdr,security"
 
 
 # -- 1. record a stream from sim ---------------------------------------------------------------------
+
+def scenario_done(sim: Any) -> bool:
+    """The sim's scenario has made all its calls (a busy machine can pause it longer than any quiet time)."""
+    task = getattr(sim.scenario, "_task", None)
+    return task is None or task.done()
+
 
 def record(calls: int, filtered: bool) -> bytes:
     from clusterpbx.ami.adapter import needed_events
@@ -62,7 +69,7 @@ def record(calls: int, filtered: bool) -> bytes:
 
         def drain(quiet: float) -> None:
             deadline = time.monotonic() + quiet
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline or not scenario_done(sim):
                 try:
                     chunk = s.recv(1 << 20)
                 except TimeoutError:
@@ -327,7 +334,7 @@ def record_esl(calls: int) -> bytes:
 
         def drain(quiet: float) -> None:
             deadline = time.monotonic() + quiet
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline or not scenario_done(sim):
                 try:
                     chunk = s.recv(1 << 20)
                 except TimeoutError:

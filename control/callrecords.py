@@ -150,13 +150,17 @@ def rows_for(report: CallRecordReport, node_id: int, directory: Directory) -> li
     """The call_records rows (as dicts) one PBX record gives: one per concerned user."""
     src = directory.by_endpoint.get(report.source_endpoint) if report.source_endpoint else None
     dst = directory.by_endpoint.get(report.destination_endpoint) if report.destination_endpoint else None
-    if dst is None and report.dialed_number:
+    if dst is None and (report.destination_endpoint or report.dialed_number):
         # A bare number: looked up in the tenant the call ran in (its context or domain, else the
-        # caller's), never taken from whichever tenant has it first.
+        # caller's), never taken from whichever tenant has it first. The destination may be a number too
+        # (FreeSWITCH: the extension a forward's loopback leg rang), before the number dialled.
         tenant_id = directory.tenant_of(report.context, report.domain)
         if tenant_id is None and src is not None:
             tenant_id = src[0]
-        dst = directory.number(report.dialed_number, tenant_id)
+        if report.destination_endpoint:
+            dst = directory.number(report.destination_endpoint, tenant_id)
+        if dst is None and report.dialed_number:
+            dst = directory.number(report.dialed_number, tenant_id)
     if src is None and dst is None:
         return []
     call_type = "internal" if src and dst else "outgoing" if src else "incoming"

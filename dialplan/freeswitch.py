@@ -320,11 +320,16 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     _act(c2, "export", f"cpbx_fwdby={target}")
     _act(c2, "set", f"cpbx_fm_delay={db('followme_ring_delay')}")
     _act(c2, "set", f"cpbx_fm_time={db('followme_ring_time')}")
-    _act(c2, "set", "group_confirm_key=${cond(x" + db("followme_confirm") + " == xtrue ? 1 : )}")
-    _act(c2, "set", "group_confirm_file=ivr/ivr-accept_reject_voicemail.wav")
+    _act(c2, "set", "cpbx_fm_key=${cond(x" + db("followme_confirm") + " == xtrue ? 1 : )}")
     _act(c2, "set", "cpbx_fm_list=" + db("followme_numbers"))
-    # every target becomes a loopback leg into the leg context, starting after the delay
-    opts = "[leg_delay_start=${cpbx_fm_delay},leg_timeout=${cpbx_fm_time}]"
+    # every target becomes a loopback leg into the leg context, starting after the delay. The
+    # confirmation is asked on those legs only (not on the user's own phones), once: mod_loopback hands
+    # a leg's group_confirm_* variables over to its other half (loopback-b), whose bridge to the phone
+    # or the trunk asks for the key, and takes them off loopback-a, so the caller's bridge does not ask
+    # again (set on the caller's leg they applied to every leg, and to both bridges: two prompts, two
+    # presses; tests/real/test_freeswitch_calls.py).
+    opts = ("[leg_delay_start=${cpbx_fm_delay},leg_timeout=${cpbx_fm_time},group_confirm_key=${cpbx_fm_key},"
+            "group_confirm_file=ivr/ivr-accept_reject_voicemail.wav]")
     _act(
         c2,
         "set",

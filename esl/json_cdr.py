@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,18 +69,31 @@ _NO_ANSWER = {"NO_ANSWER", "NOANSWER", "ORIGINATOR_CANCEL", "CANCEL", "ALLOTTED_
 _BUSY = {"USER_BUSY", "BUSY", "CALL_REJECTED", "DONTCALL"}
 
 
-def _status(v: Mapping[str, str]) -> CallStatus:
+def _status(v: Mapping[str, str], destination: str = "") -> CallStatus:
+    """`destination`: the newest profile's destination_number of a caller's leg."""
     dial = (v.get("DIALSTATUS") or v.get("originate_disposition") or "").upper()
-    bridged_to = v.get("bridge_channel", "")
     if dial == "SUCCESS":
-        # Bridged to a loopback is voicemail (or another dialplan leg), not the person answering.
-        return CallStatus.NO_ANSWER if bridged_to.startswith("loopback/") else CallStatus.ANSWERED
+        # Bridged to a loopback running an application (`loopback/app=voicemail:...`, channel
+        # loopback/voicemail-a) is voicemail, not a person answering. The generated dialplan's loopback
+        # legs (forwards, follow-me: loopback/<number>-a) only bridge phones or the trunk and answer when
+        # the far end does; its voicemail runs on the caller's own leg after the dial (DIALSTATUS then
+        # NOANSWER or BUSY).
+        bridged_to = v.get("bridge_channel", "")
+        if bridged_to.startswith("loopback/") and not loopback_target(v):
+            return CallStatus.NO_ANSWER
+        return CallStatus.ANSWERED
     if dial in _NO_ANSWER:
         return CallStatus.NO_ANSWER
     if dial in _BUSY:
         return CallStatus.BUSY
     if dial:
         return CallStatus.FAILED
+    # No phone was dialled: the generated dialplan sent the call straight on (DND or call waiting off:
+    # cpbx-busy; out of office: cpbx-unavailable), to voicemail, which answers.
+    if destination == "cpbx-busy":
+        return CallStatus.BUSY
+    if destination.startswith(_INTERNAL_DESTINATION):
+        return CallStatus.NO_ANSWER
     return CallStatus.ANSWERED if _epoch(v.get("answer_epoch")) else CallStatus.NO_ANSWER
 
 
@@ -123,6 +137,34 @@ def rebridged_to(v: Mapping[str, str], profile: Mapping[str, Any]) -> str:
         if isinstance(others, list) and others and isinstance(others[0], Mapping):  # the newest first
             return str(others[0].get(field) or "")
     return ""
+
+
+_NUMBER = re.compile(r"\+?[0-9*#]+")  # what a forward or follow-me may name (dialplan/keys.py)
+
+
+def loopback_target(v: Mapping[str, str]) -> str:
+    """The number a loopback leg the caller's leg was bridged to dialled in the tenant's leg context (a
+    forward's or follow-me's target: ``bridge_channel`` ``loopback/203-a``), or ""."""
+    channel = v.get("bridge_channel", "")
+    if not channel.startswith("loopback/") or not channel.endswith("-a"):
+        return ""
+    number = channel[len("loopback/"):-2]
+    return number if _NUMBER.fullmatch(number) else ""
+
+
+# Extensions the generated dialplan transfers a call to after ringing (dialplan/freeswitch.py: cpbx-busy,
+# cpbx-noanswer, cpbx-after-<cause>, cpbx-unavailable): not what the caller dialled.
+_INTERNAL_DESTINATION = "cpbx-"
+
+
+def dialled_number(v: Mapping[str, str], profile: Mapping[str, Any]) -> str:
+    """What the caller dialled. After a transfer the newest profile names the new destination; when the
+    generated dialplan itself moved the call on (busy, no answer, voicemail), the dialled extension is
+    the ``cpbx_target`` it remembered (tests/esl_cdr/real/)."""
+    number = str(profile.get("destination_number") or v.get("sip_to_user") or "")
+    if number.startswith(_INTERNAL_DESTINATION) and v.get("cpbx_target"):
+        return v["cpbx_target"]
+    return number
 
 
 def namespace(v: Mapping[str, str], profile: Mapping[str, Any]) -> tuple[str, str]:
@@ -171,6 +213,14 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
     answered = _epoch(v.get("answer_epoch"))
     source = v.get("user_name", "") if v.get("sip_authorized") == "true" or v.get("user_name") else ""
     context, domain = namespace(v, newest)
+    # A phone's caller ID is what its From header says (any display name it likes); a user's own call is
+    # named as the directory names them (effective_caller_id_*, set from the directory entry the phone
+    # authenticated as, dialplan/freeswitch.py directory_domain).
+    name = str(newest.get("caller_id_name") or v.get("effective_caller_id_name") or "")
+    number = str(newest.get("caller_id_number") or v.get("sip_from_user") or "")
+    if source and v.get("effective_caller_id_number"):
+        name, number = v.get("effective_caller_id_name", ""), v["effective_caller_id_number"]
+    status = CallStatus.ANSWERED if partner and answered else _status(v, str(newest.get("destination_number") or ""))
     return CallRecordReport(
         pbx_call_id=uuid,
         call_id=v.get("call_uuid") or uuid,
@@ -179,13 +229,16 @@ def report_from_document(doc: Mapping[str, Any]) -> CallRecordReport | None:
         ended_at=_epoch(v.get("end_epoch")),
         duration_seconds=_int(v.get("duration")),
         billable_seconds=_int(v.get("billsec")),
-        caller_name=str(newest.get("caller_id_name") or v.get("effective_caller_id_name") or ""),
-        caller_number=str(newest.get("caller_id_number") or v.get("sip_from_user") or ""),
-        dialed_number=str(newest.get("destination_number") or v.get("sip_to_user") or ""),
+        caller_name=name,
+        caller_number=number,
+        dialed_number=dialled_number(v, newest),
         source_endpoint=source,
-        destination_endpoint=partner or v.get("dialed_user", ""),
+        # answered through a loopback leg (a forward, follow-me): the number it dialled, looked up in the
+        # tenant (control/callrecords.rows_for)
+        destination_endpoint=partner or (loopback_target(v) if status is CallStatus.ANSWERED else "")
+        or v.get("dialed_user", ""),
         # joined with a person after the dial (attended transfer, pickup): answered whatever the dial said
-        status=CallStatus.ANSWERED if partner and answered else _status(v),
+        status=status,
         recording_path=v.get("record_file_name", ""),
         context=context,
         domain=domain,

@@ -71,11 +71,17 @@ configure() {
   # the default domain and answer 403 (../shared/notes/real-pbx-lab.md).
   sed -i -E '/^[[:space:]]*<param name="force-(register|subscription|register-db)-domain"/d' \
     "$CONF/sip_profiles/internal.xml"
-  # RTP ports apart from the lab Asterisk's (10000-10999); FreeSWITCH wants an even end port.
+  # RTP ports apart from the lab Asterisk's (10000-10999); FreeSWITCH wants an even end port. A second
+  # instance on the same machine takes others (CPBX_LAB_FS_RTP_START/END), and its own WebSocket ports
+  # (CPBX_LAB_FS_WS_PORT/WSS_PORT, stock 5066/7443).
   sed -i -E \
-    -e 's|<!-- *<param name="rtp-start-port" value="[0-9]+"/> *-->|<param name="rtp-start-port" value="11000"/>|' \
-    -e 's|<!-- *<param name="rtp-end-port" value="[0-9]+"/> *-->|<param name="rtp-end-port" value="11998"/>|' \
+    -e "s|<!-- *<param name=\"rtp-start-port\" value=\"[0-9]+\"/> *-->|<param name=\"rtp-start-port\" value=\"${CPBX_LAB_FS_RTP_START:-11000}\"/>|" \
+    -e "s|<!-- *<param name=\"rtp-end-port\" value=\"[0-9]+\"/> *-->|<param name=\"rtp-end-port\" value=\"${CPBX_LAB_FS_RTP_END:-11998}\"/>|" \
     "$CONF/autoload_configs/switch.conf.xml"
+  sed -i -E \
+    -e "s|(<param name=\"ws-binding\" +value=\"):[0-9]+\"|\\1:${CPBX_LAB_FS_WS_PORT:-5066}\"|" \
+    -e "s|(<param name=\"wss-binding\" +value=\"):[0-9]+\"|\\1:${CPBX_LAB_FS_WSS_PORT:-7443}\"|" \
+    "$CONF/sip_profiles/internal.xml"
   # 3. Only the modules that were built.
   {
     echo '<configuration name="modules.conf" description="Modules (ClusterPBX lab)">'
