@@ -498,6 +498,12 @@ def conference_controls() -> ET.Element:
 def callcenter_parts(snapshot: NodeSnapshot) -> tuple[ET.Element, ET.Element, ET.Element]:
     queues = ET.Element("include")
     agents = ET.Element("include")
+    if any(t.queues for t in snapshot.tenants):
+        # mod_callcenter originates an agent's loopback leg with no call before it: the loopback then takes
+        # L16 and, with the stock profile's disable-transcoding, offers the phone only L16 (FreeSWITCH 1.10.12:
+        # every agent leg ended INCOMPATIBLE_DESTINATION, tests/real/test_queues_real.py). mod_loopback
+        # reads its first codec from this global variable before the leg's own variables are set.
+        _sub(agents, "X-PRE-PROCESS", cmd="set", data="loopback_initial_codec=PCMU")
     tiers = ET.Element("include")
     seen_agents: set[str] = set()
     for t in _tenants(snapshot):

@@ -61,6 +61,7 @@ import json
 import logging
 import shutil
 import uuid as uuidlib
+import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -339,6 +340,25 @@ class FreeSwitchAdapter(PbxPort):
         await self.api("reloadxml")
         # mod_xml_curl answers are cached by FreeSWITCH: drop them so live-fetched settings apply now.
         await self.api("xml_flush_cache")
+        if any(name.startswith("callcenter_") for name in changed):
+            await self._load_queues()
+
+    async def _load_queues(self) -> None:
+        """mod_callcenter reads its queues, agents and tiers when it loads, never on reloadxml: a queue the
+        portal created stayed unknown to it (FreeSWITCH 1.10.12, tests/real/test_queues_real.py). ``queue
+        load`` reads one queue with every agent and the queue's tiers from the configuration; a queue
+        already there is reloaded, one of ours (``cpbx-``) that the configuration no longer has unloaded."""
+        text = await self.api("xml_locate configuration configuration name callcenter.conf", ok=("-ERR",))
+        if is_error(text):  # no callcenter.conf (mod_callcenter not configured): nothing to load
+            return
+        wanted = set(re.findall(r'<queue name="([^"<>]+)"', text))
+        loaded = {row.get("name", "") for row in _table(await self.api("callcenter_config queue list"))}
+        for name in sorted(wanted):
+            queue = validate.name(name, "queue")
+            await self.api(f"callcenter_config queue {'reload' if name in loaded else 'load'} {queue}")
+        for name in sorted(n for n in loaded if n.startswith("cpbx-") and n not in wanted):
+            await self.api(f"callcenter_config queue unload {validate.name(name, 'queue')}", ok=("-ERR",))
+        await self._refresh_tiers()
 
     # ---------------------------------------------------------------- queues (mod_callcenter)
 
@@ -419,7 +439,8 @@ class FreeSwitchAdapter(PbxPort):
         queues.discard(q)
         tiers = await self._load_tiers()
         if not any(t.get("agent") == agent for t in tiers):
-            await self.api(f"callcenter_config agent set status {agent} '{AGENT_LOGGED_OUT}'", ok=("-ERR Invalid Agent",))
+            await self.api(f"callcenter_config agent set status {agent} '{AGENT_LOGGED_OUT}'",
+                           ok=("-ERR Invalid Agent", "-ERR Agent not found"))  # an agent never loaded: logged out
         self._emit_member(q, agent, removed=True)
 
     async def queue_pause(self, queue: str, interface: str, reason: str = "") -> None:

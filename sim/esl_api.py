@@ -453,8 +453,8 @@ class EslApi:
                 # one argument: an unquoted status with a space is two arguments, and only the first counts
                 key, name, value = rest[0], rest[1], rest[2]
                 ag = fs.agents.get(name)
-                if ag is None:
-                    return "-ERR Invalid Agent!\n"
+                if ag is None:  # cc_agent_update's CC_STATUS_AGENT_NOT_FOUND (FreeSWITCH 1.10.12)
+                    return "-ERR Agent not found!\n"
                 if key == "status":
                     if value not in AGENT_STATUSES:
                         return "-ERR Invalid Agent Status!\n"

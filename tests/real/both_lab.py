@@ -32,7 +32,7 @@ from clusterpbx.esl.adapter import FreeSwitchAdapter
 HERE = Path(__file__).resolve().parent
 REGISTER_XML = HERE.parents[1] / "vagrant" / "sipp" / "register.xml"
 UAS_XML = HERE / "uas_answer_mwi.xml"
-UAC_XML = HERE / "uac_named.xml"
+UAC_XML = HERE / "uac_reinvite.xml"
 DOMAIN = "both.lab.test"
 PORTS = {"201": 26201, "202": 26202, "203": 26203, "carrier": 26210, "uac": 26220}
 NAMES = {"201": "Ana Lima", "202": "Ben Roy", "203": "Chloé Dubé"}
