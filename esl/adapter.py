@@ -59,9 +59,9 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 import uuid as uuidlib
-import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
