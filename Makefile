@@ -27,8 +27,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# One worker per core (PYTEST_XDIST_AUTO_NUM_WORKERS overrides), each test file on one worker in its
+# order; each worker has its own PostgreSQL database (tests/conftest.py). Compiled test modules (pytest's
+# rewritten asserts) are kept under .venv even where PYTHONDONTWRITEBYTECODE is set.
 test: install lint typecheck
-	$(VENV)/bin/pytest
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache $(VENV)/bin/pytest -n auto --dist loadfile
 
 # Opt-in: the suite against the real Asterisk and FreeSWITCH of lab/ (built outside the repository,
 # see lab/README.md). Not part of `make test` nor CI.

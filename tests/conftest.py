@@ -57,6 +57,34 @@ if sys.version_info < (3, 11, 8):
     ast.parse = _locked_parse  # type: ignore[assignment]
     _werkzeug_rules.Rule.compile = _locked_compile  # type: ignore[method-assign]
 
+
+def _builder_cache() -> None:
+    """Werkzeug compiles a URL builder for every rule of every app by building a Python AST and calling
+    compile() (half of a create_app, about 0.5 s; every web test builds its own app). The builder is
+    a function of the rule's text and of what `Rule._compile_builder` reads (its trace of static and
+    dynamic parts, defaults resolved through their converters, the defaults' names): the same rule in
+    the next test's app gets the same function, compiled once per process. It is bound to each rule
+    as before, so it still reads that rule's own converters."""
+    from werkzeug.routing import rules
+
+    compiled: dict[Any, Any] = {}
+    original = rules.Rule._compile_builder
+
+    def cached(self: Any, append_unknown: bool = True) -> Any:
+        defaults = self.defaults or {}
+        ops = tuple((False, self._converters[data].to_url(defaults[data])) if dynamic and data in defaults
+                    else (dynamic, data) for dynamic, data in self._trace)
+        key = (self.rule, append_unknown, ops, tuple(str(k) for k in defaults))
+        builder = compiled.get(key)
+        if builder is None:
+            builder = compiled[key] = original(self, append_unknown)
+        return builder
+
+    rules.Rule._compile_builder = cached  # type: ignore[method-assign]
+
+
+_builder_cache()
+
 # The real-PBX suite (`make test-real`) runs only when asked: it needs the lab PBXs of lab/.
 if os.environ.get("CLUSTERPBX_REAL") != "1":
     collect_ignore_glob = ["real/*"]

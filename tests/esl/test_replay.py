@@ -1,5 +1,5 @@
-"""Real FreeSWITCH traffic (/work/shared/fixtures/freeswitch) replayed through the adapter's frame parser
-and event translation: the right live calls, domain events and call records."""
+"""Real FreeSWITCH traffic (../shared/fixtures/freeswitch, found by tests.components.shared_fixtures)
+replayed through the adapter's frame parser and event translation: the right live calls, domain events and call records."""
 
 from __future__ import annotations
 
