@@ -386,8 +386,11 @@ class AsteriskAdapter(PbxPort):
             forward_no_answer=f.forward_noanswer or None,
             no_answer_ring_time=None if f.forward_noanswer_delay == keys.DEFAULT_RING_TIME else f.forward_noanswer_delay,
             followme_enabled=f.followme_enabled, followme_numbers=tuple(f.followme_numbers),
-            followme_ring_time=f.followme_delay, followme_confirm=f.followme_confirm, language=f.language,
-            out_of_office=f.out_of_office)
+            # The portal's follow-me delay ("Délai pour que les appareils sonnent") is how long the user's
+            # own phones ring before the numbers ring with them (prering); then they all ring for the
+            # user's ring time (grptime) before the call goes on as unanswered.
+            followme_ring_delay=f.followme_delay, followme_ring_time=f.forward_noanswer_delay,
+            followme_confirm=f.followme_confirm, language=f.language, out_of_office=f.out_of_office)
 
     @staticmethod
     def _feature_entries(settings: keys.FeatureSettings) -> list[keys.Entry]:
@@ -455,7 +458,7 @@ class AsteriskAdapter(PbxPort):
         wanted = {
             "dnd": (keys.DND, k), "cw": (keys.CW, k), "cf": (keys.CF, k), "cfb": (keys.CFB, k),
             "cfu": (keys.CFU, k), "ring": (keys.AMPUSER, f"{k}/cfringtimer"), "ddial": (keys.AMPUSER, f"{fm}/ddial"),
-            "grplist": (keys.AMPUSER, f"{fm}/grplist"), "grptime": (keys.AMPUSER, f"{fm}/grptime"),
+            "grplist": (keys.AMPUSER, f"{fm}/grplist"), "prering": (keys.AMPUSER, f"{fm}/prering"),
             "grpconf": (keys.AMPUSER, f"{fm}/grpconf"), "language": (keys.AMPUSER, f"{k}/language"),
             "ooo": (keys.CLUSTERPBX, f"{k}/ooo"),
         }
@@ -473,7 +476,7 @@ class AsteriskAdapter(PbxPort):
             forward_always=values["cf"] or "", forward_busy=values["cfb"] or "", forward_noanswer=values["cfu"] or "",
             forward_noanswer_delay=seconds(values["ring"], keys.DEFAULT_RING_TIME),
             followme_enabled=values["ddial"] == "DIRECT", followme_numbers=numbers,
-            followme_delay=seconds(values["grptime"], keys.DEFAULT_FOLLOWME_TIME),
+            followme_delay=seconds(values["prering"], keys.DEFAULT_FOLLOWME_TIME),
             followme_confirm=values["grpconf"] == keys.ENABLED,
             language=values["language"] if values["language"] in ("fr", "en") else "fr",
             out_of_office=values["ooo"] == keys.YES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -43,7 +44,7 @@ _VOICEMAIL = "voicemail"
 # The leg side of a forward or follow-me (dialplan/asterisk.py rings them through Local/<n>@cpbx-<slug>-leg):
 # its Dial of the target is the target's own record; its other records (the leg's own end after that
 # Dial: Hangup, Busy) repeat it. A Dial that could not ring the target at all (FAILED: the phone is
-# offline) is nobody's record: the target never rang.
+# offline) is nobody's record: the target never rang; nor is the follow-me leg's hop to that leg.
 _LOCAL_LEG = re.compile(r"^Local/[^;]+;2$")
 _LOCAL_CALLER_SIDE = re.compile(r"^Local/[^;]+;1$")
 
@@ -132,6 +133,17 @@ def _int(value: str) -> int:
         return 0
 
 
+def _ringing_several(lastapp: str, lastdata: str) -> str:
+    """For a Dial of several targets at once (a user's phones, follow-me's phones and numbers): a short,
+    stable name of that dial string, else "". Asterisk (cdr.conf unanswered = yes) writes one record per
+    target; they are one call attempt, so they share one identity and the answered one wins when stored
+    (control/callrecords.insert_ignoring_duplicates)."""
+    targets = lastdata.partition(",")[0]
+    if lastapp != "dial" or "&" not in targets:
+        return ""
+    return "ring-" + hashlib.sha256(targets.encode("utf-8", "replace")).hexdigest()[:12]
+
+
 def record_id(uniqueid: str, dstchannel: str, lastapp: str, start: dt.datetime) -> str:
     """One leg's identity, the same from the AMI Cdr event (the server's local time) and from
     Master.csv (UTC with usegmtime): the start is written in UTC, whatever zone the source used. On a
@@ -161,7 +173,8 @@ def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo,
     if lastapp == _VOICEMAIL and not first:
         return None
     if _LOCAL_LEG.match(f.get("channel") or "") and (
-            lastapp != "dial" or (f.get("disposition") or "").upper() in ("FAILED", "CONGESTION")):
+            lastapp != "dial" or (f.get("disposition") or "").upper() in ("FAILED", "CONGESTION")
+            or (f.get("dstchannel") or "").startswith("Local/")):  # a hop to the leg that rings the target
         return None
     start = _time(f.get("start", ""), tz)
     if start is None or not f.get("uniqueid"):
@@ -179,7 +192,8 @@ def report_from_fields(f: Mapping[str, str], tz: dt.tzinfo,
     status = _status(f, lastapp)
     answered = status is CallStatus.ANSWERED
     return CallRecordReport(
-        pbx_call_id=record_id(f["uniqueid"], f.get("dstchannel", ""), f.get("lastapp", ""), start),
+        pbx_call_id=record_id(f["uniqueid"], _ringing_several(lastapp, f.get("lastdata") or "")
+                              or f.get("dstchannel", ""), f.get("lastapp", ""), start),
         call_id=f["uniqueid"],
         started_at=start,
         answered_at=_time(f.get("answer", ""), tz) if answered else None,

@@ -197,17 +197,45 @@ def rows_for(report: CallRecordReport, node_id: int, directory: Directory) -> li
     return out
 
 
+# What an answered record of a call attempt changes in a row stored unanswered under the same id (ami/cdr.py
+# gives every record of a Dial that rang several phones at once one id: the answered phone's record wins).
+_ANSWER_COLUMNS = ("status", "answered_at", "duration_seconds", "billable_seconds", "cost", "recording_status",
+                   "recording_path")
+
+
+def _one_per_key(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Rows of one batch with the same node, PBX id and user: the answered one, else the first."""
+    kept: dict[tuple[object, object, object], dict[str, object]] = {}
+    for row in rows:
+        key = (row["node_id"], row["pbx_call_id"], row["user_id"])
+        if key not in kept or (row["status"] == CallStatus.ANSWERED.value
+                               and kept[key]["status"] != CallStatus.ANSWERED.value):
+            kept[key] = row
+    return list(kept.values())
+
+
 def insert_ignoring_duplicates(db: Session, rows: list[dict[str, object]]) -> int:
-    """Insert call records; rows already stored (same node, PBX id and user) are skipped."""
+    """Insert call records; rows already stored (same node, PBX id and user) are skipped, except that an
+    answered row replaces the call's details of a stored unanswered one (the phone that answered a call
+    that rang several)."""
     if not rows:
         return 0
+    rows = _one_per_key(rows)
     dialect = db.get_bind().dialect.name
     stmt: Insert
+    answered = CallStatus.ANSWERED.value
     if dialect == "postgresql":
-        stmt = postgresql.insert(CALL_RECORDS).on_conflict_do_nothing(
-            constraint="uq_call_records_node_call_user")
+        pg = postgresql.insert(CALL_RECORDS)
+        stmt = pg.on_conflict_do_update(
+            constraint="uq_call_records_node_call_user",
+            set_={c: pg.excluded[c] for c in _ANSWER_COLUMNS},
+            where=(CALL_RECORDS.c.status != answered) & (pg.excluded.status == answered))
     elif dialect == "sqlite":
-        stmt = sqlite.insert(CALL_RECORDS).on_conflict_do_nothing()
+        lite = sqlite.insert(CALL_RECORDS)
+        stmt = lite.on_conflict_do_update(
+            index_elements=["node_id", "pbx_call_id", "user_id"],
+            set_={c: lite.excluded[c] for c in _ANSWER_COLUMNS},
+            where=(CALL_RECORDS.c.status != answered) & (lite.excluded.status == answered))
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {dialect}")
     # Core execution on the session's connection: executemany reports how many rows it inserted.

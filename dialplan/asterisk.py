@@ -33,7 +33,7 @@ ASTERISK_FILES = (
 
 
 # Suffixes of the per-tenant dialplan contexts ("" is the phones' context).
-CONTEXT_PARTS = ("", "caller", "ext", "leg", "out", "conf", "messages")
+CONTEXT_PARTS = ("", "caller", "ext", "leg", "fm", "out", "conf", "messages")
 
 
 def ctx(tenant: Tenant, part: str = "") -> str:
@@ -372,6 +372,7 @@ def _ext_sub(t: Tenant) -> _Ctx:
     k = "CPBX_K"
     fm = f"{keys.AMPUSER}/${{{k}}}/followme"
     leg = ctx(t, "leg")
+    fm_legs = ctx(t, "fm")
     c = _Ctx(
         ctx(t, "ext"), "ARG1 extension, ARG2 devices, ARG3 mailbox, ARG4 record 1/0, ARG5 'leg' = ring only"
     )
@@ -422,11 +423,11 @@ def _ext_sub(t: Tenant) -> _Ctx:
         f"(fwddial)Dial(Local/${{CPBX_FWD}}@{leg},{FORWARD_TIMEOUT})",
         '(fwddone)GotoIf($["${DIALSTATUS}"="ANSWER"]?done)',
         "Goto(unavail)",
-        # follow-me: own phones for 'prering' seconds, then the list for 'grptime'
+        # follow-me (the guide: calls to the extension go *also* to the numbers): the own phones ring at
+        # once and keep ringing; the numbers ring with them after 'prering' seconds (the portal's delay),
+        # through the follow-me context (the wait, press 1 when 'grpconf' asks for it), for 'grptime' more
         f"(fm)Set(CPBX_PRE=${{DB({fm}/prering)}})",
-        '(prering)GotoIf($["${CPBX_PRE}"="" | "${CPBX_PRE}"="0"]?fmlist)',
-        "(fmown)Dial(${ARG2},${CPBX_PRE})",
-        '(fmowndone)GotoIf($["${DIALSTATUS}"="ANSWER"]?done)',
+        '(prering)ExecIf($["${CPBX_PRE}"=""]?Set(CPBX_PRE=0))',
         f"(fmlist)Set(CPBX_LIST=${{DB({fm}/grplist)}})",
         "Set(CPBX_TARGETS=)",
         "Set(CPBX_I=1)",
@@ -434,28 +435,43 @@ def _ext_sub(t: Tenant) -> _Ctx:
         '(fmend)GotoIf($["${CPBX_T}"=""]?fmdial)',
         # FreePBX marks external numbers with a trailing '#'
         "Set(CPBX_T=${CUT(CPBX_T,#,1)})",
-        f"Set(CPBX_TARGETS=${{CPBX_TARGETS}}&Local/${{CPBX_T}}@{leg})",
+        f"Set(CPBX_TARGETS=${{CPBX_TARGETS}}&Local/${{CPBX_T}}@{fm_legs})",
         "Set(CPBX_I=$[${CPBX_I} + 1])",
         "Goto(fmloop)",
-        '(fmdial)GotoIf($["${CPBX_TARGETS}"=""]?noanswer)',
+        '(fmdial)GotoIf($["${CPBX_TARGETS}"=""]?dial)',
         f"Set(CPBX_GT=${{DB({fm}/grptime)}})",
         f'ExecIf($["${{CPBX_GT}}"=""]?Set(CPBX_GT={keys.DEFAULT_FOLLOWME_TIME}))',
         "Set(__CPBX_FWDBY=${ARG1})",
-        f'(fmconf)GotoIf($["${{DB({fm}/grpconf)}}"="ENABLED"]?fmconfirm)',
-        "(fmring)Dial(${CPBX_TARGETS:1},${CPBX_GT})",
-        "Goto(fmafter)",
-        '(fmafter)GotoIf($["${DIALSTATUS}"="ANSWER"]?done:noanswer)',
-        # DIALSTATUS stays ANSWER when the U() routine declines, so the routine marks acceptance
-        # on this (the caller's) channel through SHARED()
-        "(fmconfirm)Set(SHARED(CPBX_ACCEPTED)=)",
-        "Dial(${CPBX_TARGETS:1},${CPBX_GT},U(cpbx-confirm^${CHANNEL}))",
-        '(fmaccepted)GotoIf($["${SHARED(CPBX_ACCEPTED)}"="1"]?done:noanswer)',
+        "Set(__CPBX_FMWAIT=${CPBX_PRE})",
+        "Set(__CPBX_FMCONFIRM=0)",
+        f'(fmconf)ExecIf($["${{DB({fm}/grpconf)}}"="ENABLED"]?Set(__CPBX_FMCONFIRM=1))',
+        # a number that declines (press 2) or cannot ring just ends its leg: the others keep ringing,
+        # then the call goes on as an unanswered one (forward on no answer, voicemail)
+        "(fmring)Dial(${ARG2}${CPBX_TARGETS},$[${CPBX_PRE} + ${CPBX_GT}])",
+        "Goto(dialed)",
         # a leg only rings; the caller's side decides what happens next
         "(leg)Dial(${ARG2})",
         "Return()",
         "(legbusy)Busy(5)",
         "Return()",
     )
+    return c
+
+
+def _fm_ctx(t: Tenant) -> _Ctx:
+    c = _Ctx(ctx(t, "fm"), "follow-me numbers: wait CPBX_FMWAIT seconds, then ring the number as a forward "
+             "does (the leg context); with CPBX_FMCONFIRM=1 the answering number must press 1")
+    leg = ctx(t, "leg")
+    for pattern in ("_X.", "_+X."):
+        c.exten(
+            pattern,
+            'ExecIf($["${CPBX_FMWAIT}"!="" & "${CPBX_FMWAIT}"!="0"]?Wait(${CPBX_FMWAIT}))',
+            '(confirm)GotoIf($["${CPBX_FMCONFIRM}"="1"]?ask)',
+            f"Dial(Local/${{EXTEN}}@{leg})",
+            "Hangup()",
+            f"(ask)Dial(Local/${{EXTEN}}@{leg},,U(cpbx-confirm))",
+            "Hangup()",
+        )
     return c
 
 
@@ -596,7 +612,7 @@ def _messages_ctx(t: Tenant) -> _Ctx:
 def _global_ctxs() -> list[_Ctx]:
     confirm = _Ctx(
         "cpbx-confirm",
-        "Dial U() routine on the answering follow-me leg: 1 accepts, 2 declines; ARG1 the caller's channel",
+        "Dial U() routine on the answering follow-me number: 1 accepts, 2 (or nothing) declines",
     )
     confirm.exten(
         "s",
@@ -606,11 +622,11 @@ def _global_ctxs() -> list[_Ctx]:
         '(decline)GotoIf($["${CPBX_ACK}"="2"]?no)',
         "Set(CPBX_TRY=$[${CPBX_TRY} + 1])",
         "(retry)GotoIf($[${CPBX_TRY} < 3]?ask)",
-        # CONTINUE hangs up this leg only; the caller goes on to voicemail
+        # CONTINUE hangs up the number and ends its follow-me leg unanswered; the caller hears the
+        # other phones ring on, then goes on to voicemail
         "(no)Set(GOSUB_RESULT=CONTINUE)",
         "Return()",
-        "(ok)Set(SHARED(CPBX_ACCEPTED,${ARG1})=1)",
-        "Return()",
+        "(ok)Return()",
     )
     record = _Ctx("cpbx-record", "MixMonitor the call; ARG1 tenant, ARG2 in/out")
     record.exten(
@@ -635,6 +651,7 @@ def render_extensions(snapshot: NodeSnapshot) -> str:
             _caller_ctx(t),
             _ext_sub(t),
             _leg_ctx(t),
+            _fm_ctx(t),
             _out_sub(t),
             _conf_sub(t),
             _messages_ctx(t),

@@ -155,6 +155,9 @@ def test_features_roundtrip_through_astdb(adapter: Pair, sim: SimPBX) -> None:
     assert db[("DND", "101")] == "YES" and db[("CF", "101")] == "0612345678"
     assert db[("AMPUSER", "101/followme/grplist")] == "102-0611223344#"
     assert db[("AMPUSER", "101/cfringtimer")] == "35"
+    # the portal's follow-me delay: the own phones ring alone that long (prering), then the numbers ring
+    # with them for the user's ring time (issue 19 item 8: the delay went to grptime, prering stayed 0)
+    assert (db[("AMPUSER", "101/followme/prering")], db[("AMPUSER", "101/followme/grptime")]) == ("25", "35")
     assert b.call(b.adapter.read_features, "101") == features
     b.call(b.adapter.write_features, "101", ExtensionFeatures())
     db = astdb(sim)

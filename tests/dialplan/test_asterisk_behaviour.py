@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from clusterpbx.dialplan import keys
@@ -157,20 +155,6 @@ def test_out_of_office_goes_straight_to_voicemail(dialplan: Dialplan) -> None:
     assert t.find("VoiceMail")[0].data == "102@cpbx-acme,u"
 
 
-def confirming(dialplan: Dialplan, digit: str):
-    """A Dial handler: the U() routine runs on the answering leg, which presses `digit`."""
-
-    def on_dial(tracer: Tracer, data: str) -> str:
-        m = re.search(r"U\(([^)^]+)\^([^)]*)\)", data)
-        if not m:
-            return "NOANSWER"
-        callee = Tracer(dialplan, dtmf=[digit], shared=tracer.shared)
-        callee.call(m.group(1), "s", channeltype="Local", args=(m.group(2),))
-        return "ANSWER"
-
-    return on_dial
-
-
 FOLLOW_ME = keys.FeatureSettings(
     "102",
     followme_enabled=True,
@@ -181,43 +165,48 @@ FOLLOW_ME = keys.FeatureSettings(
 )
 
 
-def test_follow_me_with_confirmation_declined(dialplan: Dialplan) -> None:
-    t = Tracer(dialplan, astdb=astdb(FOLLOW_ME), on_dial=confirming(dialplan, "2"), follow_local=True)
+def test_follow_me_rings_the_own_phone_at_once_and_the_numbers_after_the_delay(dialplan: Dialplan) -> None:
+    """The guide: calls go *also* to the follow-me numbers (issue 19 item 8: the own phone never rang).
+    One Dial: the phone from the start, each number through the follow-me context, which waits the
+    delay and asks press 1; 5 s alone and 25 s together."""
+    t = Tracer(dialplan, astdb=astdb(FOLLOW_ME), on_dial=status("NOANSWER"), follow_local=True)
     t.call("cpbx-acme", "102", endpoint="acme101")
-    dials = [d.data for d in t.find("Dial")]
-    assert dials == [
-        "PJSIP/acme102,5",
-        "Local/103@cpbx-acme-leg&Local/0612345678@cpbx-acme-leg,25,U(cpbx-confirm^PJSIP/acme101-00000001)",
-    ]
-    # declined (DIALSTATUS is still ANSWER): the caller goes on to voicemail
-    assert t.find("VoiceMail")[0].data == "102@cpbx-acme,u"
+    assert [d.data for d in t.find("Dial")] == [
+        "PJSIP/acme102&Local/103@cpbx-acme-fm&Local/0612345678@cpbx-acme-fm,30"]
     legs = {leg.exten: leg for leg in t.legs}
-    assert [d.data for d in legs["103"].find("Dial")] == ["PJSIP/acme103"]
-    assert [d.data for d in legs["0612345678"].find("Dial")] == ["PJSIP/0612345678@operator-trunk"]
+    assert [e.data for e in legs["103"].find("Wait")] == ["5"]
+    assert [d.data for d in legs["103"].find("Dial")] == ["Local/103@cpbx-acme-leg,,U(cpbx-confirm)"]
+    (ring103,) = legs["103"].legs
+    assert [d.data for d in ring103.find("Dial")] == ["PJSIP/acme103"]
+    (ring_out,) = legs["0612345678"].legs
+    assert [d.data for d in ring_out.find("Dial")] == ["PJSIP/0612345678@operator-trunk"]
+    # nobody took it (or every number declined): the call goes on as an unanswered one
+    assert t.find("VoiceMail")[0].data == "102@cpbx-acme,u"
 
 
-def test_follow_me_with_confirmation_accepted(dialplan: Dialplan) -> None:
-    t = Tracer(dialplan, astdb=astdb(FOLLOW_ME), on_dial=confirming(dialplan, "1"))
+def test_follow_me_answered(dialplan: Dialplan) -> None:
+    t = Tracer(dialplan, astdb=astdb(FOLLOW_ME), on_dial=status("ANSWER"))
     t.call("cpbx-acme", "102", endpoint="acme101")
-    assert "U(cpbx-confirm^" in t.find("Dial")[-1].data
     assert t.find("VoiceMail") == []
 
 
 def test_follow_me_without_confirmation_or_delay(dialplan: Dialplan) -> None:
     s = keys.FeatureSettings("102", followme_enabled=True, followme_numbers=("103",), followme_ring_time=15)
-    t = Tracer(dialplan, astdb=astdb(s), on_dial=status("ANSWER"))
+    t = Tracer(dialplan, astdb=astdb(s), on_dial=status("ANSWER"), follow_local=True)
     t.call("cpbx-acme", "102", endpoint="acme101")
-    assert [d.data for d in t.find("Dial")] == ["Local/103@cpbx-acme-leg,15"]
+    assert [d.data for d in t.find("Dial")] == ["PJSIP/acme102&Local/103@cpbx-acme-fm,15"]
+    (leg,) = t.legs
+    assert leg.find("Wait") == [] and [d.data for d in leg.find("Dial")] == ["Local/103@cpbx-acme-leg"]
     assert t.find("VoiceMail") == []
 
 
-@pytest.mark.parametrize(("digit", "declined"), [("1", False), ("2", True)])
+@pytest.mark.parametrize(("digit", "declined"), [("1", False), ("2", True), ("", True)])
 def test_confirm_routine(dialplan: Dialplan, digit: str, declined: bool) -> None:
-    t = Tracer(dialplan, dtmf=[digit])
-    t.call("cpbx-confirm", "s", channeltype="Local", args=("PJSIP/acme101-00000001",))
+    t = Tracer(dialplan, dtmf=[digit] * 3)
+    t.call("cpbx-confirm", "s", channeltype="Local")
     assert t.find("Read")[0].data == "CPBX_ACK,followme/options,1,,1,5"
+    # CONTINUE ends the number's leg unanswered; nothing set connects it
     assert (t.channel.variables.get("GOSUB_RESULT") == "CONTINUE") is declined
-    assert (t.shared.get(("PJSIP/acme101-00000001", "CPBX_ACCEPTED")) == "1") is not declined
 
 
 def test_forbidden_prefix_is_refused_with_announcement(dialplan: Dialplan) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusterpbx.ami.adapter import AsteriskAdapter
-from clusterpbx.control.callrecords import Directory, rows_for
+from clusterpbx.control.callrecords import Directory, _one_per_key, rows_for
 from clusterpbx.control.port import CallRecorded, CallRecordReport, ExtensionFeatures
 from clusterpbx.dialplan.asterisk import CONTEXT_PARTS
 from clusterpbx.dialplan.model import Extension, Node, NodeSnapshot, Tenant
@@ -70,9 +70,9 @@ def rows_by_number(reports: list[CallRecordReport]) -> dict[str, list[dict[str, 
     by_user = {uid: n for n, uid in USER_IDS.items()}
     out: dict[str, list[dict[str, object]]] = {n: [] for n in NUMBERS}
     d = directory()
-    for report in reports:
-        for row in rows_for(report, 1, d):
-            out[by_user[row["user_id"]]].append(row)  # type: ignore[index]
+    # stored as insert_ignoring_duplicates stores them: one row per id and user, the answered one first
+    for row in _one_per_key([row for report in reports for row in rows_for(report, 1, d)]):
+        out[by_user[row["user_id"]]].append(row)  # type: ignore[index]
     return out
 
 
