@@ -50,6 +50,15 @@ MAX_PENDING_TEXT = 4 << 20
 _HAS_BODY = ("Response: Follows", "Response: Fail")
 
 
+class AmiMessage(Message):
+    """panoramisk's Message with a direct ``get`` (``Mapping.get`` goes through ``__getitem__`` and an
+    exception for every missing header; attribute access, ``message.event``, uses it too)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        entry = self._store.get(key.lower())
+        return default if entry is None else entry[1]
+
+
 def parse_message(part: str) -> Message | None:
     """One AMI message as panoramisk's ``Message.from_line`` reads it, with every value stripped of the
     white space around it (some Asterisk messages end a value with a bare "\n", fixtures README).
@@ -85,7 +94,7 @@ def parse_message(part: str) -> Message | None:
         store["result"] = (key, [unquote(v).strip() for v in value] if isinstance(value, list)
                            else unquote(value).strip())
     store["content"] = ("content", content.strip())
-    message: Message = Message.__new__(Message)
+    message: Message = AmiMessage.__new__(AmiMessage)
     message._store = store
     message.manager = None
     return message
@@ -171,6 +180,17 @@ class SafeAMIProtocol(AMIProtocol):
             except Exception:  # one bad message must not end the session (defect 2)
                 log.exception("AMI message could not be handled: %r", part[:200])
 
+    def handle_message(self, message: Message) -> None:
+        if self.responses:  # an action in flight: panoramisk matches the answer by its ids
+            super().handle_message(message)
+            return
+        # No action in flight, so no answer to match: an event goes to the subscribers (as in panoramisk).
+        event = message._store.get("event")
+        if event is not None:
+            if event[1].lower() == "shutdown":
+                self.connection_lost(message)
+            self.factory.dispatch(message)
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
             self.close()
@@ -219,8 +239,9 @@ class SafeManager(Manager):
         # A failing subscriber is logged; the session and the other subscribers go on (defect 2).
         matches = []
         event.manager = self
+        name = event.get("event", "")  # event.event, once
         for pattern, regexp in self.patterns:
-            if regexp.match(event.event) is None:
+            if regexp.match(name) is None:
                 continue
             matches.append(pattern)
             for callback in self.callbacks[pattern]:

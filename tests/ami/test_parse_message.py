@@ -72,6 +72,13 @@ def test_every_captured_message_parses_as_before() -> None:
             assert (got.id, got.action_id, got.success, got.event, got.get("EVENT")) == \
                    (want.id, want.action_id, want.success, want.event, want.get("EVENT"))
             assert got.manager is None
+            for key in [*want, "No-Such-Header"]:  # get(), direct on the store, as Mapping.get answers
+                for variant in (key, key.upper(), key.lower()):
+                    assert got.get(variant) == want.get(variant)
+                    assert got.get(variant, "default") == want.get(variant, "default")
+                    attr = variant.replace("-", "_")
+                    if not hasattr(Message, attr):  # message.<header> (not a method such as items)
+                        assert getattr(got, attr) == getattr(want, attr)
 
 
 def test_the_protocol_delivers_stripped_values_from_any_cutting_of_reads() -> None:
