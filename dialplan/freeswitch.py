@@ -475,18 +475,23 @@ def conference_profiles() -> ET.Element:
         ):
             _sub(p, "param", name=k, value=v)
         if count:
+            # mod_conference says "There are N callers" with the profile's TTS engine. None is named: naming
+            # flite made a build without mod_flite (the lab's, a minimal one) log "Invalid TTS module [flite]"
+            # at every join; with no engine mod_conference skips the sentence (conference_member_say), as
+            # docs/operators.md says.
             _sub(p, "param", name="announce-count", value=count)
-            _sub(p, "param", name="tts-engine", value="flite")
-            _sub(p, "param", name="tts-voice", value="kal")
     return root
 
 
 def conference_controls() -> ET.Element:
     root = ET.Element("include")
+    # Leaving is *0, not #: mod_conference reads a PIN for exactly as many digits as it has, so the # a
+    # caller presses after a 4-digit PIN reaches the controls, and # = hangup dropped them
+    # (tests/real/test_freeswitch_calls_conference.py).
     for group, controls in (
-        ("cpbx-menu", (("mute", "1"), ("energy up", "9"), ("energy dn", "7"), ("hangup", "#"))),
-        ("cpbx-listen", (("hangup", "#"),)),
-        ("cpbx-moderator", (("mute", "1"), ("lock", "2"), ("hangup", "#"))),
+        ("cpbx-menu", (("mute", "1"), ("energy up", "9"), ("energy dn", "7"), ("hangup", "*0"))),
+        ("cpbx-listen", (("hangup", "*0"),)),
+        ("cpbx-moderator", (("mute", "1"), ("lock", "2"), ("hangup", "*0"))),
         ("none", ()),
     ):
         g = _sub(root, "group", name=group)

@@ -68,9 +68,8 @@ configure() {
     -e "s|data=\"bind_server_ip=[^\"]*\"|data=\"bind_server_ip=$LAB_IP\"|" "$CONF/vars.xml"
   rm -rf "$CONF"/sip_profiles/*ipv6*
   # Tenants have their own SIP domains: the stock internal profile would force every REGISTER into
-  # the default domain and answer 403 (../shared/notes/real-pbx-lab.md).
-  sed -i -E '/^[[:space:]]*<param name="force-(register|subscription|register-db)-domain"/d' \
-    "$CONF/sip_profiles/internal.xml"
+  # the default domain and answer 403 (docs/operators.md, tests/real/test_freeswitch_register.py).
+  fs_multi_domain_profile "$CONF/sip_profiles/internal.xml"
   # RTP ports apart from the lab Asterisk's (10000-10999); FreeSWITCH wants an even end port. A second
   # instance on the same machine takes others (CPBX_LAB_FS_RTP_START/END), and its own WebSocket ports
   # (CPBX_LAB_FS_WS_PORT/WSS_PORT, stock 5066/7443).

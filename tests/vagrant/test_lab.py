@@ -500,3 +500,28 @@ def test_readme_is_honest_about_what_ran():
     assert "never been run" in readme
     for name in ("smoke.sh", "lab.env", ".secrets.env", "vagrant up", "5060", "5038", "8021", "8000"):
         assert name in readme, name
+
+
+PROFILE_SAMPLE = """<profile name="internal">
+  <settings>
+    <param name="auth-calls" value="$${internal_auth_calls}"/>
+    <!--<param name="force-register-domain" value="$${domain}"/>-->
+    <param name="force-register-domain" value="$${domain}"/>
+    <param name="force-subscription-domain" value="$${domain}"/>
+    <!--all inbound reg will stored in the db using this domain -->
+    <param name="force-register-db-domain" value="$${domain}"/>
+    <param name="challenge-realm" value="auto_from"/>
+  </settings>
+</profile>
+"""
+
+
+def test_freeswitch_profile_edit_lets_every_tenant_domain_register(tmp_path):
+    once = edit(tmp_path, "fs_multi_domain_profile", PROFILE_SAMPLE)
+    assert once.returncode == 0, once.stderr
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(once.stdout).iter("param")}
+    assert params == {"auth-calls": "$${internal_auth_calls}", "challenge-realm": "auto_from"}
+    assert edit(tmp_path, "fs_multi_domain_profile", once.stdout).stdout == once.stdout
+    # the Vagrant lab and the local lab both run it on the internal profile
+    for script in (LAB / "provision" / "freeswitch.sh", LAB.parent / "lab" / "freeswitch.sh"):
+        assert re.search(r'^\s*fs_multi_domain_profile "\$CONF/sip_profiles/internal.xml"$', script.read_text(), re.M)

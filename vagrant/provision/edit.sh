@@ -53,3 +53,11 @@ fs_include_after() {
   fi
   sed -i -E "0,/^[[:space:]]*<$tag>[[:space:]]*\$/s||  <$tag>\n    <X-PRE-PROCESS cmd=\"include\" data=\"$path\"/>|" "$file"
 }
+
+# fs_multi_domain_profile INTERNAL_XML: drop the stock internal profile's force-register-domain,
+# force-subscription-domain and force-register-db-domain (all $${domain}). With them FreeSWITCH looks
+# every REGISTER up in the default domain and answers 403 to a phone of a tenant's own domain
+# (ClusterPBX gives each tenant its directory domain); without them the domain of the REGISTER is used.
+fs_multi_domain_profile() {
+  sed -i -E '/^[[:space:]]*<param name="force-(register|subscription|register-db)-domain"/d' "$1"
+}

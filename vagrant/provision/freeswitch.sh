@@ -120,6 +120,9 @@ for f in event_socket.conf.xml json_cdr.conf.xml; do
   chown freeswitch:freeswitch "$CONF/autoload_configs/$f"
   chmod 0640 "$CONF/autoload_configs/$f"
 done
+# Tenants register in their own directory domains: the stock internal profile would answer 403.
+backup_once "$CONF/sip_profiles/internal.xml"
+fs_multi_domain_profile "$CONF/sip_profiles/internal.xml"
 # Load what the generated dialplan uses; do not try to load the modules that were not built.
 MODS=$CONF/autoload_configs/modules.conf.xml
 backup_once "$MODS"
