@@ -33,6 +33,7 @@ def fs(freeswitch_lab: dict[str, str], sipp: str, tmp_path: Path):
     try:
         yield calls
     finally:
+        calls.api(f"conference {ROOM} hup all")  # a caller left behind would be in others' channel lists
         calls.clear_keys()
         if old_prefix and not old_prefix.startswith("-ERR"):
             calls.api(f"global_setvar sound_prefix={old_prefix}")
