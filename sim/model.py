@@ -827,6 +827,10 @@ class Call:
     dialstring: str = ""
     records: list[CallRecordData] = field(default_factory=list)
     voicemail: VoicemailMessage | None = None
+    # A forward rung through a Local leg, as the generated dialplan does: the leg's channel name without
+    # its ;1/;2 and the number the caller dialled (see PBXModel.local_leg_records).
+    via_local: str = ""
+    dialled: str = ""
 
     def ring(self) -> Channel | None:
         """Dial the destination: callee channel, DialBegin, callee ringing (None if it cannot ring)."""
@@ -908,9 +912,10 @@ class Call:
             m.flush_devices(second.endpoint)
         m.destroy_channel(first, cause)
         if not self.records:
-            rec = m.cdr_for(self.caller, self.callee, self.dst, "Dial", self.dialstring)
-            self.records.append(rec)
-            m.call_record(rec)
+            for rec in (m.local_leg_records(self) if self.via_local else
+                        [m.cdr_for(self.caller, self.callee, self.dst, "Dial", self.dialstring)]):
+                self.records.append(rec)
+                m.call_record(rec)
         m.flush_devices(first.endpoint)
 
 
@@ -953,6 +958,7 @@ class PBXModel:
         self._queue: deque[ModelEvent] = deque()
         self._dispatching = False
         self._chan_seq = 0
+        self._local_seq = 0
         self._uid_base = int(self.started)
         self._msg_seq = 0
         # Extensions whose phone device state must be re-evaluated at the next flush point.
@@ -1362,6 +1368,31 @@ class PBXModel:
     def call_record(self, record: CallRecordData) -> None:
         self.publish(CallRecord(record))
 
+    def local_leg_records(self, call: Call, disposition: str | None = None) -> list[CallRecordData]:
+        """What Asterisk 22 writes for a call rung through a Local leg (the generated dialplan's forwards,
+        seen on the lab: tests/real/test_asterisk_calls.py), in its order: the leg's Dial of the target
+        (channel ``Local/...;2``, its own uniqueid; FAILED when the target cannot ring), unanswered also the
+        leg's own end (Hangup), then the caller's Dial of the leg (destination ``Local/...;1``, the number
+        the caller dialled)."""
+        target = call.callee
+        uid = f"{self._uid_base}.{900000 + self._local_seq}"
+        self._local_seq += 1
+        leg = self.cdr_for(call.caller, target, call.dst, "Dial", f"PJSIP/{target.endpoint if target else call.dst}",
+                           disposition=disposition if target is not None else "FAILED")
+        leg.channel, leg.uniqueid, leg.dcontext = f"{call.via_local};2", uid, f"{call.caller.context}-leg"
+        out = [leg]
+        if leg.disposition == "NO ANSWER":
+            end = self.cdr_for(call.caller, None, call.dst, "Hangup", "", disposition="NO ANSWER")
+            end.channel, end.uniqueid, end.dcontext = leg.channel, uid, leg.dcontext
+            end.start = end.end
+            end.duration = 0
+            out.append(end)
+        mine = self.cdr_for(call.caller, target, call.dialled, "Dial", call.dialstring,
+                            disposition=disposition if target is not None else "FAILED")
+        mine.dstchannel = f"{call.via_local};1"
+        out.append(mine)
+        return out
+
     # ------------------------------------------------------------------ high-level calls
 
     def start_call(self, src: str, dst: str, context: str | None = None) -> Call:
@@ -1402,7 +1433,9 @@ class PBXModel:
         fwd = self.db_get("CF", fkey)
         if fwd is not None and self.route(fwd, src_ep.context) is not None:
             call = self.start_call(src, dst)
-            leg = Call(self, call.caller, fwd, dialstring=f"Local/{fwd}@{src_ep.context},30")
+            local = f"Local/{fwd}@{src_ep.context}-{self._local_seq:08x}"
+            leg = Call(self, call.caller, fwd, dialstring=f"Local/{fwd}@{src_ep.context},30", via_local=local,
+                       dialled=dst)
             callee = leg.ring()
             if answer and callee is not None:
                 leg.answer()
@@ -1410,11 +1443,9 @@ class PBXModel:
             else:
                 leg.no_answer()
                 self.hangup(call.caller, 16, cdr=False)
-                rec = self.cdr_for(call.caller, callee, dst, "Dial", leg.dialstring)
-                leg.records.append(rec)
-                self.call_record(rec)
-            for rec in leg.records:
-                rec.dst = dst
+                for rec in self.local_leg_records(leg, "NO ANSWER"):
+                    leg.records.append(rec)
+                    self.call_record(rec)
             call.callee, call.records, call.bridge, call.dialstring = leg.callee, leg.records, leg.bridge, leg.dialstring
             return call
         call = self.start_call(src, dst)

@@ -126,3 +126,32 @@ def test_a_call_to_a_dnd_user_on_the_sim_is_busy_for_both(adapter, sim):
     report = recorded.record
     assert (report.status.value, report.dialed_number, report.source_endpoint) == ("busy", "103", "101")
     assert report.answered_at is None and report.billable_seconds == 0
+
+
+SIM_DIRECTORY = Directory(
+    by_endpoint={n: (1, int(n), f"User {n}") for n in ("101", "102", "103", "104")}, rates={1: []},
+    default_tenant_id=1, by_number={n: {1: (1, int(n), f"User {n}")} for n in ("101", "102", "103", "104")},
+    tenant_by_context={"internal": 1, "internal-leg": 1})
+
+
+def test_a_forward_on_the_sim_gives_the_rows_the_real_asterisk_gives(adapter, sim):
+    """The sim writes a forward as Asterisk does with the generated dialplan (the leg's records on a Local
+    channel, the caller's Dial of the leg); through the adapter: the caller and the forwarding user each get
+    their call, the target one row; unanswered, no 'failed' and no second row for the target."""
+    b, events = adapter
+    sim.call_soon(sim.model.db_put, "CF", "104", "102")
+    sim.call_soon(lambda: sim.model.place_call("101", "104"))
+    sim.call_soon(lambda: sim.model.place_call("101", "104", answer=False))
+
+    def rows() -> dict[str, list[tuple[object, object]]]:
+        out: dict[str, list[tuple[object, object]]] = {}
+        for e in events.of(CallRecorded):
+            for row in rows_for(e.record, 1, SIM_DIRECTORY):
+                out.setdefault(str(row["user_id"]), []).append((row["call_type"], row["status"]))
+        return {k: sorted(v) for k, v in out.items()}
+
+    # two records of each call reach the portal: the leg's Dial of 102 and the caller's Dial of the leg
+    events.wait(lambda items: sum(isinstance(e, CallRecorded) for e in items) >= 4)
+    assert rows() == {"101": [("internal", "answered"), ("internal", "no_answer")],
+                      "104": [("internal", "answered"), ("internal", "no_answer")],
+                      "102": [("incoming", "answered"), ("incoming", "no_answer")]}

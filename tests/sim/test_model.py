@@ -124,7 +124,12 @@ def test_dnd_and_call_forward_from_the_db() -> None:
     m.db_put("CF", "104", "102")
     fwd = m.place_call("101", "104")
     assert fwd.callee is not None and fwd.callee.endpoint == "102"
-    assert fwd.records[0].dst == "104" and fwd.records[0].disposition == "ANSWERED"
+    # as Asterisk writes a forward rung through a Local leg: the leg's Dial of 102, then the caller's
+    # Dial of the leg with the number dialled (tests/real/test_asterisk_calls.py)
+    leg, mine = fwd.records
+    assert (leg.channel.endswith(";2"), leg.dst, leg.dstchannel.startswith("PJSIP/102-")) == (True, "102", True)
+    assert (mine.channel.startswith("PJSIP/101-"), mine.dstchannel.endswith(";1")) == (True, True)
+    assert mine.dst == "104" and mine.disposition == leg.disposition == "ANSWERED"
     assert not m.channels
 
 
