@@ -200,11 +200,24 @@ class Portal:
                 if (who.user_id, who.session_version) not in valid:
                     ended.set()
 
+    def _opening(self, scope_: feed.Scope, since: str, sent: set[str]) -> bytes:
+        """An administrator's browser coming back with its cursor gets what changed since (feed.resume);
+        a new one, one whose cursor is too old, or a user's (a few rows), the whole list."""
+        if since and scope_.admin:
+            with self.flask.extensions["clusterpbx.sessions"]() as db:
+                data = feed.resume(db, scope_, since)
+            if data is not None:
+                return data
+        data = self._snapshot(scope_)
+        if not scope_.admin:
+            sent.update(_ids(data))
+        return data
+
     def _snapshot(self, scope_: feed.Scope) -> bytes:
         with self.flask.extensions["clusterpbx.sessions"]() as db:
-            version, rows = feed.snapshot(db, scope_)
+            cursor, rows = feed.snapshot(db, scope_)
         when, now = feed.WhenText(scope_.timezone), feed.utcnow()
-        return feed.encode("calls", [feed.public(r, when, now) for r in rows], version)
+        return feed.encode("calls", [feed.public(r, when, now) for r in rows], cursor)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -231,9 +244,7 @@ class Portal:
         watcher = asyncio.create_task(watch())
         sent: set[str] = set()
         try:
-            first = await loop.run_in_executor(self.bridge.pool, self._snapshot, who)
-            if not who.admin:
-                sent.update(_ids(first))
+            first = await loop.run_in_executor(self.bridge.pool, self._opening, who, last_event_id(scope), sent)
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/event-stream; charset=utf-8"),
                                     (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no"),
@@ -281,6 +292,14 @@ class Portal:
             return stream_scope()
         finally:
             ctx.pop()  # teardown closes the request's database session
+
+
+def last_event_id(scope: Scope) -> str:
+    """The cursor a reconnecting EventSource sends (Last-Event-ID: its last event's id), or ""."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"last-event-id":
+            return value.decode("latin-1")[:4096]
+    return ""
 
 
 def _ids(event: bytes) -> list[str]:

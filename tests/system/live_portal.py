@@ -89,18 +89,21 @@ def login(base: str, email: str, password: str = PASSWORD) -> requests.Session:
 class Stream:
     """One open GET /live/stream on its own socket; `events()` parses what has arrived."""
 
-    def __init__(self, base: str, session: requests.Session | None = None, timeout: float = 30.0):
+    def __init__(self, base: str, session: requests.Session | None = None, timeout: float = 30.0,
+                 last_event_id: str = ""):
         host, port = base.removeprefix("http://").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies) if session else ""
         ua = session.headers.get("User-Agent", "live-test") if session else "live-test"
         request = (f"GET /live/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
-                   f"User-Agent: {ua}\r\n" + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n")
+                   f"User-Agent: {ua}\r\n" + (f"Cookie: {cookie}\r\n" if cookie else "")
+                   + (f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else "") + "\r\n")
         self.sock.sendall(request.encode())
         self.buffer = b""
         self.status = 0
         self.headers: dict[str, str] = {}
         self.received = 0
+        self.last_id = ""
         self._body = b""
 
     def _fill(self, timeout: float) -> bool:
@@ -158,6 +161,8 @@ class Stream:
                         name = line[7:]
                     elif line.startswith("data: "):
                         data = json.loads(line[6:])
+                    elif line.startswith("id: "):
+                        self.last_id = line[4:]  # what an EventSource sends back as Last-Event-ID
                 if data is not None:
                     out.append((name, data, len(raw) + 2))
             left = deadline - time.monotonic()

@@ -112,6 +112,42 @@ def test_change_arrives_as_delta_and_removal_as_removal(db, world, database_url,
         stream.close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_browser_coming_back_gets_only_what_changed_since_its_cursor(db, world, database_url, tmp_path):
+    """EventSource reconnects (the 30-minute end, a network failure) with Last-Event-ID, the version of
+    the last event it applied: it gets one delta of what changed since, not the whole list again; a
+    cursor the server cannot serve (unknown, from a restored database) gets the whole list."""
+    node, tenant = company(db, world)
+    admin = world.user(tenant, extension="2100", role=Role.TENANT_ADMIN)
+    db.add_all([call(node, tenant, f"c{i}", f"3{i:03d}", f"514555{i:04d}") for i in range(300)])
+    db.commit()
+    with portal(database_url, tmp_path / "instance") as (base, _master):
+        session = login(base, admin.email)
+        stream = Stream(base, session)
+        assert stream.head() == 200
+        (name, calls, snapshot_bytes), *_ = stream.events(timeout=30)
+        cursor = stream.last_id
+        assert name == "calls" and len(calls) == 300 and int(cursor.split(":")[0]) > 0
+        stream.close()
+        # While the browser was away: one call started, one ended.
+        db.add(call(node, tenant, "fresh", "2100", "5145559999", seconds_ago=0))
+        db.execute(delete(LiveCall).where(LiveCall.pbx_call_id == "c7"))
+        db.commit()
+        back = Stream(base, session, last_event_id=cursor)
+        assert back.head() == 200
+        (name, delta, delta_bytes), *_ = back.events(timeout=30)
+        assert name == "delta" and int(back.last_id.split(":")[0]) > int(cursor.split(":")[0])
+        assert [c["id"] for c in delta["upsert"]] == [f"{node.id}:fresh"]
+        assert delta["remove"] == [f"{node.id}:c7"]
+        assert delta_bytes < 600 < snapshot_bytes / 50, (delta_bytes, snapshot_bytes)
+        back.close()
+        unknown = Stream(base, session, last_event_id=str(int(cursor.split(":")[0]) + 10**6))
+        assert unknown.head() == 200
+        (name, calls, _b), *_ = unknown.events(timeout=30)
+        assert name == "calls" and len(calls) == 300  # 300 - c7 + fresh
+        unknown.close()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_stream_carries_only_its_users_calls(db, world, database_url, tmp_path):
     node, tenant = company(db, world)

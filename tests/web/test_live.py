@@ -128,3 +128,45 @@ def test_admin_page_renders_a_capped_list_with_how_many_more_and_a_search(client
 def test_empty_state(client, auth, world):
     auth.login(world.user(world.tenant(), extension="201").email)
     assert "Aucun appel en cours." in client.get("/live/").get_data(as_text=True)
+
+
+def _event(text: str) -> tuple[str, str, object]:
+    """(cursor, event name, data) of the one event after the retry line."""
+    event = text.split("\n\n")[1]
+    fields = dict(line.split(": ", 1) for line in event.split("\n"))
+    return fields["id"], fields["event"], json.loads(fields["data"])
+
+
+def test_stream_coming_back_with_its_cursor_gets_only_the_change(client, auth, db, world):
+    """The guide's 15 s comeback (plain WSGI) with Last-Event-ID: an administrator gets the calls
+    changed since, not the company's whole list; an unknown cursor gets the whole list. A user gets
+    their own few calls again, never the ids of colleagues' calls that ended meanwhile."""
+    me, other = setup(db, world)
+    auth.login(other.email)
+    cursor, name, calls = _event(client.get("/live/stream").get_data(as_text=True))
+    assert name == "calls" and [c["id"].split(":")[1] for c in calls] == ["theirs"]
+    db.query(LiveCall).filter_by(pbx_call_id="mine").delete()
+    db.commit()
+    _c, name, calls = _event(client.get("/live/stream", headers={"Last-Event-ID": cursor}).get_data(as_text=True))
+    assert name == "calls" and [c["id"].split(":")[1] for c in calls] == ["theirs"]
+    me.role = Role.TENANT_ADMIN
+    db.commit()
+    auth.logout()
+    auth.login(me.email)
+    cursor, name, calls = _event(client.get("/live/stream").get_data(as_text=True))
+    assert name == "calls" and [c["id"].split(":")[1] for c in calls] == ["theirs"]
+    again = client.get("/live/stream", headers={"Last-Event-ID": cursor}).get_data(as_text=True)
+    assert again == "retry: 15000\n\n"  # nothing changed: nothing sent
+    node_id = db.query(LiveCall).first().node_id
+    db.add(LiveCall(node_id=node_id, tenant_id=me.tenant_id, pbx_call_id="new", started_at=utcnow(),
+                    source_number="5145550000", destination_number="2192", state="ringing"))
+    db.query(LiveCall).filter_by(pbx_call_id="theirs").delete()
+    db.commit()
+    new_cursor, name, delta = _event(client.get("/live/stream", headers={"Last-Event-ID": cursor})
+                                     .get_data(as_text=True))
+    assert name == "delta" and int(new_cursor.split(":")[0]) > int(cursor.split(":")[0])
+    assert [c["id"].split(":")[1] for c in delta["upsert"]] == ["new"]
+    assert delta["remove"] == [f"{node_id}:theirs"]
+    for bad in ("999999999", "x", "1:9", "-1", "1" * 40, "1:a"):
+        _c, name, calls = _event(client.get("/live/stream", headers={"Last-Event-ID": bad}).get_data(as_text=True))
+        assert name == "calls" and [c["id"].split(":")[1] for c in calls] == ["new"], bad

@@ -90,12 +90,16 @@ def stream_scope() -> feed.Scope | None:
 
 @bp.route("/stream")
 def stream() -> Response:
-    """The whole list once; the browser reconnects after FALLBACK_RETRY_MS (plain WSGI servers only)."""
+    """The whole list once, or only what changed since the browser's cursor (Last-Event-ID) when it
+    comes back; the browser reconnects after FALLBACK_RETRY_MS (plain WSGI servers only)."""
     scope = stream_scope()
     if scope is None:
         return Response("", status=401)
-    version, rows = feed.snapshot(get_db(), scope)
-    when, now = feed.WhenText(scope.timezone), utcnow()
-    body = f"retry: {FALLBACK_RETRY_MS}\n\n".encode() + feed.encode(
-        "calls", [feed.public(r, when, now) for r in rows], version)
+    since = request.headers.get("Last-Event-ID", "")[:4096]
+    data = feed.resume(get_db(), scope, since) if since else None
+    if data is None:
+        cursor, rows = feed.snapshot(get_db(), scope)
+        when, now = feed.WhenText(scope.timezone), utcnow()
+        data = feed.encode("calls", [feed.public(r, when, now) for r in rows], cursor)
+    body = f"retry: {FALLBACK_RETRY_MS}\n\n".encode() + data
     return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -157,17 +157,74 @@ def current_version(db: Session) -> int:
     return int(db.scalar(select(func.max(LiveCallChange.id))) or 0)
 
 
-def snapshot(db: Session, scope: Scope) -> tuple[int, list[dict[str, Any]]]:
-    """(version, every call the scope sees, newest first), the version read first so that no change
+def cursor_text(version: int, holes: Iterable[int] = ()) -> str:
+    """The cursor an event carries as its SSE id (the browser's Last-Event-ID when it comes back): the
+    last change id read, and the ids just below it that were not visible yet (PostgreSQL may commit a
+    lower id after a higher one): "1234" or "1234:1230,1232"."""
+    gaps = sorted(holes)
+    return f"{version}:{','.join(map(str, gaps))}" if gaps else str(version)
+
+
+def parse_cursor(text: str) -> tuple[int, frozenset[int]] | None:
+    head, _sep, tail = text.strip().partition(":")
+    if not head.isdigit() or len(head) > 18 or len(tail) > 8 * REREAD:
+        return None
+    gaps = tail.split(",") if tail else []
+    if not all(g.isdigit() and len(g) <= 18 for g in gaps):
+        return None
+    version = int(head)
+    holes = frozenset(int(g) for g in gaps)
+    return (version, holes) if all(version - REREAD <= h < version for h in holes) else None
+
+
+def _holes(db: Session, version: int) -> set[int]:
+    present = set(db.scalars(select(LiveCallChange.id).where(LiveCallChange.id > version - REREAD,
+                                                             LiveCallChange.id <= version)))
+    return set(range(max(0, version - REREAD) + 1, version + 1)) - present
+
+
+def snapshot(db: Session, scope: Scope) -> tuple[str, list[dict[str, Any]]]:
+    """(cursor, every call the scope sees, newest first), the version read first so that no change
     after it is missed (a change between the two reads is sent again: applying one twice is harmless)."""
     version = current_version(db)
+    holes = _holes(db, version) if db.get_bind().dialect.name != "sqlite" else set()
     calls = list(db.scalars(scoped(select(LiveCall), scope).order_by(LiveCall.started_at.desc(),
                                                                      LiveCall.id.desc())))
     names = known_names(db, scope.tenant_id, {n for c in calls for n in (c.source_number, c.destination_number)})
-    return version, [row_of(c, names) for c in calls]
+    return cursor_text(version, holes), [row_of(c, names) for c in calls]
 
 
-def encode(event: str, data: Any, version: int | None = None) -> bytes:
+RESUME_MAX_CHANGES = 5000  # more changes than this since a browser's cursor: the full list is cheaper
+
+
+def resume(db: Session, scope: Scope, cursor: str) -> bytes | None:
+    """What an administrator's browser that comes back with `cursor` (its Last-Event-ID: the cursor of
+    the last event it applied) is missing: one delta of the company's calls changed since (b"" when
+    none), or None when the full list must be sent: the cursor is too old or unknown (pruned from the
+    log, a restored database, too many changes, not ours), or the user is not an administrator. A
+    user's own list is a few rows, and which ended calls were theirs is no longer known: sending every
+    ended call's id would tell them about their colleagues' calls."""
+    parsed = parse_cursor(cursor)
+    if parsed is None or not scope.admin:
+        return None
+    since, holes = parsed
+    current = current_version(db)
+    if since <= 0 or since > current:
+        return None
+    floor = min(holes, default=since + 1) - 1  # the changes after the cursor and the ones it had not seen
+    changes = db.scalar(select(func.count()).select_from(LiveCallChange).where(LiveCallChange.id > floor)) or 0
+    oldest = db.scalar(select(func.min(LiveCallChange.id)))
+    if changes > RESUME_MAX_CHANGES or oldest is None or oldest > since + 1:
+        return None
+    _version, batch = read_changes(db, since, set(range(floor + 1, since + 1)) - holes, floor)
+    if batch is None:
+        return b""
+    if batch.reset:
+        return None
+    return batch.event_for(scope, None) or b""
+
+
+def encode(event: str, data: Any, version: int | str | None = None) -> bytes:
     head = f"id: {version}\n" if version is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
@@ -180,6 +237,7 @@ class Batch:
     version: int
     by_tenant: dict[int, dict[str, dict[str, Any] | None]]
     reset: bool = False  # the log was pruned past what we had read: every stream starts again
+    holes: frozenset[int] = frozenset()  # ids at most REREAD below `version` not read yet (cursor_text)
     _cache: dict[tuple[Any, ...], bytes] = dataclasses.field(default_factory=dict)
 
     def event_for(self, scope: Scope, sent: set[str] | None) -> bytes | None:
@@ -215,7 +273,7 @@ class Batch:
                 upsert.append(public(row, when, now))
         if not upsert and not remove:
             return b""
-        return encode("delta", {"upsert": upsert, "remove": remove}, self.version)
+        return encode("delta", {"upsert": upsert, "remove": remove}, cursor_text(self.version, self.holes))
 
 
 def read_changes(db: Session, after: int, seen: set[int], floor: int = 0) -> tuple[int, Batch | None]:
@@ -254,7 +312,8 @@ def read_changes(db: Session, after: int, seen: set[int], floor: int = 0) -> tup
             by_tenant.setdefault(logged_tenant, {})[call_id] = None
         if call is not None and call.tenant_id is not None:
             by_tenant.setdefault(call.tenant_id, {})[call_id] = row_of(call, names.get(call.tenant_id, {}))
-    return version, Batch(version, by_tenant, reset=bool(reset))
+    holes = frozenset(range(max(floor, version - REREAD) + 1, version + 1)) - seen
+    return version, Batch(version, by_tenant, reset=bool(reset), holes=holes)
 
 
 class ChangeSource(Protocol):
