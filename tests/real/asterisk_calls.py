@@ -209,15 +209,17 @@ async def company(env: dict[str, str], tmp_path: Path) -> AsyncIterator[tuple[As
 
 
 async def settle(records: list[CallRecordReport], call_ids: int = 1, quiet: float = 2.0,
-                 deadline: float = 20.0) -> list[CallRecordReport]:
-    """Wait until records stop arriving (`quiet` seconds without a new one after at least one)."""
+                 deadline: float = 30.0) -> list[CallRecordReport]:
+    """Wait until records stop arriving: `call_ids` callers' records came (a forward's leg writes its own
+    records, which may come before the caller's), then `quiet` seconds without a new one."""
     end = time.monotonic() + deadline
     count, last_change = len(records), time.monotonic()
     while time.monotonic() < end:
         await asyncio.sleep(0.2)
+        callers = {r.call_id for r in records if r.source_endpoint}
         if len(records) != count:
             count, last_change = len(records), time.monotonic()
-        elif records and len({r.call_id for r in records}) >= call_ids and time.monotonic() - last_change > quiet:
+        elif len(callers) >= call_ids and time.monotonic() - last_change > quiet:
             break
     return list(records)
 
