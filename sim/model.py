@@ -1470,6 +1470,10 @@ class PBXModel:
         if ring_seconds > 0:
             # Instant calls are back-dated so that the CDRs carry the ringing and message durations.
             caller.created = self.clock() - ring_seconds - message_seconds
+        # What both PBXs leave on the caller's channel after the unanswered dial (Asterisk's Dial, FreeSWITCH's
+        # bridge in the generated dialplan, which then records the dialled extension as cpbx_target and
+        # transfers to voicemail: tests/esl_cdr/real/no_answer_voicemail)
+        caller.variables.update({"DIALSTATUS": "NOANSWER", "originate_disposition": "NO_ANSWER", "cpbx_target": dst})
         dial_rec = self.cdr_for(caller, callee, dst, "Dial", call.dialstring, disposition="NO ANSWER")
         dial_rec.end = caller.created + ring_seconds if ring_seconds > 0 else self.clock()
         dial_rec.duration = int(dial_rec.end - dial_rec.start)
