@@ -593,9 +593,11 @@ class AsteriskAdapter(PbxPort):
             number = validate.dial_number(to_number, "to_number")
             host = _TRUNK_HOST.fullmatch(trunk) if isinstance(trunk, str) else None
             if host is not None and 0 < int(host.group(2)) < 65536:
-                # A SIP host with its port: sent by the default outbound endpoint (res_pjsip_messaging's
-                # ``sip:user@host`` form), since no endpoint names it.
-                to = f"pjsip:sip:{number}@{host.group(0)}"
+                # A SIP host with its port, which no endpoint names: res_pjsip_messaging's
+                # ``<endpoint>/<URI>`` form, sent with the sender's own endpoint (the bare ``sip:user@host``
+                # form needs a default_outbound_endpoint, which the documented pjsip.conf does not have:
+                # "Could not find endpoint ... and no default outbound endpoint configured", Asterisk 22).
+                to = f"pjsip:{ep}/sip:{number}@{host.group(0)}"
             else:
                 to = f"pjsip:PJSIP/{number}@{validate.name(trunk, 'trunk')}"
         elif "@" in to_number:

@@ -77,9 +77,10 @@ def validate(snapshot: NodeSnapshot) -> None:
         s.feature_code(t.conference_prefix, "conference prefix")
         s.feature_code(t.voicemail_code, "voicemail code")
         keys.ext_key("1", t.astdb_prefix)
-        for trunk in (t.sms_trunk, t.outbound_trunk):
-            if trunk:
-                s.trunk(trunk)
+        if t.outbound_trunk:
+            s.trunk(t.outbound_trunk)
+        if t.sms_trunk:
+            s.sms_trunk(t.sms_trunk)
         if t.domain:
             s.domain(t.domain)
         numbers: set[str] = set()
@@ -596,16 +597,23 @@ def _messages_ctx(t: Tenant) -> _Ctx:
         # it names the endpoint that was challenged for this MESSAGE. PJSIP_PARSE_URI_FROM reads it
         # from a variable, so a display name full of ':' or '@' cannot fool the parsing.
         rules = [_allow_if("CPBX_EP", user, prefix) for user, _n, prefix in _prefix_rules(t)]
-        c.exten(
-            "_X.",
-            "Set(CPBX_MSGFROM=${MESSAGE(from)})",
-            "Set(CPBX_EP=${PJSIP_PARSE_URI_FROM(CPBX_MSGFROM,user)})",
-            "Set(CPBX_NUM=${EXTEN})",
-            *rules,
-            "Hangup()",
-            f"(allow)MessageSend(pjsip:PJSIP/${{CPBX_NUM}}@{t.sms_trunk},${{MESSAGE(from)}})",
-            "Hangup()",
-        )
+        # A trunk given as host:port names no endpoint: the sender's own endpoint with the trunk's URI
+        # (res_pjsip_messaging's endpoint/URI form, as ami/adapter.py sends the portal's messages).
+        host = s.trunk_host(t.sms_trunk)
+        target = (f"pjsip:${{CPBX_EP}}/sip:${{CPBX_NUM}}@{host}" if host
+                  else f"pjsip:PJSIP/${{CPBX_NUM}}@{t.sms_trunk}")
+        # numbers as phones write them, "+" first included (Asterisk 22: "_X." never matches "+1514...")
+        for pattern in ("_X.", "_+X."):
+            c.exten(
+                pattern,
+                "Set(CPBX_MSGFROM=${MESSAGE(from)})",
+                "Set(CPBX_EP=${PJSIP_PARSE_URI_FROM(CPBX_MSGFROM,user)})",
+                "Set(CPBX_NUM=${EXTEN})",
+                *rules,
+                "Hangup()",
+                f"(allow)MessageSend({target},${{MESSAGE(from)}})",
+                "Hangup()",
+            )
     return c
 
 

@@ -22,7 +22,7 @@ from clusterpbx.control.models import (
 )
 from clusterpbx.control.pbxnames import astdb_prefix, tenant_slugs
 
-from . import model
+from . import model, sanitize
 
 log = logging.getLogger("clusterpbx.dialplan")
 
@@ -81,7 +81,7 @@ def _tenant(db: Session, t: Tenant, tenant_slug: str) -> model.Tenant:
         name=t.name, slug=tenant_slug, domain=t.domain, astdb_prefix=astdb_prefix(tenant_slug),
         conference_prefix=t.conference_prefix,
         outbound_trunk=_trunk(t, "outbound trunk", t.outbound_trunk),
-        sms_trunk=_trunk(t, "SMS trunk", _sms_trunk(t)),
+        sms_trunk=_sms_trunk_checked(t),
         recording_enabled=t.record_calls, extensions=tuple(extensions), queues=tuple(queues),
         conferences=tuple(conferences))
 
@@ -92,6 +92,15 @@ def _sms_trunk(t: Tenant) -> Any:
     if t.sms_provider != "pbx" or not isinstance(t.sms_config, dict):
         return None
     return t.sms_config.get("trunk")
+
+
+def _sms_trunk_checked(t: Tenant) -> str | None:
+    """The SMS trunk as the portal accepts it (control/sms.py trunk_problem): a name, or a SIP host with its
+    port, which the Asterisk dialplan sends to with the sender's endpoint (it got no route before)."""
+    value = _sms_trunk(t)
+    if isinstance(value, str) and sanitize.trunk_host(value):
+        return value
+    return _trunk(t, "SMS trunk", value)
 
 
 def _trunk(t: Tenant, what: str, value: Any) -> str | None:

@@ -68,6 +68,22 @@ def trunk(value: str) -> str:
     return _check(_TRUNK, value, "trunk name")
 
 
+_TRUNK_HOST = re.compile(r"(?=[A-Za-z0-9.\-]{1,253}:)[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*:([0-9]{1,5})")
+
+
+def trunk_host(value: str) -> str | None:
+    """``host:port`` of an SMS trunk given as a SIP host with its port (control/sms.py trunk_problem), or
+    None when `value` is a trunk name."""
+    m = _TRUNK_HOST.fullmatch(value) if isinstance(value, str) else None
+    return value if m is not None and 0 < int(m.group(1)) < 65536 else None
+
+
+def sms_trunk(value: str) -> str:
+    """An SMS trunk: a PJSIP endpoint or sofia gateway name, or a SIP host with its port."""
+    return trunk_host(value) or trunk(value)
+
+
 def domain(value: str) -> str:
     return _check(_DOMAIN, value, "domain")
 

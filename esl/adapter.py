@@ -750,9 +750,11 @@ class FreeSwitchAdapter(PbxPort):
             to = f"{self.sms_profile}/{number}@{self._trunk_host(trunk)}"
         elif "@" in to_number:
             to_user, to_domain = self._directory_user(to_number)
-            to = f"{to_user}@{to_domain}"  # a phone of that tenant's directory domain
+            # a phone of that tenant's directory domain; the profile named, or mod_sofia would look the
+            # tenant's domain up as a profile ("Invalid Profile both.lab.test", FreeSWITCH 1.10.12)
+            to = f"{self.profile}/{to_user}@{to_domain}"
         else:
-            to = f"{validate.dial_number(to_number, 'to_number')}@{self.domain}"  # a user registered on this box
+            to = f"{self.profile}/{validate.dial_number(to_number, 'to_number')}@{self.domain}"  # a user of this box
         # The text comes escaped (validate.message_body); plain text, not mod_sofia's default text/html.
         result = await self.api(f"chat sip|{user}@{from_domain}|{to}|{text}|text/plain")
         if result.strip() != "Sent":

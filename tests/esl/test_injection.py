@@ -103,6 +103,6 @@ def test_good_values_do_reach_the_wire(raw: RawServer) -> None:
             assert "chat" in str(exc)
         finally:
             await a.stop()
-        assert "api chat sip|1001@127.0.0.1|+33612345678@127.0.0.1|Bonjour, ça va ?|text/plain" in raw.commands
+        assert "api chat sip|1001@127.0.0.1|internal/+33612345678@127.0.0.1|Bonjour, ça va ?|text/plain" in raw.commands
 
     run(go())

@@ -165,8 +165,8 @@ def test_a_trunk_host_with_a_port(stack, client, auth, db, kind):
     auth.login(MARIE, DEMO_PASSWORD)
     assert "Message envoyé au +15149079050." in send(client, auth, "514 907-9050", "par le trunk")
     msg = last_message(sim)
-    if kind == "asterisk":  # no endpoint names the host: res_pjsip_messaging's sip:user@host form
-        assert msg.to == "pjsip:sip:+15149079050@trunk.example.com:5080"
+    if kind == "asterisk":  # no endpoint names the host: the sender's endpoint with the URI (endpoint/URI form)
+        assert msg.to == "pjsip:201/sip:+15149079050@trunk.example.com:5080"
         assert msg.from_ == f"sip:201@{DEMO_DOMAIN}"
     else:
         assert msg.to == "internal/+15149079050@trunk.example.com:5080" and msg.from_ == f"201@{DEMO_DOMAIN}"
