@@ -1439,6 +1439,10 @@ class PBXModel:
             callee = leg.ring()
             if answer and callee is not None:
                 leg.answer()
+                # FreeSWITCH (generated dialplan): the caller's leg is bridged to a loopback leg that dialled
+                # the target (tests/esl_cdr/real/forward_always); its record names the target
+                call.caller.variables.update({"DIALSTATUS": "SUCCESS", "bridge_channel": f"loopback/{fwd}-a",
+                                              "cpbx_target": dst})
                 leg.hangup(by=hangup_by)
             else:
                 leg.no_answer()
@@ -1499,6 +1503,9 @@ class PBXModel:
     def _dnd_call(self, src: str, dst: str, message_seconds: int, target: str | None = None) -> Call:
         call = self.start_call(src, dst)
         caller = call.caller
+        # busy without dialling: FreePBX's DND sets DIALSTATUS=BUSY; the generated FreeSWITCH dialplan
+        # transfers to cpbx-busy, which its records read as busy (tests/esl_cdr/real/dnd)
+        caller.variables.update({"DIALSTATUS": "BUSY", "cpbx_target": dst})
         mb = self.voicemail_box(target if target is not None else dst)
         ref = mb.id if mb is not None else f"{dst}@default"
         self.set_application(caller, "VoiceMail", f"{ref},b", priority=10)
