@@ -3,11 +3,13 @@ users over two years), on SQLite and/or PostgreSQL.
 
   .venv/bin/python -m bench.calls --backend sqlite [--rows 1000000] [--users 10000]
   .venv/bin/python -m bench.calls --backend postgresql   # uses CLUSTERPBX_TEST_POSTGRES_URL
-  [--export-runs 3]   # the export and its ceiling, alternately, N times each: prints every run and the best
+  [--export-runs 3]   # the export and its ceiling, alternately, N times each: prints every run, the
+                      # median and the best
 
 Prints: generation time; the first page of one user's records for a one-month range with a search
 term (median and p95 of the server time over 200 requests through the Flask app); the admin-wide CSV
-export of every row (rows per second and peak memory, measured in a child process) beside
+export of every row (rows per second, seconds until the first rows and peak memory, measured in a
+child process) beside
 `sqlite3 -csv` exporting the same query in the same run (SQLite only) or `psql \\copy` (PostgreSQL);
 and the live calls page with 2,000 live calls (it renders the PAGE_ROWS most recent).
 """
@@ -153,12 +155,14 @@ url, tenant = sys.argv[1], int(sys.argv[2])
 db = make_session_factory(make_engine(url))()
 q = calllog.CallQuery(user_id=None, tenant_id=tenant, timezone="America/Montreal")
 labels = {}
-t0 = time.perf_counter(); c0 = time.process_time(); size = 0
+t0 = time.perf_counter(); c0 = time.process_time(); size = 0; first = None
 with open(sys.argv[3], "wb") as out:
-    for chunk in calllog.export_csv(db, q, [str(i) for i in range(10)], labels, ";"):
+    for n, chunk in enumerate(calllog.export_csv(db, q, [str(i) for i in range(10)], labels, ";")):
         out.write(chunk); size += len(chunk)
+        if n == 1:  # the first rows (chunk 0 is the header row)
+            first = time.perf_counter() - t0
 dt = time.perf_counter() - t0
-print(dt, size, HWM, time.process_time() - c0)
+print(dt, size, HWM, time.process_time() - c0, first)
 """.replace("HWM", HWM)
 
 
@@ -168,12 +172,13 @@ def bench_export(url: str, rows: int, workdir: str) -> dict[str, float]:
                            f"print({HWM})"], capture_output=True, text=True, check=True)
     res = subprocess.run([sys.executable, "-c", EXPORT_CHILD, url, "1", out], capture_output=True, text=True,
                          check=True)
-    seconds, size, maxrss, cpu = res.stdout.split()
+    seconds, size, maxrss, cpu, first = res.stdout.split()
     lines = sum(1 for _ in open(out, "rb")) - 1
     assert lines == rows, (lines, rows)
     result = {"export_rows_per_s": rows / float(seconds), "export_seconds": float(seconds),
               "export_peak_rss_mb": int(maxrss) / 1024, "import_baseline_rss_mb": int(base.stdout) / 1024,
-              "export_mb": int(size) / 1e6, "export_cpu_s": float(cpu)}
+              "export_mb": int(size) / 1e6, "export_cpu_s": float(cpu),
+              "export_first_rows_s": float(first) if first != "None" else float(seconds)}
     query = ("SELECT caller_name, caller_number, dialed_number, callee, started_at, duration_seconds, status, "
              "recording_status, call_type, cost FROM call_records WHERE tenant_id = 1 ORDER BY started_at, id")
     t0 = time.perf_counter()
@@ -213,12 +218,17 @@ def main() -> int:
             exp = bench_export(url, args.rows, workdir)
             runs.append(exp)
             print(f"run {n}: CSV export of {args.rows} rows: {exp['export_rows_per_s']:,.0f} rows/s "
-                  f"({exp['export_seconds']:.1f}s, {exp['export_mb']:.0f} MB), peak RSS "
+                  f"({exp['export_seconds']:.1f}s, {exp['export_mb']:.0f} MB), first rows after "
+                  f"{exp['export_first_rows_s']:.2f}s, peak RSS "
                   f"{exp['export_peak_rss_mb']:.0f} MB (interpreter+imports alone "
                   f"{exp['import_baseline_rss_mb']:.0f} MB), {exp['export_cpu_s']:.1f}s CPU in the exporting "
                   f"process; ceiling {exp['ceiling_tool']}: {exp['ceiling_rows_per_s']:,.0f} rows/s")
         rates = sorted(r["export_rows_per_s"] for r in runs)
         ceilings = sorted(r["ceiling_rows_per_s"] for r in runs)
+        firsts = sorted(r["export_first_rows_s"] for r in runs)
+        print(f"CSV export, first rows after: median {statistics.median(firsts):.2f}s "
+              f"(runs {firsts[0]:.2f}-{firsts[-1]:.2f}s); rows/s median {statistics.median(rates):,.0f}; "
+              f"ceiling median {statistics.median(ceilings):,.0f}")
         print(f"CSV export, best of {len(runs)}: {rates[-1]:,.0f} rows/s (runs {rates[0]:,.0f}-{rates[-1]:,.0f}), "
               f"peak RSS at most {max(r['export_peak_rss_mb'] for r in runs):.0f} MB; ceiling {runs[0]['ceiling_tool']} "
               f"best {ceilings[-1]:,.0f} rows/s (runs {ceilings[0]:,.0f}-{ceilings[-1]:,.0f}); "
