@@ -30,7 +30,7 @@ FR = {
         "%(number)s ne fait pas partie de vos destinations possibles : %(rule)s.",
     "At most 10 numbers.": "10 numéros au maximum.",
     "Enter at least one number to turn follow me on.": "Entrez au moins un numéro pour activer « me suivre ».",
-    "Choose Français or English.": "Choisissez Français ou English.",
+    "Choose Français (fr) or English (en).": "Choisissez Français (fr) ou English (en).",
     "The last day cannot be before the start.": "Le dernier jour ne peut pas précéder le début.",
     "This e-mail address is not valid.": "Cette adresse courriel n'est pas valide.",
     "Deleting after notification needs the e-mail notification turned on.":

@@ -143,6 +143,13 @@ def test_call_settings_refusals(api, db, people):
         assert field in resp.get_json()["errors"], (body, resp.get_json())
     outside = mine.patch("/api/v1/me/call-settings", {"forward_always": "+33123456789"}).get_json()
     assert "+33123456789 is not in your allowed destinations: Montréal (514)." in outside["errors"]["forward_always"]
+    # the API words every refusal as the screens do (one table, web/settings/messages.py), in English: the
+    # user's own extension was "This value cannot be used." here
+    own = me.primary_extension.number
+    loop = mine.patch("/api/v1/me/call-settings", {"forward_busy": own}).get_json()
+    assert loop["errors"]["forward_busy"] == f"{own} is your own extension: calls would come back to you in a loop."
+    assert mine.patch("/api/v1/me/call-settings", {"language": "de"}).get_json()["errors"]["language"] == \
+        "Choose Français (fr) or English (en)."
     db.expire_all()
     cs = db.get(CallSettings, me.id)
     assert cs is None or (cs.forward_always == "" and not cs.followme_enabled)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from flask import Response, current_app, request
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from clusterpbx.control import calllog, validation
@@ -26,6 +27,7 @@ from clusterpbx.control.queues import QueueAction, QueueRefused, agent_rows, pau
 from ..db import get_db
 from ..live import as_json as live_json
 from ..live import visible_calls
+from ..settings.messages import refusal_text
 from . import ApiError, fail, int_arg, json_body, json_response, me, safe_text, v1
 
 UNAVAILABLE = "The telephone system cannot be reached right now; try again in a moment."
@@ -126,16 +128,6 @@ def live_calls() -> Response:
 
 # ---- call settings --------------------------------------------------------------------------
 
-SETTING_MESSAGES = {
-    "control_characters": "{number} contains characters that are not allowed.",
-    "invalid_number": "{number} is not a valid phone number.",
-    "internal_only": "{number} is outside your company: your allowed destinations are internal calls only.",
-    "not_allowed": "{number} is not in your allowed destinations: {rule}.",
-    "too_many": "At most 10 numbers.",
-    "followme_needs_number": "Enter at least one number to turn follow me on.",
-    "delay_range": "Delays must be between 5 and 120 seconds.",
-    "invalid_language": "Choose fr or en.",
-}
 BOOL_SETTINGS = ("dnd", "call_waiting", "followme_enabled", "followme_confirm")
 NUMBER_SETTINGS = ("forward_always", "forward_busy", "forward_noanswer")
 DELAY_SETTINGS = ("forward_noanswer_delay", "followme_delay")
@@ -143,8 +135,9 @@ SETTINGS_FIELDS = (*BOOL_SETTINGS, *NUMBER_SETTINGS, *DELAY_SETTINGS, "followme_
 
 
 def refusal(exc: SettingRefused) -> str:
-    text = SETTING_MESSAGES.get(exc.code, "This value cannot be used.")
-    return text.format(number=exc.params.get("number", ""), rule=exc.params.get("rule", ""))
+    """The screens' wording of the refusal (web/settings/messages.py), in English as the whole API."""
+    with force_locale("en"):
+        return refusal_text(exc)
 
 
 def settings_json(user: User, cs: CallSettings) -> dict[str, Any]:
@@ -188,7 +181,7 @@ def _settings_input(data: dict[str, Any], current: dict[str, Any]) -> CallSettin
         if key in data:
             v = data[key]
             if isinstance(v, bool) or not isinstance(v, int) or not 5 <= v <= 120:
-                errors[key] = "Delays must be between 5 and 120 seconds."
+                errors[key] = refusal(SettingRefused(key, "delay_range"))
             else:
                 merged[key] = v
     if "followme_numbers" in data:
@@ -199,7 +192,7 @@ def _settings_input(data: dict[str, Any], current: dict[str, Any]) -> CallSettin
             merged["followme_numbers"] = v
     if "language" in data:
         if data["language"] not in ("fr", "en"):
-            errors["language"] = "Choose fr or en."
+            errors["language"] = refusal(SettingRefused("language", "invalid_language"))
         else:
             merged["language"] = data["language"]
     if errors:
