@@ -40,7 +40,7 @@ NAMES = {"201": "Ana Lima", "202": "Ben Roy", "203": "Chloé Dubé"}
 
 def snapshot(kind: str, **tenant_changes: object) -> NodeSnapshot:
     tenant = Tenant(
-        name="Both lab", slug="both", domain=DOMAIN, outbound_trunk="carrier",
+        name="Both lab", slug="both", domain=DOMAIN, outbound_trunk="carrier", astdb_prefix="both-",
         extensions=tuple(Extension(number=n, display_name=name, sip_username=f"u{n}", sip_password=f"pw-{n}-both",
                                    mailbox=n, voicemail_pin="4242", allowed_prefixes=("1514", "+1514"))
                          for n, name in NAMES.items()),
