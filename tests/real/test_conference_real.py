@@ -29,7 +29,7 @@ from tests.real.both_lab import (
 )
 
 pytestmark = pytest.mark.real
-UAC_PIN = HERE / "uac_pin.xml"
+UAC_PIN = HERE / "uac_conference_pin.xml"
 ROOM = "cpbx-both-201"  # control/conference.py room_name
 SETTINGS = ConferenceSettings(enabled=True, admin_pin="9999", user_pin="1234", max_members=5, announce_count=False,
                               music_on_hold=True, star_menu=True)
