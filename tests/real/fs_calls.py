@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +36,12 @@ SLUG = "calls"
 # Below the kernel's ephemeral range, apart from test_freeswitch_transfer's phones (25471-25473).
 PHONE_PORTS = {"201": 25511, "202": 25512, "203": 25513, "204": 25514}
 CONF_PIN = "4321"
+
+
+def own_folder() -> Path:
+    """A work folder for the phones' SIPp logs outside pytest's numbered temporary folders, which another
+    pytest run on the same machine may clean up while a call is under way."""
+    return Path(tempfile.mkdtemp(prefix="cpbx-fs-calls-"))
 
 
 def snapshot() -> NodeSnapshot:

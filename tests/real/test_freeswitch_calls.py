@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import struct
 import threading
 import time
@@ -26,7 +27,7 @@ import pytest
 
 from clusterpbx.dialplan import keys
 from tests.esl_cdr.test_real_calls import REAL, SPOOFED, check_real_legs
-from tests.real.fs_calls import FsCalls
+from tests.real.fs_calls import FsCalls, own_folder
 
 pytestmark = pytest.mark.real
 PROMPT = "ivr/ivr-accept_reject_voicemail.wav"  # the follow-me confirmation (dialplan/freeswitch.py)
@@ -45,8 +46,8 @@ def tone_file(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def calls(freeswitch_lab: dict[str, str], sipp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FsCalls]:
-    work = tmp_path_factory.mktemp("fs-calls")
+def calls(freeswitch_lab: dict[str, str], sipp: str) -> Iterator[FsCalls]:
+    work = own_folder()
     fs = FsCalls(freeswitch_lab, sipp, work)
     sounds = work / "sounds"
     tone_file(sounds / PROMPT)
@@ -61,6 +62,7 @@ def calls(freeswitch_lab: dict[str, str], sipp: str, tmp_path_factory: pytest.Te
         if old_prefix and not old_prefix.startswith("-ERR"):
             fs.api(f"global_setvar sound_prefix={old_prefix}")
         fs.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ caller controls of the star menu, the music on hold, and no TTS engine the build
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.real.fs_calls import CONF_PIN, DOMAIN, HERE, FsCalls
+from tests.real.fs_calls import CONF_PIN, DOMAIN, HERE, FsCalls, own_folder
 from tests.real.test_freeswitch_calls import tone_file
 
 pytestmark = pytest.mark.real
@@ -23,7 +24,8 @@ ROOM = "cpbx-calls-202"
 
 
 @pytest.fixture
-def fs(freeswitch_lab: dict[str, str], sipp: str, tmp_path: Path):
+def fs(freeswitch_lab: dict[str, str], sipp: str):
+    tmp_path = own_folder()
     calls = FsCalls(freeswitch_lab, sipp, tmp_path)
     calls.load()  # reloadxml: vars.xml sets sound_prefix again
     calls.clear_keys()
@@ -38,6 +40,7 @@ def fs(freeswitch_lab: dict[str, str], sipp: str, tmp_path: Path):
         if old_prefix and not old_prefix.startswith("-ERR"):
             calls.api(f"global_setvar sound_prefix={old_prefix}")
         calls.close()
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def join_with_pin(fs: FsCalls, hold_ms: int) -> str:
