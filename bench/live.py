@@ -7,8 +7,8 @@ Prints, per run and as median and spread over the runs:
   - the admin page /live/ over HTTP: p50 and p95, and its size; beside a static file of the same size
     served by the same server in the same run (the ceiling);
   - a change: bytes of the delta event an open admin stream receives for one added, one changed and
-    one ended call, the full list's bytes (sent once per connection), and the delay from the commit to
-    the event (p50, p95);
+    one ended call, the full list's bytes (sent when a page opens), what a page coming back with its
+    Last-Event-ID after one change receives, and the delay from the commit to the event (p50, p95);
   - `--streams` open live pages: a static file and the home page, idle and with the pages open
     (p50 each), and the server's thread count.
 """
@@ -95,7 +95,23 @@ def changes(base: str, session: requests.Session, sessions: sessionmaker[Session
                                                                                    destination_number="10002"))
         one("end", delete(LiveCall).where(LiveCall.pbx_call_id == f"b{i}"))
     stream.close()
-    return {"full_bytes": full, **{f"{k}_bytes": statistics.mean(v) for k, v in sizes.items()},
+    # The browser comes back (30-minute end, network failure) with its Last-Event-ID after one call
+    # started meanwhile: what it receives before anything else changes.
+    with sessions() as db:
+        db.execute(insert(LiveCall).values(node_id=node_id, tenant_id=1, pbx_call_id="back", started_at=now,
+                                           state="ringing", source_number="10001", destination_number="1514",
+                                           source_uri="", destination_uri="", source_ip="", destination_ip=""))
+        db.commit()
+    back = Stream(base, session, last_event_id=stream.last_id)
+    assert back.head() == 200
+    name, delta, reconnect = back.events(timeout=60)[0]
+    assert name == "delta" and [c["id"] for c in delta["upsert"]] == [f"{node_id}:back"], (name, delta)
+    back.close()
+    with sessions() as db:
+        db.execute(delete(LiveCall).where(LiveCall.pbx_call_id == "back"))
+        db.commit()
+    return {"full_bytes": full, "reconnect_bytes": reconnect,
+            **{f"{k}_bytes": statistics.mean(v) for k, v in sizes.items()},
             "delay_p50": pct(delays, 50), "delay_p95": pct(delays, 95)}
 
 
@@ -150,7 +166,8 @@ def main() -> int:
                       f"{r['page_bytes'] / 1024:.1f} KiB | static file of the same size p50 {r['ceiling_p50']:.1f} ms, "
                       f"p95 {r['ceiling_p95']:.1f} ms")
                 print(f"       change: added {r['add_bytes']:.0f} B, changed {r['change_bytes']:.0f} B, ended "
-                      f"{r['end_bytes']:.0f} B (full list once per connection: {r['full_bytes'] / 1024:.1f} KiB); "
+                      f"{r['end_bytes']:.0f} B (full list when a page opens: {r['full_bytes'] / 1024:.1f} KiB; "
+                      f"a page coming back after one change: {r['reconnect_bytes']:.0f} B); "
                       f"commit to event p50 {r['delay_p50']:.0f} ms, p95 {r['delay_p95']:.0f} ms")
                 print(f"       {args.streams} open pages: static p50 {r['static_idle']:.1f} -> {r['static_busy']:.1f} ms, "
                       f"home p50 {r['home_idle']:.1f} -> {r['home_busy']:.1f} ms; server threads "
@@ -162,6 +179,7 @@ def main() -> int:
     for key, label in (("page_p50", "admin /live/ p50 ms"), ("page_p95", "admin /live/ p95 ms"),
                        ("ceiling_p50", "static same size p50 ms"), ("ceiling_p95", "static same size p95 ms"),
                        ("add_bytes", "bytes per added call"), ("end_bytes", "bytes per ended call"),
+                       ("reconnect_bytes", "bytes to a page coming back after one change"),
                        ("delay_p95", "commit to event p95 ms"), ("static_busy", "static p50 ms, pages open"),
                        ("home_idle", "home p50 ms, idle"), ("home_busy", "home p50 ms, pages open")):
         print(f"  {label}: {spread([r[key] for r in results])}")
