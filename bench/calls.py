@@ -9,8 +9,8 @@ users over two years), on SQLite and/or PostgreSQL.
 Prints: generation time; the first page of one user's records for a one-month range with a search
 term (median and p95 of the server time over 200 requests through the Flask app); the admin-wide CSV
 export of every row (rows per second, seconds until the first rows and peak memory, measured in a
-child process) beside
-`sqlite3 -csv` exporting the same query in the same run (SQLite only) or `psql \\copy` (PostgreSQL);
+child process) beside `sqlite3 -csv` exporting the same query in the same run (SQLite only) or
+`psql \\copy` (PostgreSQL);
 and the live calls page with 2,000 live calls (it renders the PAGE_ROWS most recent).
 """
 

@@ -101,3 +101,22 @@ def test_first_rows_leave_before_the_other_windows_are_read(db, user):  # noqa: 
         assert len([s for s in ran if "ORDER BY r.started_at" in s]) >= 3
     finally:
         raw.set_trace_callback(None)
+
+
+def test_the_screens_export_streams_its_first_rows_first(client, auth, db, user):  # noqa: F811
+    """GET /calls/export.csv?scope=tenant as an administrator: the response is streamed, the header row
+    first, then the first window's rows, long before the last rows are read."""
+    from clusterpbx.control.models import Role
+
+    user.role = Role.TENANT_ADMIN
+    db.commit()
+    _many(db, user, 30_000)
+    auth.login(user.email)
+    resp = client.get("/calls/export.csv?scope=tenant", buffered=False)
+    assert resp.status_code == 200 and resp.is_streamed
+    chunks = iter(resp.response)
+    assert next(chunks).count(b"\r\n") == 1
+    first = next(chunks)
+    assert 0 < first.count(b"\r\n") <= calllog.FIRST_WINDOW_ROWS
+    assert first.count(b"\r\n") + sum(c.count(b"\r\n") for c in chunks) == 30_000
+    resp.close()
