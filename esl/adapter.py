@@ -26,7 +26,8 @@ Choices (NodeAddress.extra keys in brackets):
   ``@host`` for a profile name; without a trunk, ``<number>@<domain>`` (a user registered on the box).
 * Features: ``dialplan.keys.freeswitch_feature_entries`` decides every mod_db key (``db insert``, and
   ``db delete`` for None); the personal-conference keys are not part of ExtensionFeatures and are left
-  alone; ``followme_delay`` is the follow-me ring time (as the Asterisk adapter maps it).
+  alone; ``followme_delay`` is how long the own phones ring before the follow-me numbers (the numbers'
+  ``leg_delay_start``), which then ring for the no-answer ring time, as the Asterisk adapter maps them.
 * Voicemail: mod_voicemail profile [``voicemail_profile``] (default ``default``); a mailbox argument is
   ``<box>`` (in the node's domain) or ``<box>@<domain>``. The message id is the uuid of field 7 of
   ``vm_list``; its audio is the file that line names, read under NodeAddress.spool_path when set (a
@@ -519,8 +520,11 @@ class FreeSwitchAdapter(PbxPort):
             forward_no_answer=f.forward_noanswer or None,
             no_answer_ring_time=None if f.forward_noanswer_delay == keys.DEFAULT_RING_TIME else f.forward_noanswer_delay,
             followme_enabled=f.followme_enabled, followme_numbers=tuple(f.followme_numbers),
-            followme_ring_time=f.followme_delay, followme_confirm=f.followme_confirm, language=f.language,
-            out_of_office=f.out_of_office)
+            # As on Asterisk: the portal's follow-me delay ("Délai pour que les appareils sonnent") is how long
+            # the user's own phones ring before the numbers' legs start (leg_delay_start); the numbers then
+            # ring for the user's ring time (leg_timeout).
+            followme_ring_delay=f.followme_delay, followme_ring_time=f.forward_noanswer_delay,
+            followme_confirm=f.followme_confirm, language=f.language, out_of_office=f.out_of_office)
 
     @staticmethod
     def _entries(settings: keys.FeatureSettings) -> list[keys.Entry]:
@@ -568,7 +572,7 @@ class FreeSwitchAdapter(PbxPort):
         k = keys.fs_key(*self._feature_owner(extension))
         r = keys.FS_REALMS
         names = ("dnd", "call_waiting", "forward_always", "forward_busy", "forward_no_answer", "no_answer_ring_time",
-                 "followme_enabled", "followme_numbers", "followme_ring_time", "followme_confirm", "language",
+                 "followme_enabled", "followme_numbers", "followme_ring_delay", "followme_confirm", "language",
                  "out_of_office")
         values: dict[str, str] = {}
         for name in names:
@@ -584,7 +588,7 @@ class FreeSwitchAdapter(PbxPort):
             forward_noanswer=values["forward_no_answer"],
             forward_noanswer_delay=seconds(values["no_answer_ring_time"], keys.DEFAULT_RING_TIME),
             followme_enabled=values["followme_enabled"] == "true", followme_numbers=numbers,
-            followme_delay=seconds(values["followme_ring_time"], keys.DEFAULT_FOLLOWME_TIME),
+            followme_delay=seconds(values["followme_ring_delay"], keys.DEFAULT_FOLLOWME_TIME),
             followme_confirm=values["followme_confirm"] == "true",
             language=values["language"] if values["language"] in ("fr", "en") else "fr",
             out_of_office=values["out_of_office"] == "true")

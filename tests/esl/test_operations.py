@@ -181,6 +181,9 @@ def test_features_round_trip_through_mod_db(sim: SimPBX) -> None:
         db = sim.call_soon(lambda: dict(sim.model.db))
         assert db["cpbx_dnd/1000@127.0.0.1"] == "true"
         assert db["cpbx_fm_list/1000@127.0.0.1"] == "1004-+33612345678"
+        # as on Asterisk (prering, grptime): the own phones ring alone for the portal's follow-me delay, the
+        # numbers' legs then start and ring for the user's ring time
+        assert db["cpbx_fm_delay/1000@127.0.0.1"] == "30" and db["cpbx_fm_time/1000@127.0.0.1"] == "25"
         assert db["cpbx_conf/1000@127.0.0.1"] == "true"  # left alone
         await a.write_features("1000", ExtensionFeatures())
         assert await a.read_features("1000") == ExtensionFeatures(call_waiting=True)
