@@ -39,8 +39,9 @@ def check_destination(db: Session, user: User, raw: str, field: str) -> str:
     groups = allowed_groups(user)
     if not groups:
         raise SettingRefused(field, "internal_only", number=number)
+    # "+" is not part of a number's digits nor of a prefix (a group may list +33 or 33: the same)
     digits = number.lstrip("+")
-    if any(digits.startswith(p) for _name, prefixes in groups for p in prefixes):
+    if any(digits.startswith(p.lstrip("+")) for _name, prefixes in groups for p in prefixes):
         return number
     rule = "; ".join(f"{name} ({', '.join(prefixes)})" for name, prefixes in groups)
     raise SettingRefused(field, "not_allowed", number=number, rule=rule)

@@ -480,14 +480,21 @@ def _prefix_rules(t: Tenant) -> list[tuple[str, str, str]]:
     """(endpoint, extension, allowed prefix) for every phone of every extension, sorted."""
     rules = []
     for e in _sorted_exts(t):
-        for prefix in sorted(set(e.allowed_prefixes)):
+        # compared with the number's digits (CPBX_DIGITS): a group's "+33" is "33"
+        for prefix in sorted({p.lstrip("+") for p in e.allowed_prefixes}):
             for user in sorted(e.sip_usernames):
                 rules.append((user, e.number, prefix))
     return rules
 
 
+# CPBX_DIGITS from CPBX_NUM: the number _allow_if compares with the allowed prefixes
+_DIGITS = ("Set(CPBX_DIGITS=${CPBX_NUM})", 'ExecIf($["${CPBX_NUM:0:1}"="+"]?Set(CPBX_DIGITS=${CPBX_NUM:1}))')
+
+
 def _allow_if(var: str, value: str, prefix: str) -> str:
-    return f'GotoIf($[{_eq(var, value)} & "${{CPBX_NUM:0:{len(prefix)}}}"="{prefix}"]?allow)'
+    # CPBX_DIGITS: the number without its leading "+", as the portal checks it (control/callsettings.py
+    # check_destination): a phone dialling +15145551234 is allowed by the prefix 1514 as a forward is
+    return f'GotoIf($[{_eq(var, value)} & "${{CPBX_DIGITS:0:{len(prefix)}}}"="{prefix}"]?allow)'
 
 
 def _out_sub(t: Tenant) -> _Ctx:
@@ -499,6 +506,7 @@ def _out_sub(t: Tenant) -> _Ctx:
     c.exten(
         "s",
         "Set(CPBX_NUM=${ARG1})",
+        *_DIGITS,
         "Set(CPBX_EP=)",
         '(pjsip)ExecIf($["${CHANNEL(channeltype)}"="PJSIP"]?Set(CPBX_EP=${CHANNEL(endpoint)}))',
         '(isleg)GotoIf($["${CPBX_EP}"=""]?byfwd)',
@@ -609,6 +617,7 @@ def _messages_ctx(t: Tenant) -> _Ctx:
                 "Set(CPBX_MSGFROM=${MESSAGE(from)})",
                 "Set(CPBX_EP=${PJSIP_PARSE_URI_FROM(CPBX_MSGFROM,user)})",
                 "Set(CPBX_NUM=${EXTEN})",
+                *_DIGITS,
                 *rules,
                 "Hangup()",
                 f"(allow)MessageSend({target},${{MESSAGE(from)}})",

@@ -415,10 +415,11 @@ def _outbound(ctx: ET.Element, t: Tenant, who: str) -> None:
     extension whose forward or follow-me made the leg)."""
     kind = "own" if who == "cpbx_ext" else "fwd"
     for e in _exts(t):
-        for prefix in sorted(set(e.allowed_prefixes)) if t.outbound_trunk else []:
+        for prefix in sorted({p.lstrip("+") for p in e.allowed_prefixes}) if t.outbound_trunk else []:
             x = _ext(ctx, f"cpbx-out-{e.number}-{prefix}-{kind}")
             _cond(x, f"${{{who}}}", f"^{e.number}$")
-            c = _cond(x, "destination_number", rf"^({_re_escape(prefix)}\d*)$")
+            # a leading "+" is not part of the prefix, as the portal checks it (control/callsettings.py)
+            c = _cond(x, "destination_number", rf"^(\+?{_re_escape(prefix)}\d*)$")
             if t.recording_enabled and e.record_calls:
                 _act(
                     c,

@@ -232,6 +232,17 @@ def test_allowed_prefix_dials_trunk_and_records(dialplan: Dialplan) -> None:
     assert t.find("MixMonitor")[0].data.startswith("clusterpbx/acme/2026/11/27/out-")
 
 
+def test_a_leading_plus_is_not_part_of_the_allowed_prefix(dialplan: Dialplan) -> None:
+    """The portal allows +<prefix>... for a prefix (the "+" stripped, control/callsettings.py); the
+    dialplan must too, and dial the number as the phone wrote it. 102 may dial 0 only."""
+    t = Tracer(dialplan)
+    t.call("cpbx-acme", "+0612345678", endpoint="acme102")
+    assert [d.data for d in t.find("Dial")] == ["PJSIP/+0612345678@operator-trunk"]
+    t = Tracer(dialplan)
+    t.call("cpbx-acme", "+15145551234", endpoint="acme102")
+    assert t.find("Dial") == []
+
+
 def test_prefix_check_uses_endpoint_not_caller_id(dialplan: Dialplan) -> None:
     # a phone of 103 pretending (caller id, variables it cannot set anyway) to be 101 gets nothing
     t = Tracer(dialplan)

@@ -134,7 +134,10 @@ def test_outbound_rules_follow_allowed_prefixes(files: dict[str, str]) -> None:
         for e in ctx.findall("extension")
         if (e.get("name") or "").startswith("cpbx-out-1") and e.get("name", "").endswith("-own")
     )
-    assert rules == [("^101$", r"^(00\d*)$"), ("^101$", r"^(0\d*)$"), ("^102$", r"^(0\d*)$")]
+    # a leading "+" is not part of the prefix, as the portal checks it
+    assert rules == [("^101$", r"^(\+?00\d*)$"), ("^101$", r"^(\+?0\d*)$"), ("^102$", r"^(\+?0\d*)$")]
+    assert all(re.fullmatch(expr[1:-1], n) for expr, n in ((rules[2][1], "+0612345678"), (rules[2][1], "0612")))
+    assert not re.fullmatch(rules[2][1][1:-1], "+15145551234")
     fields = {
         e.findall("condition")[0].get("field")
         for e in ctx.findall("extension")

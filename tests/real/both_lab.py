@@ -42,7 +42,7 @@ def snapshot(kind: str, **tenant_changes: object) -> NodeSnapshot:
     tenant = Tenant(
         name="Both lab", slug="both", domain=DOMAIN, outbound_trunk="carrier", astdb_prefix="both-",
         extensions=tuple(Extension(number=n, display_name=name, sip_username=f"u{n}", sip_password=f"pw-{n}-both",
-                                   mailbox=n, voicemail_pin="4242", allowed_prefixes=("1514", "+1514"))
+                                   mailbox=n, voicemail_pin="4242", allowed_prefixes=("1514",))
                          for n, name in NAMES.items()),
         queues=(Queue(name="support", number="600", members=("202",), ring_timeout=10),),
         conferences=(PersonalConference(owner="201", admin_pin="9999", user_pin="1234",

@@ -31,7 +31,8 @@ from tests.real.both_lab import (
 
 pytestmark = pytest.mark.real
 CARRIER = f"127.0.0.1:{PORTS['carrier']}"
-ALLOWED, REFUSED = "15145550199", "33612345678"  # 201 may call 1514..., not France
+# 201 may call 1514..., not France; dialled with a "+" first, which the prefix 1514 allows as the portal does
+ALLOWED, REFUSED = "+15145550199", "33612345678"
 ASTERISK_TRUNK = f"""
 ; ClusterPBX real tests (tests/real/test_outbound_real.py): the operator's outbound trunk
 [carrier]

@@ -59,6 +59,25 @@ def test_the_domain_check_refuses_and_accepts_like_every_other_path(db, mamadou)
             check_click_to_call(db, mamadou, raw)
 
 
+def test_a_plus_is_neither_part_of_the_number_nor_of_the_prefix(db, mamadou):
+    """A group may list +33 (the admin screen accepts "an optional + first"): it allows +33... and 33...
+    as 33 does, and as the generated dialplans compare (the number's and the prefix's "+" dropped);
+    it was compared with the number's digits "+" included, so it allowed nothing."""
+    with pytest.raises(SettingRefused):
+        check_click_to_call(db, mamadou, FRANCE)
+    group = DestinationGroup(tenant_id=mamadou.tenant_id, name="France")
+    db.add(group)
+    db.flush()
+    db.add(DestinationPrefix(group_id=group.id, prefix="+33"))
+    mamadou.destination_groups.append(group)
+    db.commit()
+    assert check_click_to_call(db, mamadou, FRANCE) == FRANCE
+    assert check_click_to_call(db, mamadou, "33612345678") == "33612345678"
+    assert check_click_to_call(db, mamadou, "+15149079050") == "+15149079050"  # Canada's 1, "+" first
+    with pytest.raises(SettingRefused):
+        check_click_to_call(db, mamadou, "+44612345678")
+
+
 def test_every_dial_path_refuses_the_same_number(db, mamadou):
     for field in ("forward_always", "forward_busy", "forward_noanswer"):
         with pytest.raises(SettingsRefused) as refused:
