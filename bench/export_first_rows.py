@@ -4,9 +4,11 @@ current one, alternately, each beside `sqlite3 -csv` running the same query (the
 run.
 
   .venv/bin/python -m bench.export_first_rows --before 2f12591 [--runs 3] [--rows 1000000] [--db PATH]
+  .venv/bin/python -m bench.export_first_rows --before 2f12591 --backend postgresql [--reuse]
 
---db keeps the generated database at PATH and reuses it on the next call (generating 1,000,000 rows
-takes minutes). Prints per run and as median (min-max): the seconds until the first rows (the chunk
+--db keeps the generated SQLite database at PATH and reuses it on the next call (generating 1,000,000
+rows takes minutes). --backend postgresql uses CLUSTERPBX_TEST_POSTGRES_URL (a database of its own:
+its schema is dropped and rebuilt unless --reuse) and `psql \\copy` as the ceiling. Prints per run and as median (min-max): the seconds until the first rows (the chunk
 after the header row), the whole export's time, rows/s and CPU seconds of the exporting process, and
 the peak memory of each export (its own child process's VmHWM).
 """
@@ -54,9 +56,17 @@ def export(module_path: str, url: str) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
-def ceiling(db_path: Path, rows: int) -> float:
+def ceiling(url: str, rows: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run(["sqlite3", "-csv", str(db_path), QUERY], stdout=subprocess.DEVNULL, check=True)
+    if url.startswith("sqlite"):
+        subprocess.run(["sqlite3", "-csv", url.split("///", 1)[1], QUERY], stdout=subprocess.DEVNULL, check=True)
+    else:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        subprocess.run(["psql", "-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "",
+                        u.database or "", "-c", f"\\copy ({QUERY}) TO STDOUT WITH CSV"], stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, PGPASSWORD=u.password or ""), check=True)
     return rows / (time.perf_counter() - t0)
 
 
@@ -70,6 +80,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", default="")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: keep the rows already there")
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bench-export-"))
@@ -77,8 +89,9 @@ def main() -> int:
     before.write_text(subprocess.run(["git", "show", f"{args.before}:control/calllog.py"], cwd=root,
                                      capture_output=True, text=True, check=True).stdout)
     db_path = Path(args.db) if args.db else work / "bench.db"
-    url = f"sqlite:///{db_path}"
-    if not db_path.exists():
+    url = f"sqlite:///{db_path}" if args.backend == "sqlite" else os.environ["CLUSTERPBX_TEST_POSTGRES_URL"]
+    tool = "sqlite3 -csv" if args.backend == "sqlite" else "psql \\copy"
+    if (not db_path.exists()) if args.backend == "sqlite" else not args.reuse:
         from bench.calls import build
 
         _admin, _ids, seconds = build(url, args.rows, 10_000)
@@ -93,15 +106,15 @@ def main() -> int:
             print(f"run {run} {name:6}: first rows after {r['first']:.2f} s, {r['rows']} rows in {r['total']:.1f} s "
                   f"= {r['rows'] / r['total']:,.0f} rows/s, {r['cpu']:.1f} s CPU, peak RSS {r['hwm_mb']:.0f} MB",
                   flush=True)
-        ceilings.append(ceiling(db_path, args.rows))
-        print(f"run {run} ceiling sqlite3 -csv: {ceilings[-1]:,.0f} rows/s; load average {os.getloadavg()[0]:.1f} "
+        ceilings.append(ceiling(url, args.rows))
+        print(f"run {run} ceiling {tool}: {ceilings[-1]:,.0f} rows/s; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs", flush=True)
     print(f"median (min-max) of {args.runs} runs:")
     for name, rs in results.items():
         print(f"  {name:6}: first rows after {spread([r['first'] for r in rs], '{:.2f}')} s; "
               f"{spread([r['rows'] / r['total'] for r in rs], '{:,.0f}')} rows/s; "
               f"CPU {spread([r['cpu'] for r in rs], '{:.1f}')} s; peak RSS {spread([r['hwm_mb'] for r in rs], '{:.0f}')} MB")
-    print(f"  ceiling sqlite3 -csv: {spread(ceilings, '{:,.0f}')} rows/s")
+    print(f"  ceiling {tool}: {spread(ceilings, '{:,.0f}')} rows/s")
     return 0
 
 

@@ -77,7 +77,7 @@ def test_first_rows_leave_long_before_the_last(db, user):  # noqa: F811
         stmt = CallRecord.__table__.select().where(CallRecord.tenant_id == user.tenant_id,
                                                    *calllog._window_conds((lo, hi)))
         sizes.append(len(db.execute(stmt).all()))
-    # 5,000 and 20,000 rows from the index; the third window (80,000) would pass the end: the rest.
+    # 5,000 and 20,000 rows from the index, then the rest.
     assert [n // calllog.FIRST_WINDOW_ROWS for n in sizes] == [1, 4, 7]
 
 
