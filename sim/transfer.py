@@ -2,12 +2,14 @@
 
 Blind transfer by the callee (1000 calls 1001, 1001 answers and transfers 1000 to 1002, 1002 answers):
 
-* Asterisk 22 (main/cdr.c; checked on Asterisk 22.10.1 with AMI BlindTransfer): a CDR is a pairing of
-  two channels. The caller's channel leaves the bridge with 1001, which finishes the first CDR (channel
-  1000, dstchannel 1001, answered, ending at the transfer); the caller's channel then dials 1002 from the
-  dialplan, which starts a second CDR of the same uniqueid (dstchannel 1002, started and answered at the
-  transfer: the caller's channel was already up). Both carry the new extension (1002) as their dst, and
-  are written together when the caller hangs up. 1001's own channel is a dialled channel: no CDR.
+* Asterisk 22 (main/cdr.c; checked on Asterisk 22.10.1, a phone's REFER: tests/real/test_asterisk_transfer.py):
+  a CDR is a pairing of two channels. The caller's channel leaves the bridge with 1001, which finishes
+  the first CDR (channel 1000, dstchannel 1001, answered, ending at the transfer); the caller's channel
+  then dials 1002 from the dialplan, which starts a second CDR of the same uniqueid (dstchannel 1002,
+  started and answered at the transfer: the caller's channel was already up). Both keep the number the
+  caller dialled (1001) as their dst (an AMI BlindTransfer between Local channels had given the new
+  extension), and are written together when the caller hangs up. 1001's own channel is a dialled
+  channel: no CDR.
 * FreeSWITCH 1.10 (mod_sofia sofia_handle_sip_i_refer, switch_ivr_session_transfer): the REFER arrives
   on 1001's leg, which gets ``endpoint_disposition=BLIND_TRANSFER`` and ``transfer_to``/
   ``transfer_destination``; the caller's leg is transferred (new caller profile, ``transfer_history``
@@ -52,6 +54,7 @@ class TransferredCall(Call):
 
     transferred_at: float = 0.0
     earlier: list[Any] = field(default_factory=list)  # the caller's earlier pairings, written with this one
+    dialed: str = ""  # Asterisk: the number the caller dialled, the dst of every pairing (else dst)
 
     def backdate(self, ring_seconds: float, talk_seconds: float) -> None:
         """As Call.backdate; the transfer (or pickup) happened ``talk_seconds`` ago."""
@@ -66,7 +69,8 @@ class TransferredCall(Call):
         self.records.remove(_NONE_YET)
         if write:
             m = self.model
-            rec = m.cdr_for(self.caller, self.callee, self.dst, "Dial", self.dialstring, start=self.transferred_at)
+            rec = m.cdr_for(self.caller, self.callee, self.dialed or self.dst, "Dial", self.dialstring,
+                            start=self.transferred_at)
             if rec.answer is not None:  # the caller's channel was up already: answered from the start
                 rec.answer = self.transferred_at
                 rec.billsec = rec.duration
@@ -86,8 +90,8 @@ def blind_transfer(model: PBXModel, call: Call, target: str, answer: bool = True
     now = m.clock()
     if m.flavor == "asterisk":
         # the caller leaves the bridge with the transferor: the first pairing's CDR is final (written
-        # with the rest of the caller's chain; its dst is the caller's new extension)
-        first = m.cdr_for(caller, transferor, target, "Dial", call.dialstring)
+        # with the rest of the caller's chain; its dst is the number the caller dialled)
+        first = m.cdr_for(caller, transferor, call.dst, "Dial", call.dialstring)
         first.end = now
         first.duration = int(now - first.start)
         first.billsec = int(now - first.answer) if first.answer is not None else 0
@@ -109,7 +113,7 @@ def blind_transfer(model: PBXModel, call: Call, target: str, answer: bool = True
     # the caller runs the dialplan again, for the target
     caller.exten = target
     leg = TransferredCall(m, caller, target, dialstring=f"PJSIP/{target},15", transferred_at=now,
-                          earlier=list(call.records))
+                          earlier=list(call.records), dialed=call.dst if m.flavor == "asterisk" else "")
     m.calls[caller.uniqueid] = leg
     if leg.ring() is not None and answer:
         leg.answer()
