@@ -1,7 +1,7 @@
 """What every administration resource shares: role checks, tenant scoping, field cleaning from the
 `Field` descriptions, list/get/create/update/delete with an audit entry per change.
 
-Messages in `Invalid` errors are English msgids (their French is in tools/fr_admin_services.py)."""
+Messages in `Invalid` errors are English msgids (their French is in the gettext catalog, web/translations/fr/LC_MESSAGES/messages.po)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from ..models import DestinationGroup, Device, Queue, Tenant, User
 from . import Actor, Forbidden, Invalid, NotFound, Resource, resource
 from ._base import N_, require_admin
 
-# Messages (msgids; French in tools/fr_admin_services.py).
+# Messages (msgids; French in web/translations/fr/LC_MESSAGES/messages.po).
 NOT_CSV = N_("The file is not valid CSV.")
 MISSING_COLUMN = N_("The column %(column)s is missing.")
 UNKNOWN_COLUMN = N_("Unknown column: %(column)s.")
