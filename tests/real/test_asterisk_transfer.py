@@ -6,6 +6,12 @@ Blind: 203 calls 204; 204's phone answers, talks, sends REFER (Refer-To: 205) in
 (uas_blind_transfer.xml); 205 answers; 203 (uac_transferred.xml, which answers the PBX's re-INVITEs)
 hangs up a few seconds later.
 
+Attended: 203 calls 204; 204's phone answers (uas_attended.xml), calls 205 on a second line
+(uac_consult.xml), 205 answers; 204 sends REFER in its first dialog, Refer-To: <205?Replaces=<the 204-205
+dialog>> (send_refer: from a second socket of the phone, which also answers the NOTIFYs and the BYE that
+follow, since the PBX takes the REFER's source as the dialog's target); Asterisk joins 203 and 205 and
+hangs up both of 204's dialogs. 204 does not put 203 on hold first (no re-INVITE with sendonly).
+
 Phone SIP ports 27270-27299 belong to this file (asterisk_calls.py's own 5270-5289 are left to its tests)."""
 
 from __future__ import annotations
@@ -108,6 +114,169 @@ def test_blind_transfer_by_refer_gives_each_user_a_sensible_record(asterisk_lab,
     # 204 talked until the transfer (about 3 s); 205 from then to the caller's BYE (8 s and more)
     assert 1 <= int(b_row["billable_seconds"]) <= 5, b_row  # type: ignore[call-overload]
     assert int(c_row["billable_seconds"]) >= 7, c_row  # type: ignore[call-overload]
+    path = asterisk_lab["CPBX_LAB_AST_CDR_CSV"]
+    from_csv, _ = cdr.read_csv_since(path, 0, dt.UTC)
+    ids = {r.pbx_call_id for r in from_csv if r.call_id in {x.call_id for x in reports}}
+    assert ids == {r.pbx_call_id for r in reports}
+
+
+# Attended transfer (see the module docstring).
+ATTENDED_XML = HERE / "uas_attended.xml"
+CONSULT_XML = HERE / "uac_consult.xml"
+CONSULT_PORT = 27286
+REFER_PORT = 27287
+
+
+def sip_messages(path: Path) -> list[tuple[str, str]]:
+    """(direction "sent"/"received", message) of a SIPp -message_file, in order."""
+    out = []
+    for block in path.read_text(errors="replace").split("-----------------------------------------------")[1:]:
+        head, _, message = block.partition("\n\n")
+        if "message sent" in head or "message received" in head:
+            out.append(("sent" if "message sent" in head else "received", message.strip("\n")))
+    return out
+
+
+def header(message: str, name: str) -> str:
+    for line in message.splitlines()[1:]:
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == name.lower():
+            return value.strip()
+    return ""
+
+
+def tag(value: str) -> str:
+    return value.split(";tag=", 1)[1].split(";", 1)[0] if ";tag=" in value else ""
+
+
+def send_refer(first: Path, second: Path, user: str, target: str, domain: str,
+               uas_port: int) -> tuple[str, list[str]]:
+    """Sends the REFER of an attended transfer in the dialog of `first` (the transferor's answered call,
+    messages of uas_attended.xml) naming the dialog of `second` (its consultation call, uac_consult.xml),
+    from a second socket of the phone's. The PBX takes the REFER's source as the dialog's new target
+    (rewrite_contact), so that socket also answers what comes next in the dialog (NOTIFYs, the BYE).
+    Returns the PBX's answer to the REFER and what came after it ("NOTIFY <sipfrag status>", "BYE")."""
+    import socket
+    from urllib.parse import quote
+
+    invite = next(m for d, m in sip_messages(first) if d == "received" and m.startswith("INVITE "))
+    answer = next(m for d, m in sip_messages(first) if d == "sent" and m.startswith("SIP/2.0 200")
+                  and "INVITE" in header(m, "CSeq"))
+    ok = next(m for d, m in sip_messages(second) if d == "received" and m.startswith("SIP/2.0 200")
+              and "INVITE" in header(m, "CSeq"))
+    contact = header(invite, "Contact").strip("<>").split(">", 1)[0]
+    replaces = f"{header(ok, 'Call-ID')};to-tag={tag(header(ok, 'To'))};from-tag={tag(header(ok, 'From'))}"
+    refer = "\r\n".join([
+        f"REFER {contact} SIP/2.0",
+        f"Via: SIP/2.0/UDP 127.0.0.1:{REFER_PORT};branch=z9hG4bK-cpbx-refer-{int(time.time() * 1000)};rport",
+        f"From: {header(answer, 'To')}",
+        f"To: {header(invite, 'From')}",
+        f"Call-ID: {header(invite, 'Call-ID')}",
+        "CSeq: 101 REFER",
+        f"Contact: <sip:{user}@127.0.0.1:{uas_port}>",
+        f"Refer-To: <sip:{target}@{domain}?Replaces={quote(replaces, safe='')}>",
+        f"Referred-By: <sip:{user}@{domain}>",
+        "Max-Forwards: 70",
+        "User-Agent: ClusterPBX-lab-test",
+        "Content-Length: 0", "", ""])
+    pbx_host, pbx_port = header(invite, "Via").split()[1].split(";")[0].split(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", REFER_PORT))
+        sock.settimeout(5)
+        sock.sendto(refer.encode(), (pbx_host, int(pbx_port)))
+        reply, after = "", []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "BYE" not in after:
+            try:
+                message, source = sock.recvfrom(65535)
+            except TimeoutError:
+                if not reply:
+                    break
+                continue
+            text = message.decode(errors="replace")
+            if text.startswith("SIP/2.0 "):
+                if not text.startswith("SIP/2.0 100") and not reply:
+                    reply = text
+                continue
+            method = text.split(" ", 1)[0]
+            body = text.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in text else ""
+            after.append(f"{method} {body.splitlines()[0]}" if method == "NOTIFY" and body else method)
+            ok = "\r\n".join(["SIP/2.0 200 OK", *(f"{h}: {header(text, h)}" for h in ("Via", "From", "To", "Call-ID", "CSeq")),
+                               "Content-Length: 0", "", ""])
+            sock.sendto(ok.encode(), source)
+        return reply, after
+
+
+def test_attended_transfer_by_refer_with_replaces(asterisk_lab, sipp, tmp_path):
+    work = Path(tempfile.mkdtemp(prefix="cpbx-real-att-", dir=tmp_path))
+    first, second = work / "phone-204.msg", work / "consult.msg"
+
+    async def scenario():
+        async with ac.company(asterisk_lab, tmp_path) as (adapter, records):
+            with ac.phones(sipp, asterisk_lab, {"205": "answer"}) as devices:
+                ac.register(sipp, asterisk_lab, "204")
+                phone = subprocess.Popen(
+                    [sipp, "-sf", str(ATTENDED_XML), "-i", "127.0.0.1", "-p", str(PORTS["204"]),
+                     "-set", "user", ac.sip_user("204"), "-nostdin", "-trace_logs", "-log_file",
+                     str(work / "phone-204.log"), "-trace_msg", "-message_file", str(first)],
+                    cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                consult = None
+                try:
+                    time.sleep(1.0)
+                    devices["205"].mark()
+                    task = asyncio.create_task(asyncio.to_thread(caller_dial, sipp, asterisk_lab, "203", "204", work))
+                    await asyncio.sleep(3)  # 203 and 204 talk
+                    consult = subprocess.Popen(
+                        [sipp, "-sf", str(CONSULT_XML), "-m", "1", "-i", "127.0.0.1", "-p", str(CONSULT_PORT),
+                         "-au", ac.sip_user("204"), "-ap", ac.password("204"), "-set", "caller", ac.sip_user("204"),
+                         "-set", "display", ac.NAMES["204"], "-set", "domain", "127.0.0.1", "-s", "205",
+                         "-nostdin", "-timeout", "40s", "-trace_logs", "-log_file", str(work / "consult.log"),
+                         "-trace_msg", "-message_file", str(second), asterisk_lab["CPBX_LAB_AST_SIP"]],
+                        cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(3)  # 204 and 205 talk
+                    refer = asyncio.create_task(asyncio.to_thread(send_refer, first, second, ac.sip_user("204"),
+                                                                  "205", "127.0.0.1", PORTS["204"]))
+                    while not task.done():
+                        devices["205"].watch()
+                        await asyncio.sleep(0.05)
+                    result = await task
+                    devices["205"].watch()
+                    refer_reply, after = await refer
+                    reports = await ac.settle(records)
+                finally:
+                    for proc in (phone, consult):
+                        if proc is not None:
+                            proc.terminate()
+                            proc.wait(timeout=10)
+                    ac.register(sipp, asterisk_lab, "204", expires=0)
+            return result, refer_reply, after, reports
+
+    result, refer_reply, after, reports = asyncio.run(scenario())
+    logs = {p.stem: p.read_text() for p in work.glob("*.log")}
+    detail = "\n".join(f"--- {p.name}\n{p.read_text()[-6000:]}" for p in sorted(work.glob("*.msg")))
+    assert refer_reply.startswith("SIP/2.0 202"), f"{refer_reply}\n{detail}"
+    assert "FINAL 200" in result.stdout and "HUNG UP" in result.stdout, f"{result.stdout}\n{detail}"
+    # The REFER's NOTIFYs, then the PBX ends both of 204's dialogs.
+    assert after[-1] == "BYE" and "NOTIFY SIP/2.0 200 OK" in after, after
+    assert "HUNG UP" in logs.get("consult", ""), f"{logs}\n{detail}"
+    assert "REINVITE" in result.stdout  # 203's phone is told its new party
+    rows = ac.rows_by_number(reports)
+    # Each user: the two calls they were in, answered. 203: with 204 until the transfer, then with 205
+    # (one uniqueid, two pairings); 204: 203's call and its own consultation call to 205; 205: that
+    # consultation call and 203's call from the transfer on.
+    assert ac.summary(rows) == {n: [("internal", "answered"), ("internal", "answered")]
+                                for n in ("203", "204", "205")}, reports
+    by_peer = {n: {(r["caller_number"], r["callee"]): r for r in rows[n]} for n in ("203", "204", "205")}
+    assert set(by_peer["203"]) == {("203", "David Nguyen"), ("203", "Élise Tremblay")}, rows["203"]
+    assert set(by_peer["204"]) == {("203", "David Nguyen"), ("204", "Élise Tremblay")}, rows["204"]
+    assert set(by_peer["205"]) == {("204", "Élise Tremblay"), ("203", "Élise Tremblay")}, rows["205"]
+    consult_row = by_peer["204"][("204", "Élise Tremblay")]
+    assert consult_row["dialed_number"] == "205" and by_peer["205"][("204", "Élise Tremblay")] == {
+        **consult_row, "user_id": ac.USER_IDS["205"]}
+    joined = by_peer["205"][("203", "Élise Tremblay")]
+    assert joined["dialed_number"] == "204" and joined == {**by_peer["203"][("203", "Élise Tremblay")],
+                                                             "user_id": ac.USER_IDS["205"]}
+    assert int(joined["billable_seconds"]) >= 7, joined  # type: ignore[call-overload]
     path = asterisk_lab["CPBX_LAB_AST_CDR_CSV"]
     from_csv, _ = cdr.read_csv_since(path, 0, dt.UTC)
     ids = {r.pbx_call_id for r in from_csv if r.call_id in {x.call_id for x in reports}}
