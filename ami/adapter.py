@@ -351,7 +351,8 @@ class AsteriskAdapter(PbxPort):
             out.append(ConferenceParticipant(
                 participant_id=p.get("channel", ""), caller_number="" if num == "<unknown>" else num,
                 caller_name="" if name == "<unknown>" else name, admin=p.get("admin", "").lower() == "yes",
-                muted=p.get("muted", "").lower() == "yes"))
+                # a user waiting for the organiser (wait_marked) is heard by nobody: muted for the portal
+                muted=p.get("muted", "").lower() == "yes" or p.get("waiting", "").lower() == "yes"))
         return out
 
     async def conference_kick(self, room: str, participant_id: str) -> None:

@@ -217,7 +217,6 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     owner = "${cpbx_owner}"
     c = _cond(x, _db("conference", owner, domain), "^true$")
     _act(c, "answer")
-    _act(c, "set", f"conference_moderator_pin={_conf_db('adminpin', owner, domain)}")
     _act(c, "set", f"conference_max_members={_conf_db('maxmembers', owner, domain)}")
     _act(
         c,
@@ -242,11 +241,16 @@ def dialplan_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
         "set",
         f"cpbx_profile=${{cond(x{_conf_db('announce_count', owner, domain)} == xtrue ? cpbx-count : cpbx)}}",
     )
-    _act(
-        c,
-        "conference",
-        f"{name}-{owner}@${{cpbx_profile}}+{_conf_db('userpin', owner, domain)}+flags{{${{cpbx_flags}}}}",
-    )
+    # The PIN is asked here, not by mod_conference: its moderator PIN only adds the moderator flag to the
+    # member flags every caller gets, so "listen only (users only)" muted the organiser too (lab run of
+    # tests/real/test_conference_options.py). The owner calling from their own phone needs no PIN, as on
+    # Asterisk. The conference context sets cpbx_conf_role (admin, user, or nothing: refused).
+    _act(c, "set", f"cpbx_conf_apin={_conf_db('adminpin', owner, domain)}")
+    _act(c, "set", f"cpbx_conf_upin={_conf_db('userpin', owner, domain)}")
+    _act(c, "unset", "cpbx_conf_role")
+    _act(c, "execute_extension", f"cpbx-conf-pin XML {name}-conf")
+    _act(c, "execute_extension", f"cpbx-conf-join XML {name}-conf")
+
 
     # Queues.
     for q in sorted(t.queues, key=lambda q: q.number):
@@ -448,11 +452,44 @@ def leg_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     return ctx
 
 
+def conference_context(t: Tenant) -> ET.Element:
+    """The personal conference's PIN and join (execute_extension from the tenant's context: its
+    variables are set before these conditions are read). No phone dials into this context."""
+    name = context_name(t)
+    owner = "${cpbx_owner}"
+    ctx = ET.Element("context", {"name": f"{name}-conf"})
+    x = _ext(ctx, "cpbx-conf-owner")
+    _cond(x, "destination_number", "^cpbx-conf-pin$")
+    c = _cond(x, "${cond(x${cpbx_ext} == x${cpbx_owner} ? owner : other)}", "^owner$")
+    _act(c, "set", "cpbx_conf_role=admin")
+    x = _ext(ctx, "cpbx-conf-open")
+    _cond(x, "destination_number", "^cpbx-conf-pin$")
+    c = _cond(x, "x${cpbx_conf_apin}${cpbx_conf_upin}", "^x$")
+    _act(c, "set", "cpbx_conf_role=user")
+    x = _ext(ctx, "cpbx-conf-pin")
+    c = _cond(x, "destination_number", "^cpbx-conf-pin$")
+    # one entry of 1-20 digits, 3 tries; an empty entry never matches (min 1), so an absent PIN
+    # never opens the room
+    _act(c, "play_and_get_digits", "1 20 3 10000 # conference/conf-pin.wav conference/conf-bad-pin.wav "
+         "cpbx_conf_pin ^(?:${cpbx_conf_apin}|${cpbx_conf_upin})$ 3000")
+    _act(c, "set", "cpbx_conf_role=${cond(x${cpbx_conf_pin} == x ? none : "
+         "${cond(x${cpbx_conf_pin} == x${cpbx_conf_apin} ? admin : user)})}")
+    x = _ext(ctx, "cpbx-conf-join")
+    _cond(x, "destination_number", "^cpbx-conf-join$")
+    c = _cond(x, "${cpbx_conf_role}", "^(admin|user)$")
+    # the organiser is the moderator (wait-mod waits for one); listen only mutes the users only
+    _act(c, "set", "cpbx_conf_mflags=${cond(x${cpbx_conf_role} == xadmin ? moderator : ${cpbx_flags})}")
+    _act(c, "conference", f"{name}-{owner}@${{cpbx_profile}}+flags{{${{cpbx_conf_mflags}}}}")
+    _act(c, "hangup", anti=True)
+    return ctx
+
+
 def render_dialplan(snapshot: NodeSnapshot) -> str:
     root = ET.Element("include")
     for t in _tenants(snapshot):
         root.append(dialplan_context(snapshot, t))
         root.append(leg_context(snapshot, t))
+        root.append(conference_context(t))
     return _to_text(root)
 
 
@@ -622,6 +659,8 @@ def xml_curl_response(snapshot: NodeSnapshot, form: Mapping[str, str]) -> str:
                 return _document("dialplan", dialplan_context(snapshot, t))
             if wanted == f"{context_name(t)}-leg":
                 return _document("dialplan", leg_context(snapshot, t))
+            if wanted == f"{context_name(t)}-conf":
+                return _document("dialplan", conference_context(t))
         return NOT_FOUND
     if section == "configuration":
         name = form.get("key_value", "")

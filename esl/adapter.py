@@ -488,10 +488,13 @@ class FreeSwitchAdapter(PbxPort):
                     continue
                 raw_flags = m.get("flags")
                 flags: dict[str, Any] = raw_flags if isinstance(raw_flags, dict) else {}
+                # A room still waiting for its moderator (wait-mod) mixes no member who is not one
+                # (mod_conference's conference_loop): they wait, heard by nobody, muted for the portal.
+                waiting = bool(conf.get("wait_mod")) and not flags.get("is_moderator")
                 out.append(ConferenceParticipant(
                     participant_id=str(m.get("id", "")), caller_number=str(m.get("caller_id_number", "")),
                     caller_name=str(m.get("caller_id_name", "")), admin=bool(flags.get("is_moderator")),
-                    muted=not flags.get("can_speak", True)))
+                    muted=not flags.get("can_speak", True) or waiting))
         return out
 
     async def conference_kick(self, room: str, participant_id: str) -> None:

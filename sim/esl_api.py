@@ -620,7 +620,8 @@ class EslApi:
             ("conference_name", conf.name), ("member_count", len(members)), ("ghost_count", 0), ("rate", 8000),
             ("run_time", run), ("conference_uuid", conf.uuid), ("canvas_count", 0), ("max_bw_in", 0),
             ("force_bw_in", 0), ("video_floor_packets", 0), ("locked", conf.locked), ("destruct", False),
-            ("wait_mod", False), ("audio_always", False), ("running", True), ("answered", True),
+            ("wait_mod", any(p.waiting for p in conf.participants.values())), ("audio_always", False),
+            ("running", True), ("answered", True),
             ("enforce_min", True), ("bridge_to", False), ("dynamic", True), ("exit_sound", True),
             ("enter_sound", True), ("recording", False), ("video_bridge", False), ("video_floor_only", False),
             ("video_rfc4579", False), ("variables", {}), ("members", members)]

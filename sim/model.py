@@ -425,6 +425,7 @@ class Participant:
     marked: bool = False
     muted: bool = False
     listen_only: bool = False
+    waiting: bool = False        # wait_marked / wait-mod: held, heard by nobody, until a leader joins
     joined: float = 0.0
     talking: bool = False
     peer_channel: str = ""       # first channel already in the bridge when this one entered (its CDR peer)
@@ -1684,14 +1685,14 @@ class PBXModel:
         return call
 
     def conference_call(self, src: str, room: str, admin: bool = False, muted: bool = False,
-                        exten: str | None = None) -> Channel:
+                        exten: str | None = None, wait_marked: bool = False) -> Channel:
         """Caller dials into a conference room and stays there (hang the channel up to leave)."""
         ch = self.new_channel(src, exten or room, context="internal")
         self.set_application(ch, "Answer", "", priority=1)
         self.answer(ch)
         self.flush_devices(ch.endpoint)
         self.set_application(ch, "ConfBridge", f"{room},default_bridge,default_user", priority=2)
-        self.conf_join(room, ch, admin=admin, muted=muted)
+        self.conf_join(room, ch, admin=admin, muted=muted, wait_marked=wait_marked)
         return ch
 
     def originate(self, target: str, exten: str | None = None, context: str = "internal",
@@ -1835,7 +1836,7 @@ class PBXModel:
     # ------------------------------------------------------------------ conferences
 
     def conf_join(self, room: str, ch: Channel, admin: bool = False, muted: bool = False,
-                  listen_only: bool = False, marked: bool = False) -> Participant:
+                  listen_only: bool = False, marked: bool = False, wait_marked: bool = False) -> Participant:
         conf = self.conferences.get(room)
         if conf is None:
             br = Bridge(id=self.new_uuid(), type="base", technology="softmix", creator="ConfBridge", name=room,
@@ -1848,6 +1849,13 @@ class PBXModel:
             self.set_device_state(f"confbridge:{room}", DeviceState.INUSE)
         p = Participant(uniqueid=ch.uniqueid, member_id=conf.next_member_id, admin=admin, marked=marked,
                         muted=muted or listen_only, listen_only=listen_only, joined=self.clock())
+        # ConfBridge's wait_marked (mod_conference's wait-mod): a user waits until a marked user (the
+        # moderator) is there; the leader's arrival lets every waiting user in.
+        leader = admin or marked
+        p.waiting = wait_marked and not leader and not any(q.admin or q.marked for q in conf.participants.values())
+        if leader:
+            for q in conf.participants.values():
+                q.waiting = False
         conf.next_member_id += 1
         conf.participants[ch.uniqueid] = p
         first = self.channels.get(conf.bridge.channels[0]) if conf.bridge.channels else None

@@ -101,7 +101,7 @@ def test_directory_shape(files: dict[str, str]) -> None:
 def test_dialplan_shape(files: dict[str, str]) -> None:
     root = parse_xml(files["dialplan_clusterpbx.xml"])
     contexts = [c.get("name") for c in root.findall("context")]
-    assert contexts == ["cpbx-acme", "cpbx-acme-leg", "cpbx-beta", "cpbx-beta-leg"]
+    assert contexts == ["cpbx-acme", "cpbx-acme-leg", "cpbx-acme-conf", "cpbx-beta", "cpbx-beta-leg", "cpbx-beta-conf"]
     for ext in root.iter("extension"):
         assert ext.get("name")
         conds = ext.findall("condition")

@@ -191,7 +191,9 @@ def test_options_map_to_mod_conference_fields(client, auth, db, node, me):
         assert any(a.startswith(variable) and value in a for a in actions), (option, actions)
     assert entries[("cpbx_conf_announce_join_leave", k)] == "true"
     assert "conference_max_members=${db(select/cpbx_conf_maxmembers/${cpbx_owner}@acme.test)}" in xml
-    assert "conference_moderator_pin=${db(select/cpbx_conf_adminpin/${cpbx_owner}@acme.test)}" in xml
+    # the PINs are checked by the dialplan's own prompt (the admin's sets the moderator flag, users get theirs)
+    assert "cpbx_conf_apin=${db(select/cpbx_conf_adminpin/${cpbx_owner}@acme.test)}" in xml
+    assert "cpbx_conf_upin=${db(select/cpbx_conf_userpin/${cpbx_owner}@acme.test)}" in xml
     profiles = files["conference_profiles_clusterpbx.xml"]
     count_profile = profiles.split('name="cpbx-count"')[1]
     assert 'name="announce-count"' in count_profile

@@ -52,7 +52,8 @@ class ConferenceActions:
                 continue
             items.append([("Event", "ConfbridgeList"), *self._aid(req), ("Conference", conf.name),
                           ("Admin", "Yes" if p.admin else "No"), ("MarkedUser", "Yes" if p.marked else "No"),
-                          ("WaitMarked", "No"), ("EndMarked", "No"), ("EndMarkedAny", "No"), ("Waiting", "No"),
+                          ("WaitMarked", "No"), ("EndMarked", "No"), ("EndMarkedAny", "No"),
+                          ("Waiting", "Yes" if p.waiting else "No"),
                           ("Muted", "Yes" if p.muted else "No"), ("Talking", "Yes" if p.talking else "No"),
                           ("AnsweredTime", str(int(now - (ch.answered or now)))), *channel_snapshot(ch)])
         self._list(s, req, "Confbridge user list will follow", items, "ConfbridgeListComplete")
