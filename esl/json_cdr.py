@@ -100,14 +100,18 @@ def _status(v: Mapping[str, str], destination: str = "") -> CallStatus:
 # How a leg that handed its call on ends (switch_ivr_session_transfer hangs the transferor's leg up with
 # BLIND_TRANSFER; mod_sofia marks the leg that sent the REFER with the endpoint disposition: a phone's REFER
 # on FreeSWITCH 1.10.12 left hangup_cause NORMAL_CLEARING, endpoint_disposition BLIND_TRANSFER, see
-# tests/esl_cdr/real/).
+# tests/esl_cdr/real/). A phone's REFER with Replaces (attended transfer) leaves the leg that received it
+# ANSWER and NORMAL_CLEARING: mod_sofia marks it with transfer_disposition recv_replace and transfer_to
+# att:<uuid> (ATTENDED_TRANSFER lands on the transferor's consultation leg, a call of its own; see
+# tests/esl_cdr/real/attended_transfer_refer/).
 _HANDED_ON = ("BLIND_TRANSFER", "ATTENDED_TRANSFER")
 
 
 def handed_on(v: Mapping[str, str]) -> bool:
     """The leg was answered and its user transferred the call away (blind or attended)."""
     ended = {(v.get("hangup_cause") or "").upper(), (v.get("endpoint_disposition") or "").upper()}
-    return bool(_epoch(v.get("answer_epoch"))) and any(x in ended for x in _HANDED_ON)
+    replaced = v.get("transfer_disposition") == "recv_replace" or (v.get("transfer_to") or "").startswith("att:")
+    return bool(_epoch(v.get("answer_epoch"))) and (replaced or any(x in ended for x in _HANDED_ON))
 
 
 def _profiles(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -189,10 +189,9 @@ def send_refer(first: Path, second: Path, user: str, target: str, domain: str,
         while time.monotonic() < deadline and "BYE" not in after:
             try:
                 message, source = sock.recvfrom(65535)
-            except TimeoutError:
-                if not reply:
+            except TimeoutError:  # nothing in the dialog came here 5 s after the answer: the PBX sends it
+                if not after:    # to the dialog's Contact (FreeSWITCH); else wait for the BYE
                     break
-                continue
             text = message.decode(errors="replace")
             if text.startswith("SIP/2.0 "):
                 if not text.startswith("SIP/2.0 100") and not reply:
