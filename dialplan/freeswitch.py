@@ -452,11 +452,12 @@ def leg_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     return ctx
 
 
-def conference_context(t: Tenant) -> ET.Element:
+def conference_context(snapshot: NodeSnapshot, t: Tenant) -> ET.Element:
     """The personal conference's PIN and join (execute_extension from the tenant's context: its
     variables are set before these conditions are read). No phone dials into this context."""
     name = context_name(t)
     owner = "${cpbx_owner}"
+    domain = t.sip_domain(snapshot.node)
     ctx = ET.Element("context", {"name": f"{name}-conf"})
     x = _ext(ctx, "cpbx-conf-owner")
     _cond(x, "destination_number", "^cpbx-conf-pin$")
@@ -479,8 +480,22 @@ def conference_context(t: Tenant) -> ET.Element:
     c = _cond(x, "${cpbx_conf_role}", "^(admin|user)$")
     # the organiser is the moderator (wait-mod waits for one); listen only mutes the users only
     _act(c, "set", "cpbx_conf_mflags=${cond(x${cpbx_conf_role} == xadmin ? moderator : ${cpbx_flags})}")
+    _act(c, "execute_extension", f"cpbx-conf-name XML {name}-conf")
     _act(c, "conference", f"{name}-{owner}@${{cpbx_profile}}+flags{{${{cpbx_conf_mflags}}}}")
     _act(c, "hangup", anti=True)
+    # "Annoncer l'arrivée/départ d'un participant": as ConfBridge's announce_join_leave (and FusionPBX), the
+    # caller says their name, which the others hear instead of the enter/exit tone: "<name> has joined/left"
+    # (mod_conference plays a member's conference_enter_sound when others are there, its
+    # conference_exit_sound when it leaves). Off: the profile's tones, as ConfBridge's join/leave sounds.
+    x = _ext(ctx, "cpbx-conf-name")
+    _cond(x, "destination_number", "^cpbx-conf-name$")
+    c = _cond(x, _conf_db("announce_join_leave", owner, domain), "^true$")
+    _act(c, "playback", "ivr/ivr-say_name.wav")
+    _act(c, "playback", "tone_stream://%(500,0,500)")
+    _act(c, "set", "cpbx_conf_name=${temp_dir}/cpbx-conf-name-${uuid}.wav")
+    _act(c, "record", "${cpbx_conf_name} 5 500 3")
+    _act(c, "set", "conference_enter_sound=file_string://${cpbx_conf_name}!conference/conf-has_joined.wav")
+    _act(c, "set", "conference_exit_sound=file_string://${cpbx_conf_name}!conference/conf-has_left.wav")
     return ctx
 
 
@@ -489,7 +504,7 @@ def render_dialplan(snapshot: NodeSnapshot) -> str:
     for t in _tenants(snapshot):
         root.append(dialplan_context(snapshot, t))
         root.append(leg_context(snapshot, t))
-        root.append(conference_context(t))
+        root.append(conference_context(snapshot, t))
     return _to_text(root)
 
 
@@ -660,7 +675,7 @@ def xml_curl_response(snapshot: NodeSnapshot, form: Mapping[str, str]) -> str:
             if wanted == f"{context_name(t)}-leg":
                 return _document("dialplan", leg_context(snapshot, t))
             if wanted == f"{context_name(t)}-conf":
-                return _document("dialplan", conference_context(t))
+                return _document("dialplan", conference_context(snapshot, t))
         return NOT_FOUND
     if section == "configuration":
         name = form.get("key_value", "")
