@@ -2,7 +2,7 @@
 dialplan dialplan/ generates (tests/real/fs_calls.py), and the call records esl/json_cdr.py makes of the
 legs mod_json_cdr wrote (issue 19: transfers blind and attended).
 
-201 calls 202; 202's phone answers (uas_attended.xml), calls 203 on a second line (uac_consult.xml), 203
+201 calls 202; 202's phone answers (uas_attended.xml), puts 201 on hold, calls 203 on a second line (uac_consult.xml), 203
 answers; 202 sends REFER in its first dialog, Refer-To: <203?Replaces=<the 202-203 dialog>>
 (test_asterisk_transfer.send_refer); FreeSWITCH joins 201 and 203 and hangs up both of 202's dialogs.
 
@@ -42,7 +42,8 @@ def test_attended_transfer_by_refer_with_replaces(freeswitch_lab, sipp, monkeypa
         with fs.phones(**{"203": "answer"}):
             fs.register("202")
             fs.register("201")
-            phone = subprocess.Popen(fs.sipp_args(ATTENDED_XML, "202", work / "phone-202.log", "-set", "user", "u202"),
+            phone = subprocess.Popen(fs.sipp_args(ATTENDED_XML, "202", work / "phone-202.log", "-set", "user", "u202",
+                                                   "-set", "hold", "yes"),
                                      cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             consult = None
             try:
@@ -79,7 +80,8 @@ def test_attended_transfer_by_refer_with_replaces(freeswitch_lab, sipp, monkeypa
                        if not p.name.startswith("register"))
     assert refer_reply.startswith("SIP/2.0 202"), f"{refer_reply}\n{detail}"
     assert "HUNG UP" in logs.get("consult", "") and "HUNG UP" in logs.get("phone-202", ""), f"{logs}\n{detail}"
-    assert "NOTIFY SIP/2.0 200 OK" in logs["phone-202"], logs["phone-202"]  # FreeSWITCH: to the dialog's Contact
+    assert "NOTIFY SIP/2.0 200 OK" in logs["phone-202"], logs["phone-202"]
+    assert "HELD a=recvonly" in logs["phone-202"], logs["phone-202"]  # 201 was on hold first
     assert "FINAL 200" in logs.get("caller", "") and "HUNG UP" in logs["caller"], f"{logs}\n{detail}"
     if os.environ.get("CPBX_REAL_SAVE_LEGS") == "1":  # refreshes tests/esl_cdr/real/attended_transfer_refer/
         fs.save_legs(legs, LEGS)
