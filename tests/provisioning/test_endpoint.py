@@ -237,6 +237,40 @@ def test_the_log_is_written_in_batches_not_per_request(app, client, db, world):
     assert [r.outcome for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))] == ["served"] * 3
 
 
+def test_rows_being_written_still_count_as_pending(app, db, world):
+    """pending() is what is not in the database yet: a batch taken off the queue but not committed counts
+    (a reader that waited for pending() == 0 found the table empty on a loaded machine)."""
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from clusterpbx.web.provision.fetchlog import FetchLogWriter
+
+    started, release = threading.Event(), threading.Event()
+    real = sessionmaker(bind=db.get_bind())
+
+    def slow_session():
+        started.set()
+        assert release.wait(10)
+        return real()
+
+    writer = FetchLogWriter(slow_session, interval=3600)  # type: ignore[arg-type]
+    try:
+        writer.add(outcome="served", result=200, path="a.cfg")
+        flushing = threading.Thread(target=writer.flush)
+        flushing.start()
+        assert started.wait(10)
+        assert writer.pending() == 1
+        release.set()
+        flushing.join(10)
+        assert writer.pending() == 0
+        db.expire_all()
+        assert [r.path for r in db.scalars(select(ProvisioningFetch))] == ["a.cfg"]
+    finally:
+        release.set()
+        writer.close()
+
+
 def test_a_busy_database_keeps_the_rows_for_the_next_batch(app, db, world):
     from sqlalchemy.orm import sessionmaker
 

@@ -40,7 +40,8 @@ class FetchLogWriter:
         self._rows: deque[dict[str, Any]] = deque()
         self._capacity = capacity
         self._dropped = 0
-        self._lock = threading.Lock()       # guards _rows and the thread's start
+        self._writing = 0  # rows taken off the queue whose batch is not committed yet
+        self._lock = threading.Lock()       # guards _rows, _writing and the thread's start
         self._write_lock = threading.Lock()  # one writer at a time, so rows keep their order
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,8 +67,9 @@ class FetchLogWriter:
             self._wake.set()
 
     def pending(self) -> int:
+        """Rows not in the database yet: queued, or in a batch being written."""
         with self._lock:
-            return len(self._rows)
+            return len(self._rows) + self._writing
 
     def flush(self) -> int:
         """Write everything queued now; returns the number of rows written (0 if the database refused,
@@ -76,6 +78,7 @@ class FetchLogWriter:
             with self._lock:
                 rows = list(self._rows)
                 self._rows.clear()
+                self._writing = len(rows)
                 dropped, self._dropped = self._dropped, 0
             if dropped:
                 log.warning("provisioning fetch log: %d rows dropped (database unavailable too long)", dropped)
@@ -86,12 +89,15 @@ class FetchLogWriter:
             except Exception:  # noqa: BLE001 - keep the rows and try again with the next batch
                 log.warning("provisioning fetch log: could not write %d rows; will retry", len(rows), exc_info=True)
                 with self._lock:
+                    self._writing = 0
                     # Back in front of what came meanwhile, oldest first; the oldest go if it is full.
                     room = self._capacity - len(self._rows)
                     keep = rows[-room:] if room > 0 else []
                     self._dropped += len(rows) - len(keep)
                     self._rows.extendleft(reversed(keep))
                 return 0
+            with self._lock:
+                self._writing = 0
             return len(rows)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
