@@ -419,7 +419,7 @@ def loop_words(script: str, marker: str) -> set[str]:
     return set(match.group(1).split())
 
 
-@pytest.mark.timeout(300)  # some twenty runs of the real command, each a new Python process
+@pytest.mark.timeout(600)  # some twenty runs of the real command, each a new Python process (171-300 s on a loaded 2-core machine)
 def test_lab_accounts_and_data_with_the_real_cli(tmp_path, database_url):
     """lab_accounts.sh and lab_data.py against a real database with the real `clusterpbx` command, then
     `clusterpbx dialplan render` for both lab nodes: the files the PBX configuration includes exist."""
