@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +56,14 @@ def sipp() -> str:
     path = shutil.which("sipp")
     assert path, "sipp not found (apt-get install sip-tester)"
     return path
+
+
+def until(what: str, check: Callable[[], Any], seconds: float = 30) -> Any:
+    """check()'s first true value, polled every 0.3 s; fails saying what was not reached in time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not reached in {seconds} s: {what}"
+        time.sleep(0.3)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from clusterpbx.control.models import CallSettings, NodeHealth, SyncState
 from clusterpbx.control.port import NodeAddress
 from clusterpbx.esl.adapter import FreeSwitchAdapter
 from tests.daemon_harness import running_daemon
-from tests.real.conftest import LAB
+from tests.real.conftest import LAB, until
 from tests.real.test_asterisk_events import adapter_for
 
 pytestmark = pytest.mark.real
@@ -31,16 +29,6 @@ def _lab(script: str, command: str) -> None:
     done = subprocess.run(["bash", str(LAB / script), command], env=os.environ.copy(), capture_output=True,
                           text=True, timeout=150)
     assert done.returncode == 0, f"lab/{script} {command}: {done.stdout}\n{done.stderr}"
-
-
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not reached in {seconds} s: {what}"
-        time.sleep(0.3)
 
 
 def _asterisk_dnd(env: dict[str, str], owner: str) -> str | None:
@@ -102,23 +90,23 @@ def test_a_setting_saved_during_an_outage_reaches_the_pbx_when_it_returns(kind, 
     with running_daemon(app, engine, SECRET) as (daemon, _on_loop):
         runner = next(iter(daemon.nodes.values()))
         try:
-            _until("connected and resynced", lambda: runner.port.connected and runner.resynced.is_set())
+            until("connected and resynced", lambda: runner.port.connected and runner.resynced.is_set(), 60)
             save(False)
             assert read_dnd(env, owner) is None
-            before = _until("health written", lambda: health() if health() and health()[0] else None)[1]
+            before = until("health written", lambda: health() if health() and health()[0] else None)[1]
 
             _lab(script, "stop")
-            _until("the daemon sees the node down", lambda: not runner.port.connected, 30)
+            until("the daemon sees the node down", lambda: not runner.port.connected, 30)
             save(True)  # while the PBX is away
             db.expire_all()
             assert db.get(CallSettings, user.id).sync_state is SyncState.PENDING
             assert b"sync-pending" in client.get("/settings/advanced").data  # the badge "En attente"
 
             _lab(script, "start")
-            _until("the pending setting applied", lambda: (db.expire_all(), db.get(CallSettings, user.id))[1]
+            until("the pending setting applied", lambda: (db.expire_all(), db.get(CallSettings, user.id))[1]
                    .sync_state is SyncState.APPLIED, 90)
             assert read_dnd(env, owner) == "YES"
-            connected, since = _until("health says connected again",
+            connected, since = until("health says connected again",
                                       lambda: health() if health() and health()[0] and health()[1] != before else None,
                                       30)
             assert connected and since > before

@@ -7,8 +7,6 @@ disconnected; the phone unregisters and the status follows."""
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +18,12 @@ from clusterpbx.control.models import Extension, Registration
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.dialplan.render import render_node, write_files
 from tests.daemon_harness import running_daemon
+from tests.real.conftest import until
 
 pytestmark = pytest.mark.real
 SECRET = "real-regs-s3cret"  # noqa: S105 - the test daemon's command-channel secret
 PHONE_PORT = 25551  # below the ephemeral range, apart from the other real tests' phones
 REGISTER_XML = Path(__file__).resolve().parents[2] / "vagrant" / "sipp" / "register.xml"
-
-
-def _until(what: str, check: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not reached in {seconds} s: {what}"
-        time.sleep(0.3)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -85,14 +74,14 @@ def test_a_second_companys_phone_registers_and_its_user_sees_it(kind, request, s
 
     with running_daemon(app, engine, SECRET) as (daemon, on_loop):
         runner = next(iter(daemon.nodes.values()))
-        _until("connected and resynced", lambda: runner.port.connected and runner.resynced.is_set(), 60)
+        until("connected and resynced", lambda: runner.port.connected and runner.resynced.is_set(), 60)
         on_loop(runner.port.reload_configuration(changed))
         register(120)
         try:
-            _until("the registration projected", lambda: registered() is True)
+            until("the registration projected", lambda: registered() is True)
             assert "status-registered" in status_of(mine)
             assert "status-registered" not in status_of(theirs)
         finally:
             register(0)
-        _until("the unregistration projected", lambda: registered() is not True)
+        until("the unregistration projected", lambda: registered() is not True)
         assert "status-registered" not in status_of(mine)
