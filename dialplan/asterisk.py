@@ -587,9 +587,16 @@ def _conf_sub(t: Tenant) -> _Ctx:
         "Goto(usermenu)",
         "(muted)Set(CONFBRIDGE(user,startmuted)=yes)",
         f"(usermenu)ExecIf($[{opt('star_menu')}]?Set(CONFBRIDGE(menu,*)=playback_and_continue(conf-usermenu)))",
+        # ConfBridge's max_members counts only active users: users waiting for the organiser are counted
+        # here (CONFBRIDGE_INFO parties: active and waiting; 0 before the room exists). The organiser
+        # (admin) always gets in, as ConfBridge lets admins in.
+        f"Set(CPBX_PARTIES=${{CONFBRIDGE_INFO(parties,{ctx(t)}-${{ARG1}})}})",
+        '(full)GotoIf($[${LEN(${CPBX_MAX})} > 0 & ${CPBX_PARTIES} >= 0${CPBX_MAX}]?locked)',
         f"(join)ConfBridge({ctx(t)}-${{ARG1}})",
         "Return()",
         f"(invalid)Playback({INVALID_PROMPT})",
+        "Return()",
+        "(locked)Playback(conf-locked)",
         "Return()",
     )
     return c

@@ -286,6 +286,7 @@ class Tracer:
     events: list[Event] = field(default_factory=list)
     legs: list[Tracer] = field(default_factory=list)
     confbridge: dict[str, str] = field(default_factory=dict)
+    conference_parties: dict[str, int] = field(default_factory=dict)  # room -> active and waiting users
     # SHARED() variables of all channels of the call: (channel name, variable) -> value
     shared: dict[tuple[str, str], str] = field(default_factory=dict)
     max_steps: int = 2000
@@ -373,6 +374,10 @@ class Tracer:
             return (m.group(1) if part == "user" else m.group(2)) if m else ""
         if func == "MESSAGE":
             return self.channel.variables.get(f"MESSAGE({arg})", "")
+        if func == "CONFBRIDGE_INFO":
+            kind, room = split_args(arg)
+            assert kind == "parties"
+            return str(self.conference_parties.get(room, 0))
         raise NotImplementedError(f"function {func}")
 
     def expand(self, text: str) -> str:
