@@ -9,6 +9,7 @@ leg lands in the error folder, where these helpers read it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -147,9 +148,19 @@ class FsCalls:
         for old in self.errors.glob("*.cdr.json"):
             old.unlink()
 
+    def retry_window(self) -> float:
+        """How late mod_json_cdr may write a leg to the error folder: its posts' retries times their delay
+        (the lab's json_cdr.conf.xml; 2 x 3 s unless an instance was set to post once)."""
+        conf = Path(self.lab["CPBX_LAB_FS_CONFIG_DIR"]).parent / "autoload_configs" / "json_cdr.conf.xml"
+        text = conf.read_text() if conf.exists() else ""
+        found = {name: int(value) for name, value in re.findall(r'name="(retries|delay)" value="(\d+)"', text)}
+        return float(found.get("retries", 2) * found.get("delay", 3))
+
     def legs(self, minimum: int = 1, settle: float = 2.0) -> dict[str, bytes]:
-        """The legs mod_json_cdr wrote since clear_legs, once `minimum` are there and no more come."""
-        deadline = time.monotonic() + 30
+        """The legs mod_json_cdr wrote since clear_legs, once `minimum` are there and no more come (for
+        longer than its retries could hold one back: legs of one call otherwise arrive seconds apart)."""
+        settle = max(settle, self.retry_window() + 1.0)
+        deadline = time.monotonic() + 30 + settle
         count = -1
         while time.monotonic() < deadline:
             files = sorted(self.errors.glob("*.cdr.json"))
