@@ -76,4 +76,9 @@ stop_pid() {
     sleep 0.5
   done
   kill -KILL "$pid" 2>/dev/null || true
+  # gone before returning: a start right after a stop must not find the dying process "already running"
+  for ((i = 0; i < 20; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
 }
