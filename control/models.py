@@ -638,3 +638,25 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16), default="")  # shown in lists to tell tokens apart
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ClusterDaemon(Base):
+    """A control daemon running in cluster mode (issue 26, control/cluster.py): the address ("host:port")
+    of its command channel and its heartbeat (seen_at). `holder` is the daemon's ControlDaemon.holder."""
+
+    __tablename__ = "control_daemons"
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NodeLease(Base):
+    """Which control daemon owns a PBX node (cluster mode): renewed every few seconds by its owner,
+    taken by another daemon once expires_at has passed (control/cluster.py)."""
+
+    __tablename__ = "node_leases"
+    node_id: Mapped[int] = mapped_column(ForeignKey("pbx_nodes.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    taken_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
