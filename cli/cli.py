@@ -410,7 +410,9 @@ def _daemon(settings: Settings) -> Any:
 
     host, port = channel_address(settings)
     factory = make_session_factory(make_engine(settings.database_url))
-    return ControlDaemon(factory, channel_secret(settings), host=host, port=port, timeout=settings.control_timeout)
+    return ControlDaemon(factory, channel_secret(settings), host=host, port=port, timeout=settings.control_timeout,
+                         cluster=settings.control_cluster, advertise=settings.control_advertise,
+                         node_lease_seconds=settings.control_node_lease)
 
 
 def start_daemon_thread(settings: Settings) -> Any:
@@ -443,8 +445,17 @@ def control(status: bool) -> None:
     from clusterpbx.control.commands import CommandError, ControlClient
 
     settings = _settings()
+    if settings.control_cluster:
+        from clusterpbx.control.cluster import refusal
+
+        refused = refusal(settings.database_url)
+        if refused:
+            click.echo(f"Error: {refused}", err=True)
+            raise SystemExit(2)
     if status:
         _print_status(settings)
+        if settings.control_cluster:
+            _print_cluster_status(settings)
         try:
             reply = ControlClient.from_settings(settings).call("ping")
             click.echo(f"daemon: running ({reply['holder']}, jobs leader: {reply['leader']})")
@@ -481,6 +492,25 @@ def _print_status(settings: Settings) -> None:
             last = h.last_event_at.isoformat(timespec="seconds") if h and h.last_event_at else "-"
             click.echo(f"{n.name:20} {n.kind:10} {n.host}:{n.port:<6} {state:12} since {since}  last event {last}")
         click.echo(f"pending call-setting changes: {pending}")
+
+
+def _print_cluster_status(settings: Settings) -> None:
+    """Which daemon owns which node (cluster mode), and the live daemons."""
+    from clusterpbx.control.cluster import ownership
+
+    with _session(settings) as s:
+        nodes, live = ownership(s, settings.control_node_lease)
+    click.echo("node owners:")
+    for n in nodes:
+        if n.expires_in is None:
+            click.echo(f"  {n.node:20} no owner (never leased)")
+        elif n.expires_in < 0:
+            click.echo(f"  {n.node:20} no owner (lease of {n.holder} lapsed {-n.expires_in:.0f} s ago)")
+        else:
+            click.echo(f"  {n.node:20} {n.holder} at {n.address or '?'} (lease expires in {n.expires_in:.1f} s)")
+    click.echo(f"live daemons: {len(live)}")
+    for holder, address, ago in live:
+        click.echo(f"  {holder} at {address} (seen {ago:.1f} s ago)")
 
 
 def demo_portal_config(settings: Settings, host: str, port: int, oidc_port: int) -> dict[str, Any]:

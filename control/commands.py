@@ -3,6 +3,10 @@
 Web workers use `ControlClient` for the few things that need the PBX now (apply a change, resync a
 phone, click-to-call...). Every call has a timeout; if the daemon is down the caller gets
 `DaemonUnavailable` and the portal says so while the saved setting stays pending.
+
+In cluster mode (`control_cluster`) any daemon accepts any command and forwards it to the daemon owning
+the user's node; a client whose configured daemon cannot be reached tries the other live daemons listed
+in the database (control/cluster.py).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hmac
 import json
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -57,18 +61,48 @@ class ControlClient:
     port: int
     secret: str
     timeout: float = 5.0
+    # Cluster mode: the other live daemons' command channels, asked for only when (host, port) cannot be
+    # reached. Only a failed connection moves on to the next daemon: a command sent and not answered in
+    # time may have been carried out, and is not sent twice.
+    peers: Callable[[], list[tuple[str, int]]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ControlClient:
         host, port = channel_address(settings)
-        return cls(host, port, channel_secret(settings), settings.control_timeout)
+        peers = None
+        if settings.control_cluster:
+            url = settings.database_url
+
+            def peers() -> list[tuple[str, int]]:
+                from .cluster import peer_addresses
+
+                return peer_addresses(url)
+
+        return cls(host, port, channel_secret(settings), settings.control_timeout, peers)
+
+    def _connect(self) -> socket.socket:
+        try:
+            return socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as first:
+            if self.peers is None:
+                raise
+            try:
+                others = [a for a in self.peers() if a != (self.host, self.port)]
+            except Exception:  # the database unreachable too: the first failure is the one to report
+                raise first from None
+            for address in others:
+                try:
+                    return socket.create_connection(address, timeout=self.timeout)
+                except OSError:
+                    continue
+            raise
 
     def call(self, command: str, **args: Any) -> dict[str, Any]:
         for hook in BEFORE_CALL:
             hook()
         payload = json.dumps({"secret": self.secret, "command": command, "args": args}).encode() + b"\n"
         try:
-            with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+            with self._connect() as sock:
                 sock.settimeout(self.timeout)
                 sock.sendall(payload)
                 buf = b""
@@ -88,6 +122,8 @@ class ControlClient:
         except ValueError:
             raise DaemonUnavailable("the control daemon sent an unreadable reply") from None
         if not reply.get("ok"):
+            if reply.get("error") == "daemon_unavailable":  # in a cluster: no daemon owns the node right now
+                raise DaemonUnavailable(str(reply.get("message", "")))
             raise CommandError(str(reply.get("error", "error")), str(reply.get("message", "")))
         result: dict[str, Any] = reply.get("result") or {}
         return result

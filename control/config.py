@@ -39,6 +39,14 @@ class Settings:
     # Local command channel of the control daemon (loopback HTTP with a shared secret).
     control_url: str = "http://127.0.0.1:8765"
     control_timeout: float = 5.0
+    # Several control daemons on one PostgreSQL (issue 26, control/cluster.py, docs/deploy.md): each owns
+    # some PBX nodes through leases in the database and forwards commands for the others' nodes. Refused
+    # on SQLite. control_advertise is the "host:port" the other daemons and the portals reach this daemon's
+    # command channel at (default: control_url's host and port; the machine's name when bound to all
+    # addresses). A node whose owner dies is taken over within control_node_lease + a third of it.
+    control_cluster: bool = False
+    control_advertise: str = ""
+    control_node_lease: float = 6.0
     # How long a save waits for the daemon to push it to the PBX before the portal answers "being
     # applied" (the push goes on; the page shows "applied" once the PBX took it). Keeps a save's answer
     # short when the PBX or the daemon is slow (issue 20: p99 < 500 ms).

@@ -1,12 +1,17 @@
 """The control daemon (`clusterpbx control`): owns every PBX connection, projects live state into the
 database, ingests call records, keeps desired state applied, answers the portal's command channel and
-runs the scheduled jobs (exactly one daemon runs them, by a lease in the database)."""
+runs the scheduled jobs (exactly one daemon runs them, by a lease in the database).
+
+In cluster mode (`control_cluster`, control/cluster.py) several daemons share one PostgreSQL: each owns
+the nodes it holds a lease on, takes over the nodes of a daemon that died, and forwards a command for
+another daemon's node to that daemon."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -21,9 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import cluster as clustering
 from . import desired, keymigration
 from .callsettings import SettingRefused, check_click_to_call
-from .commands import MAX_LINE, check_secret
+from .commands import MAX_LINE, MAX_REPLY, check_secret
 from .db import AsyncDb, base_engine, is_busy
 from .models import (
     DaemonLock,
@@ -59,6 +65,9 @@ JOBS_TABLE = "apscheduler_jobs"
 RETENTION_CHUNK = 2000  # call records deleted per transaction
 JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400, "sms_retry": 60,
                  "webconf_usage": 900, "live_sweep": 60}
+# Jobs about the daemon's own nodes: in cluster mode every daemon runs them for the nodes it owns (the
+# scheduler's leader owns only some), on its own timer; the other jobs stay with the leader.
+NODE_JOBS = ("live_sweep", "reconcile")
 # A live call the PBX no longer lists is removed once it is this old (a younger one may simply not be in
 # the PBX's list yet when it answers).
 LIVE_SWEEP_GRACE = dt.timedelta(seconds=30)
@@ -145,17 +154,27 @@ class NodeRunner:
         self._tasks.append(asyncio.ensure_future(self._retry_loop()))
         await self.port.start()
 
-    async def stop(self) -> None:
+    async def stop(self, handed_over: bool = False) -> None:
+        """`handed_over`: another daemon owns the node now (cluster mode): the call records and phone codes
+        still in memory are written (a record stored twice is one row), but not this daemon's view of the
+        live calls nor the node's health, which the new owner's snapshot replaced."""
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.port.stop()
+        if handed_over:
+            batch = self.projector.take()
+            self.projector.calls.clear()
+            self.projector.requeue(dataclasses.replace(
+                batch, replace_calls=False, ended_calls=[], call_rows=[], dirty_calls=set(), registrations={},
+                members={}, member_changes={}, mailboxes={}))
         with contextlib.suppress(Exception):
             await self.flush()
-        with contextlib.suppress(Exception):
-            await self._write_health(False)
+        if not handed_over:
+            with contextlib.suppress(Exception):
+                await self._write_health(False)
 
     async def resync(self) -> None:
         """After every (re)connect: snapshots replace the live view, then desired state is re-asserted."""
@@ -356,7 +375,9 @@ class NodeRunner:
 class ControlDaemon:
     def __init__(self, sessions: sessionmaker[Session], secret: str, *, host: str = "127.0.0.1", port: int = 8765,
                  port_factory: PortFactory = default_port_factory, timeout: float = 5.0,
-                 clock: Callable[[], dt.datetime] = utcnow, lease_seconds: float = 30.0):
+                 clock: Callable[[], dt.datetime] = utcnow, lease_seconds: float = 30.0,
+                 cluster: bool = False, advertise: str = "",
+                 node_lease_seconds: float = clustering.NODE_LEASE_SECONDS):
         self.sessions = sessions
         self.secret = secret
         self.host = host
@@ -379,31 +400,61 @@ class ControlDaemon:
         self._applying: set[asyncio.Task[dict[str, Any]]] = set()  # pushes a command stopped waiting for
         self.loop: asyncio.AbstractEventLoop | None = None
         self._running_jobs: set[concurrent.futures.Future[Any]] = set()
+        # Cluster mode (control/cluster.py): the nodes this daemon holds a lease on, those whose runner is
+        # starting, and until when (loop time) its leases are surely still its own.
+        self.cluster = cluster
+        self.advertise = advertise
+        self.node_lease_seconds = node_lease_seconds
+        self.address = ""
+        self.started_at: dt.datetime | None = None
+        self.held: set[int] = set()
+        self._starting: set[int] = set()
+        self._node_tasks: set[asyncio.Task[Any]] = set()
+        self._leases_valid_until = 0.0
+        self._node_jobs: dict[str, asyncio.Task[Any]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        nodes = await self.db.read(lambda db: list(db.scalars(select(PbxNode).where(PbxNode.enabled.is_(True))
-                                                              .order_by(PbxNode.id))))
-        for node in nodes:
-            try:
-                adapter = self.port_factory(node, node_address(node, self.timeout))
-            except ImportError as exc:
-                log.error("node %s: no %s adapter available (%s); skipped", node.name, node.kind, exc)
-                continue
-            projector = await asyncio.to_thread(Projector, self.db.writers, node.id)
-            runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions, self.db, self.pusher)
-            self.nodes[node.id] = runner
-            try:
-                await runner.start()
-            except PbxError as exc:
-                # The adapter keeps retrying by itself; the daemon serves the portal meanwhile.
-                log.warning("node %s: not reachable at start: %s", node.name, exc)
-        self.server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
-        self.port = self.server.sockets[0].getsockname()[1]
+        if self.cluster:
+            refused = clustering.refusal(str(base_engine(self.sessions).url))
+            if refused:
+                raise RuntimeError(refused)
+            # The command channel first: its address is what the other daemons forward commands to.
+            self.server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
+            self.port = self.server.sockets[0].getsockname()[1]
+            self.address = self.advertise or advertised_address(self.host, self.port)
+            self.started_at = await self.db.read(clustering.db_now)
+            await self._lease_nodes()  # this daemon's share at once, not after the first interval
+            self._tasks.append(asyncio.ensure_future(self._cluster_loop()))
+        else:
+            nodes = await self.db.read(lambda db: list(db.scalars(
+                select(PbxNode).where(PbxNode.enabled.is_(True)).order_by(PbxNode.id))))
+            for node in nodes:
+                await self._start_node(node)
+            self.server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
+            self.port = self.server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.ensure_future(self._lease_loop()))
         self._start_scheduler()
+
+    async def _start_node(self, node: PbxNode) -> NodeRunner | None:
+        try:
+            adapter = self.port_factory(node, node_address(node, self.timeout))
+        except ImportError as exc:
+            log.error("node %s: no %s adapter available (%s); skipped", node.name, node.kind, exc)
+            return None
+        projector = await asyncio.to_thread(Projector, self.db.writers, node.id)
+        runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions, self.db, self.pusher)
+        if self.cluster and node.id not in self.held:
+            return None  # the lease went meanwhile
+        self.nodes[node.id] = runner
+        try:
+            await runner.start()  # connected: resync (catch up records, desired state, live calls)
+        except PbxError as exc:
+            # The adapter keeps retrying by itself; the daemon serves the portal meanwhile.
+            log.warning("node %s: not reachable at start: %s", node.name, exc)
+        return runner
 
     async def stop(self) -> None:
         global CURRENT
@@ -419,8 +470,18 @@ class ControlDaemon:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        for task in list(self._node_tasks) + list(self._node_jobs.values()):
+            task.cancel()
+        for task in list(self._node_tasks):
+            with contextlib.suppress(BaseException):
+                await task
         for runner in self.nodes.values():
             await runner.stop()
+        if self.cluster and self.address:
+            # Given back at once: the other daemons take these nodes at their next tick, not a lease later.
+            holder = self.holder
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._in_writer, lambda db: clustering.leave(db, holder))
         if self.is_leader:
             holder = self.holder
             with contextlib.suppress(Exception):
@@ -428,6 +489,135 @@ class ControlDaemon:
                     update(DaemonLock).where(DaemonLock.name == "scheduler", DaemonLock.holder == holder)
                     .values(expires_at=utcnow())))
         await asyncio.to_thread(self.db.close)
+
+    # -- cluster mode: node leases (control/cluster.py) ---------------------------------------------
+
+    def _in_writer(self, fn: Callable[[Session], T]) -> T:
+        """One short transaction of our own, in the calling (worker) thread, not behind the writer's
+        queue: a lease must not lapse because projection batches wait for a busy database."""
+        with self.db.writers() as db:
+            return fn(db)
+
+    async def _cluster_loop(self) -> None:
+        assert self.loop is not None
+        due = {name: self.loop.time() + JOB_INTERVALS[name] for name in NODE_JOBS}
+        while True:
+            await asyncio.sleep(self.node_lease_seconds / 3)
+            await self._lease_nodes()
+            for name in NODE_JOBS:
+                running = self._node_jobs.get(name)
+                if self.loop.time() >= due[name] and (running is None or running.done()):
+                    due[name] = self.loop.time() + JOB_INTERVALS[name]
+                    self._node_jobs[name] = asyncio.ensure_future(self._node_job(name))
+
+    async def _node_job(self, name: str) -> None:
+        try:
+            await getattr(self, f"job_{name}")()
+        except Exception:
+            log.exception("job %s on this daemon's nodes failed", name)
+
+    async def _lease_nodes(self) -> None:
+        """One tick: heartbeat and leases, then start the runners of the nodes taken, stop those of the
+        nodes lost (another daemon took them: this one stalled) or given back."""
+        assert self.loop is not None
+        began = self.loop.time()
+        holder, address, started = self.holder, self.address, self.started_at or utcnow()
+        try:
+            view = await asyncio.to_thread(self._in_writer, lambda db: clustering.tick(
+                db, holder, address, started, self.node_lease_seconds))
+        except Exception as exc:
+            log.warning("node leases not renewed: %s", exc)
+            if (self.nodes or self._starting) and self.loop.time() > self._leases_valid_until:
+                # Past this moment another daemon may own them: two owners of a node must never run.
+                log.error("node leases lapsed without renewal: stopping this daemon's %d node(s)", len(self.nodes))
+                self.held = set()
+                for node_id in list(self.nodes):
+                    self._drop_node(node_id, handed_over=True)
+            return
+        self._leases_valid_until = began + self.node_lease_seconds
+        self.held = set(view.held)
+        for node_id in set(self.nodes) - view.held - view.shed:
+            log.warning("node %d: its lease was taken by another daemon; stopping its runner", node_id)
+            self._drop_node(node_id, handed_over=True)
+        for node_id in view.shed:
+            log.info("node %d: given back to the cluster (%d live daemons, fair share %d)", node_id, view.live,
+                     view.fair)
+            self._drop_node(node_id, release=True)
+        for node_id in view.held - set(self.nodes) - self._starting:
+            self._track(self._take_node(node_id))
+
+    def _track(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._node_tasks.add(task)
+        task.add_done_callback(self._node_tasks.discard)
+
+    async def _take_node(self, node_id: int) -> None:
+        self._starting.add(node_id)
+        try:
+            node = await self.db.read(lambda db: db.get(PbxNode, node_id))
+            if node is None or node_id not in self.held:
+                return
+            log.info("node %s: lease taken; starting its runner", node.name)
+            await self._start_node(node)
+        except Exception:
+            log.exception("node %d: runner not started", node_id)
+        finally:
+            self._starting.discard(node_id)
+
+    def _drop_node(self, node_id: int, *, handed_over: bool = False, release: bool = False) -> None:
+        runner = self.nodes.pop(node_id, None)
+        holder = self.holder
+
+        async def go() -> None:
+            if runner is not None:
+                with contextlib.suppress(Exception):
+                    await runner.stop(handed_over=handed_over)
+            if release:  # only once the runner stopped: the next owner never overlaps with it
+                await asyncio.to_thread(self._in_writer, lambda db: clustering.release(db, holder, {node_id}))
+
+        self._track(go())
+
+    async def _route(self, name: str, args: Any, request: dict[str, Any]) -> dict[str, Any] | None:
+        """In cluster mode, the reply of the daemon that owns the command's node when it is not this one
+        (the same request, secret included, forwarded once); None: run the command here."""
+        if not self.cluster or name == "ping" or not isinstance(args, dict):
+            return None
+        target = await self.db.read(lambda db: clustering.command_node(db, name, args))
+        if target is None or target.node_id in self.nodes:
+            return None
+        unowned = {"ok": False, "error": "daemon_unavailable",
+                   "message": f"no control daemon owns node {target.node_name} right now; try again shortly"}
+        owner = None if request.get("forwarded") else await self.db.read(
+            lambda db: clustering.owner_of(db, target.node_id))
+        if owner is None or owner.holder == self.holder:
+            return unowned if target.required else None
+        return await self._forward(owner, target, request)
+
+    async def _forward(self, owner: clustering.Owner, target: clustering.Target,
+                       request: dict[str, Any]) -> dict[str, Any]:
+        where = f"the control daemon owning node {target.node_name} ({owner.address})"
+        payload = json.dumps({**request, "forwarded": True}).encode() + b"\n"
+        try:
+            host, port = clustering.split_address(owner.address)
+            async with asyncio.timeout(self.timeout * 2):  # as long as this daemon's own commands may take
+                reader, writer = await asyncio.open_connection(host, port, limit=MAX_REPLY)
+                try:
+                    writer.write(payload)
+                    await writer.drain()
+                    line = await reader.readline()
+                finally:
+                    writer.close()
+        except TimeoutError:
+            return {"ok": False, "error": "daemon_unavailable", "message": f"{where} did not answer in time"}
+        except (OSError, ValueError) as exc:
+            return {"ok": False, "error": "daemon_unavailable", "message": f"{where} is not reachable ({exc})"}
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            return {"ok": False, "error": "daemon_unavailable", "message": f"{where} sent an unreadable reply"}
+        return reply
 
     # -- leadership: exactly one daemon runs the jobs ----------------------------------------------
 
@@ -488,7 +678,7 @@ class ControlDaemon:
         self.scheduler.start()
 
     async def run_job(self, name: str) -> Any:
-        if not self.is_leader:
+        if not self.is_leader or (self.cluster and name in NODE_JOBS):
             return None
         job: Callable[[], Awaitable[Any]] = getattr(self, f"job_{name}")
         return await job()
@@ -612,6 +802,9 @@ class ControlDaemon:
         if not isinstance(name, str) or not name.isidentifier() or handler is None:
             return {"ok": False, "error": "invalid", "message": f"unknown command {name!r}"}
         args = request.get("args") or {}
+        routed = await self._route(name, args, request)
+        if routed is not None:
+            return routed
         try:
             result = await asyncio.wait_for(handler(**args), timeout=self.timeout * 2)
         except PbxError as exc:
@@ -642,7 +835,7 @@ class ControlDaemon:
         return runner, value
 
     async def cmd_ping(self) -> dict[str, Any]:
-        return {"holder": self.holder, "leader": self.is_leader,
+        return {"holder": self.holder, "leader": self.is_leader, "cluster": self.cluster, "address": self.address,
                 "nodes": {r.name: {"connected": r.port.connected, "events": r.projector.stats.events}
                           for r in self.nodes.values()}}
 
@@ -884,6 +1077,11 @@ class ControlDaemon:
         ids = await self.db.write(lambda db: sms.due_messages(db, now))
         sent = 0
         for message_id in ids:
+            request = {"secret": self.secret, "command": "sms_send", "args": {"message_id": message_id}}
+            routed = await self._route("sms_send", request["args"], request)  # another daemon's node
+            if routed is not None:
+                sent += bool(routed.get("ok")) and (routed.get("result") or {}).get("status") == "sent"
+                continue
             try:
                 result = await sms.deliver(self.sessions, message_id, self._sms_context(), self.clock)
             except Exception:
@@ -891,6 +1089,14 @@ class ControlDaemon:
                 continue
             sent += result["status"] == "sent"
         return sent
+
+
+def advertised_address(host: str, port: int) -> str:
+    """The "host:port" other daemons reach a command channel bound to host at: the machine's name when
+    it listens on every address."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (a comparison, not a bind)
+        host = socket.getfqdn()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def run_forever(daemon: ControlDaemon, stop: asyncio.Event) -> None:

@@ -1,0 +1,308 @@
+"""Several control daemons on one PostgreSQL (issue 26, control/cluster.py): two real daemons in this
+process, each with the real Asterisk adapter against its own embedded PBX (sim/), share two nodes
+through leases; one is killed (its tasks cancelled and its PBX connections dropped without giving its
+leases back, as kill -9 leaves them) and the other takes its node within the lease window, catches up
+the call records of the gap from the node's Master.csv exactly once and leaves no ghost call; commands
+reach the owner of the user's node from either daemon; SQLite is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from clusterpbx.ami.cdr import read_csv_since
+from clusterpbx.cli import cli
+from clusterpbx.control import callrecords
+from clusterpbx.control.commands import ControlClient, DaemonUnavailable
+from clusterpbx.control.config import load_settings
+from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.db import make_session_factory
+from clusterpbx.control.models import CallRecord, LiveCall, NodeKind, NodeLease, PbxNode
+from clusterpbx.demo_runtime import demo_model
+from clusterpbx.sim.runner import SimPBX
+
+SECRET = "cluster-secret"
+PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def wait(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+class Cluster:
+    """Two nodes, each an embedded Asterisk writing its own Master.csv, a tenant on each, and control
+    daemons in cluster mode on one event loop in a background thread."""
+
+    def __init__(self, engine: Any, db: Any, world: Any, tmp_path: Path):
+        self.engine, self.db, self.tmp = engine, db, tmp_path
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.daemons: list[ControlDaemon] = []
+        self.sims: dict[str, SimPBX] = {}
+        self.csv: dict[str, Path] = {}
+        self.nodes: dict[str, PbxNode] = {}
+        self.users: dict[str, Any] = {}
+        for name, domain in (("n1", "acme.test"), ("n2", "beta.test")):
+            node = PbxNode(name=name, kind=NodeKind.ASTERISK, host="127.0.0.1", port=1, username="portal",
+                           secret="portalsecret", sip_domain="pbx.test")
+            db.add(node)
+            db.flush()
+            tenant = world.tenant(domain)
+            tenant.node_id = node.id
+            db.commit()
+            self.users[name] = world.user(tenant, extension="201")
+            world.user(tenant, extension="202")
+            world.user(tenant, extension="203")
+            spool = tmp_path / f"spool-{name}"
+            sim = SimPBX(model=demo_model(db, name, str(spool)), ami_port=0, esl_port=None)
+            self.csv[name] = tmp_path / f"Master-{name}.csv"
+            sim.ami.cdr_csv = self.csv[name]
+            sim.start()
+            node.port = sim.ami_port
+            node.options = {"cdr_csv": str(self.csv[name]), "timezone": "UTC"}
+            db.commit()
+            self.sims[name], self.nodes[name] = sim, node
+
+    def on_loop(self, coro: Coroutine[Any, Any, Any], timeout: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def daemon(self, lease: float = 3.0) -> ControlDaemon:
+        d = ControlDaemon(make_session_factory(self.engine), SECRET, port=0, cluster=True, node_lease_seconds=lease)
+        self.on_loop(d.start(), 30)
+        self.daemons.append(d)
+        return d
+
+    def owns(self, d: ControlDaemon, name: str) -> bool:
+        runner = d.nodes.get(self.nodes[name].id)
+        return runner is not None and runner.resynced.is_set()
+
+    def kill(self, d: ControlDaemon) -> None:
+        """kill -9: nothing more runs, the PBX and command connections drop, nothing is flushed and no
+        lease or row is given back."""
+
+        async def die() -> None:
+            if d.scheduler is not None:
+                d.scheduler.shutdown(wait=False)
+                d.scheduler = None
+            tasks = list(d._tasks) + list(d._node_tasks) + list(d._node_jobs.values())
+            for runner in d.nodes.values():
+                tasks += runner._tasks
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+            if d.server is not None:
+                d.server.close()
+            for runner in d.nodes.values():
+                await runner.port.stop()
+            d.nodes.clear()
+            await asyncio.to_thread(d.db.close)
+
+        self.on_loop(die())
+        self.daemons.remove(d)
+
+    def close(self) -> None:
+        for d in self.daemons:
+            with contextlib.suppress(Exception):
+                self.on_loop(d.stop(), 30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        for sim in self.sims.values():
+            sim.stop()
+
+
+@pytest.fixture
+def cluster(engine: Any, db: Any, world: Any, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(engine, db, world, tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def client_for(tmp_path: Path, database_url: str, port: int, cluster_mode: bool = True) -> ControlClient:
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    (instance / "control_secret").write_text(SECRET)
+    settings = load_settings({"database_url": database_url, "instance_path": str(instance),
+                              "control_url": f"http://127.0.0.1:{port}", "control_cluster": cluster_mode,
+                              "control_timeout": 10.0})
+    return ControlClient.from_settings(settings)
+
+
+def two_daemons(c: Cluster, lease: float = 3.0) -> tuple[ControlDaemon, ControlDaemon]:
+    """The first daemon alone takes both nodes; the second one joins and gets its fair share (one)."""
+    a = c.daemon(lease)
+    wait(lambda: c.owns(a, "n1") and c.owns(a, "n2"), what="the only daemon owning every node")
+    b = c.daemon(lease)
+    wait(lambda: len(a.nodes) == 1 and len(b.nodes) == 1 and all(c.owns(d, n) for d in (a, b)
+                                                                   for n in ("n1", "n2") if c.nodes[n].id in d.nodes),
+         what="each daemon owning one node")
+    return a, b
+
+
+def owner(c: Cluster, a: ControlDaemon, b: ControlDaemon, name: str) -> tuple[ControlDaemon, ControlDaemon]:
+    """(the daemon owning node `name`, the other one)."""
+    return (a, b) if c.nodes[name].id in a.nodes else (b, a)
+
+
+@PG
+def test_a_killed_daemons_node_is_taken_over_with_every_record_of_the_gap_once(cluster, database_url):
+    c = cluster
+    a, b = two_daemons(c, lease=6.0)  # the production lease: take-over within 10 s
+    victim, survivor = owner(c, a, b, "n1")
+    node_id = c.nodes["n1"].id
+    sim = c.sims["n1"]
+    sim.start_scenario(rate=4.0, seed=7, count=60, talk_seconds=(0.3, 1.0), ring_seconds=0.2,
+                       mix={"internal_answered": 4, "internal_voicemail": 1})
+    wait(lambda: sim.call_soon(lambda: sim.scenario.stats.total) >= 10, what="calls under way")
+    csv_at_kill = c.csv["n1"].read_bytes().count(b"\n")
+    killed_at = time.monotonic()
+    c.kill(victim)
+    wait(lambda: node_id in survivor.nodes, timeout=10, what="the survivor starting the node")
+    runner = survivor.nodes[node_id]
+    wait(lambda: runner.resynced.is_set(), timeout=15, what="the take-over resync")
+    took = time.monotonic() - killed_at
+    csv_at_takeover = c.csv["n1"].read_bytes().count(b"\n")
+    assert took < 10, f"take-over took {took:.1f} s"
+    assert csv_at_takeover > csv_at_kill, "records were written while nobody owned the node"
+    assert node_id not in victim.nodes
+
+    wait(lambda: sim.call_soon(lambda: sim.scenario.stats.total) >= 60, what="the scenario finished")
+    wait(lambda: sim.call_soon(lambda: len(sim.model.channels)) == 0, what="every call ended on the PBX")
+    reports, _pos = read_csv_since(str(c.csv["n1"]), 0, ZoneInfo("UTC"))
+    with make_session_factory(c.engine)() as s:
+        directory = callrecords.Directory.load(s, node_id)
+    expected = {(row["pbx_call_id"], row["user_id"]) for r in reports
+                for row in callrecords.rows_for(r, node_id, directory)}
+    assert len(reports) >= 40
+
+    def stored() -> set[tuple[str, int]]:
+        c.db.expire_all()
+        return {(r.pbx_call_id, r.user_id) for r in c.db.scalars(select(CallRecord).where(CallRecord.node_id == node_id))}
+
+    wait(lambda: stored() == expected, timeout=20, what="every record of the node stored")
+    count = c.db.scalar(select(func.count()).select_from(CallRecord).where(CallRecord.node_id == node_id))
+    assert count == len(expected)  # none twice: the live ones of the dead owner were read again from its position
+    # No ghost: the calls the dead daemon had projected were replaced by the PBX's list at the take-over.
+    wait(lambda: c.db.scalar(select(func.count()).select_from(LiveCall).where(LiveCall.node_id == node_id)) == 0,
+         timeout=10, what="no live call left")
+    lease = c.db.get(NodeLease, node_id)
+    c.db.refresh(lease)
+    assert lease.holder == survivor.holder
+
+
+@PG
+def test_a_command_for_another_daemons_node_is_forwarded_to_its_owner(cluster, database_url, tmp_path):
+    c = cluster
+    a, b = two_daemons(c)
+    owner_n1, other = owner(c, a, b, "n1")
+    user = c.users["n1"]
+    # Sent to the daemon that does not own the user's node: the call is placed on the user's PBX.
+    reply = client_for(tmp_path, database_url, other.port).call("click_to_call", user_id=user.id, number="202")
+    assert reply["number"] == "202" and reply["endpoint"]
+    sim = c.sims["n1"]
+    wait(lambda: sim.call_soon(lambda: any(reply["endpoint"] in ch.name for ch in sim.model.channels.values())),
+         timeout=10, what="the call on node n1's PBX")
+    assert not c.sims["n2"].call_soon(lambda: list(c.sims["n2"].model.channels))
+    # A command for the other daemon's own node is answered by it directly.
+    assert client_for(tmp_path, database_url, owner_n1.port).call("resync_phone", user_id=user.id)["endpoints"]
+
+
+@PG
+def test_no_owner_gives_a_clear_daemon_unavailable(cluster, database_url, tmp_path):
+    c = cluster
+    a, b = two_daemons(c)
+    victim, survivor = owner(c, a, b, "n1")
+    user = c.users["n1"]
+    c.kill(victim)
+    # Its lease has not lapsed yet: the owner is known but gone.
+    with pytest.raises(DaemonUnavailable, match="owning node n1 .* is not reachable"):
+        client_for(tmp_path, database_url, survivor.port).call("resync_phone", user_id=user.id)
+    # A node nobody may own (disabled): no owner at all.
+    c.db.execute(update(PbxNode).where(PbxNode.name == "n1").values(enabled=False))
+    c.db.commit()
+    c.db.execute(update(NodeLease).where(NodeLease.node_id == c.nodes["n1"].id)
+                 .values(expires_at=dt.datetime(2000, 1, 1)))
+    c.db.commit()
+    with pytest.raises(DaemonUnavailable, match="no control daemon owns node n1 right now"):
+        client_for(tmp_path, database_url, survivor.port).call("resync_phone", user_id=user.id)
+    time.sleep(1.5)  # a lease tick later the disabled node is still nobody's
+    assert c.nodes["n1"].id not in survivor.nodes
+
+
+@PG
+def test_a_client_whose_daemon_is_down_reaches_another_live_daemon(cluster, database_url, tmp_path):
+    c = cluster
+    a, b = two_daemons(c)
+    port_a = a.port
+    c.kill(a)
+    with pytest.raises(DaemonUnavailable, match="not reachable"):
+        client_for(tmp_path, database_url, port_a, cluster_mode=False).call("ping")
+    assert client_for(tmp_path, database_url, port_a).call("ping")["holder"] == b.holder
+
+
+@PG
+def test_a_daemon_whose_lease_was_taken_stops_the_node_and_the_new_owner_starts_it(cluster):
+    """A daemon that stalled finds its node taken by another: it stops that runner at once."""
+    c = cluster
+    a = c.daemon(3.0)
+    wait(lambda: c.owns(a, "n1") and c.owns(a, "n2"), what="the daemon owning both nodes")
+    node_id = c.nodes["n2"].id
+    c.db.execute(update(NodeLease).where(NodeLease.node_id == node_id).values(holder="someone-else"))
+    c.db.commit()
+    wait(lambda: node_id not in a.nodes, timeout=5, what="the runner stopped")
+    assert c.nodes["n1"].id in a.nodes
+    # The other daemon never renews it: once it lapses, the only live daemon takes the node again.
+    wait(lambda: c.owns(a, "n2"), timeout=10, what="the lapsed node taken again")
+
+
+@PG
+def test_control_status_shows_each_nodes_owner(cluster, database_url, tmp_path, monkeypatch):
+    c = cluster
+    a, b = two_daemons(c)
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    (instance / "control_secret").write_text(SECRET)
+    monkeypatch.setenv("CLUSTERPBX_DATABASE_URL", database_url)
+    monkeypatch.setenv("CLUSTERPBX_INSTANCE", str(instance))
+    monkeypatch.setenv("CLUSTERPBX_CONTROL_CLUSTER", "1")
+    monkeypatch.setenv("CLUSTERPBX_CONTROL_URL", f"http://127.0.0.1:{a.port}")
+    r = CliRunner().invoke(cli, ["control", "--status"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    n1, n2 = owner(c, a, b, "n1")[0], owner(c, a, b, "n2")[0]
+    lines = r.output.splitlines()
+    assert any(line.split()[:2] == ["n1", n1.holder] and f"127.0.0.1:{n1.port}" in line for line in lines), r.output
+    assert any(line.split()[:2] == ["n2", n2.holder] and f"127.0.0.1:{n2.port}" in line for line in lines), r.output
+    assert "live daemons: 2" in r.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_cluster_mode_refuses_sqlite(database_url, tmp_path, monkeypatch, engine):
+    monkeypatch.setenv("CLUSTERPBX_DATABASE_URL", database_url)
+    monkeypatch.setenv("CLUSTERPBX_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("CLUSTERPBX_CONTROL_CLUSTER", "1")
+    r = CliRunner().invoke(cli, ["control"])
+    assert r.exit_code == 2
+    assert "control_cluster needs PostgreSQL" in r.output and "Traceback" not in r.output
+    daemon = ControlDaemon(make_session_factory(engine), SECRET, port=0, cluster=True)
+    with pytest.raises(RuntimeError, match="needs PostgreSQL"):
+        asyncio.run(daemon.start())
