@@ -3,11 +3,12 @@ full list for a scope (snapshot), and one Notifier per server process that watch
 (live_call_changes, filled by database triggers in the same transaction as the change) and hands each
 batch of changes to every open stream of that process.
 
-The notifier reads the database once a second whatever the number of open pages: one indexed
-`max(id)` while nothing changes; when something did, the changed calls are read once and every stream
-filters them to its own scope. A change costs bytes proportional to the change (added or changed rows,
-ids of ended ones). The polling source is one implementation of ChangeSource; a PostgreSQL
-LISTEN/NOTIFY source (issue 26) only has to tell `wait()` that the log moved on."""
+The notifier reads the database when the log may have moved on, whatever the number of open pages: one
+indexed `max(id)`; when something changed, the changed calls are read once and every stream filters
+them to its own scope. A change costs bytes proportional to the change (added or changed rows,
+ids of ended ones). What wakes the notifier is a ChangeSource: on PostgreSQL a LISTEN on the channel the
+live_calls trigger notifies (any number of web servers, any daemon writing; a slow safety poll beside
+it), on SQLite a poll once a second."""
 
 from __future__ import annotations
 
@@ -16,17 +17,23 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Iterable
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, or_, select, tuple_
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from clusterpbx.control.models import Extension, LiveCall, LiveCallChange, Role, User, utcnow
 
 log = logging.getLogger("clusterpbx.web.live")
 WHEN_STRFTIME = "%Y-%m-%d %H:%M:%S"  # the portal's one date format (web/calls: WHEN_FORMAT)
+POLL_SECONDS = 1.0  # SQLite: how often the notifier reads max(id)
+SAFETY_SECONDS = 10.0  # PostgreSQL: a read now and then beside the notifications (a lost one, a stalled link)
+CHANNEL = "cpbx_live_calls"  # migration 0013: the live_calls trigger's pg_notify
+LISTEN_APPLICATION = "clusterpbx live listen"  # the LISTEN connections' name in pg_stat_activity
 REREAD = 200  # ids below the last one read again: a transaction with a lower id may commit later (PostgreSQL)
 
 
@@ -317,20 +324,126 @@ def read_changes(db: Session, after: int, seen: set[int], floor: int = 0) -> tup
 
 
 class ChangeSource(Protocol):
-    """Tells the notifier when the change log may have moved on. `wait` returns when it should look."""
+    """Tells the notifier when the change log may have moved on. `wait` returns when it should look; a
+    source may also have `start()` (awaited before the notifier reads where the log stands) and `stop()`."""
 
     async def wait(self) -> None: ...
 
 
 class PollingSource:
-    """Every `interval` seconds (the only source today; a PostgreSQL LISTEN source would return from
-    `wait` on each NOTIFY instead, with this as its safety net)."""
+    """Every `interval` seconds: SQLite (one machine), where nothing can tell the web servers that the
+    log moved on."""
 
-    def __init__(self, interval: float = 1.0):
+    def __init__(self, interval: float = POLL_SECONDS):
         self.interval = interval
 
     async def wait(self) -> None:
         await asyncio.sleep(self.interval)
+
+
+class ListenSource:
+    """PostgreSQL: `wait` returns when a NOTIFY on CHANNEL arrives (migration 0013: the live_calls trigger
+    sends one per node and transaction, delivered at commit, whichever daemon or tool made the change) and
+    every `safety` seconds anyway. The notifications come on a connection of its own (autocommit, LISTEN,
+    psycopg's async notifies on the event loop), reconnected when lost; while it is down, `wait` returns
+    every `poll` seconds, as the polling source. The change log stays the source of truth: a notification
+    only says "look now", so a lost one costs at most one safety interval."""
+
+    def __init__(self, connect_kwargs: dict[str, Any], safety: float = SAFETY_SECONDS,
+                 poll: float = POLL_SECONDS, reconnect: float = 1.0, gap: float = 0.05):
+        self.connect_kwargs = {"application_name": LISTEN_APPLICATION, "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                               "keepalives_interval": 10, "keepalives_count": 3, **connect_kwargs}
+        self.safety, self.poll, self.reconnect, self.gap = safety, poll, reconnect, gap
+        self.connected = False
+        self.connections = 0  # LISTEN connections made (a reconnection adds one), for tests
+        self.notifications = 0
+        self._wake = self._ready = asyncio.Event()  # made again in start(), on the loop that runs it
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine, **kwargs: Any) -> ListenSource:
+        """The same server, database and credentials as the engine (its URL's parameters, e.g. sslmode)."""
+        _args, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+        connect_kwargs.pop("context", None)  # SQLAlchemy's adapters, not a connection parameter
+        return cls(dict(connect_kwargs), **kwargs)
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Listening before the notifier reads where the log stands, so that no change falls in between
+        (when the database cannot be reached yet, the notifier polls until it can)."""
+        if self._task is None:
+            self._wake, self._ready = asyncio.Event(), asyncio.Event()
+            self._task = asyncio.create_task(self._listen(), name="live-listen")
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def wait(self) -> None:
+        if self._task is None:
+            await self.start()
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.safety if self.connected else self.poll)
+        except TimeoutError:
+            return
+        # A burst of commits (several daemons, many nodes) is read once: the notifications that arrive
+        # during the gap are for commits the coming read sees anyway.
+        await asyncio.sleep(self.gap)
+        self._wake.clear()
+
+    async def _listen(self) -> None:
+        import psycopg  # PostgreSQL only; never imported on SQLite
+
+        delay = self.reconnect
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(autocommit=True, **self.connect_kwargs)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("live calls: cannot LISTEN (%s); polling every %s s until it can", exc, self.poll)
+                self._ready.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            try:
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected = True
+                    self.connections += 1
+                    delay = self.reconnect
+                    self._ready.set()
+                    self._wake.set()  # whatever was committed while nobody listened
+                    while True:
+                        async for _note in conn.notifies(timeout=self.safety):
+                            self.notifications += 1
+                            self._wake.set()
+                        await conn.execute("SELECT 1")  # a quiet connection is still alive (raises if not)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("live calls: the LISTEN connection was lost (%s); polling every %s s while it "
+                            "reconnects", exc, self.poll)
+            finally:
+                self.connected = False
+                self._wake.set()
+            await asyncio.sleep(delay)
+
+
+def source_for(engine: Engine, poll: float | None = None, safety: float | None = None) -> ChangeSource:
+    """LISTEN/NOTIFY on PostgreSQL (any number of web servers), polling on SQLite. The intervals come
+    from CLUSTERPBX_LIVE_POLL_SECONDS (SQLite's poll, and PostgreSQL's while reconnecting; 1 s) and
+    CLUSTERPBX_LIVE_SAFETY_SECONDS (PostgreSQL's poll beside the notifications; 10 s)."""
+    poll = poll if poll is not None else float(os.environ.get("CLUSTERPBX_LIVE_POLL_SECONDS", POLL_SECONDS))
+    if engine.dialect.name != "postgresql":
+        return PollingSource(poll)
+    safety = safety if safety is not None else float(os.environ.get("CLUSTERPBX_LIVE_SAFETY_SECONDS",
+                                                                      SAFETY_SECONDS))
+    return ListenSource.for_engine(engine, safety=safety, poll=poll)
 
 
 class Notifier:
@@ -338,7 +451,7 @@ class Notifier:
 
     def __init__(self, sessions: sessionmaker[Session], source: ChangeSource | None = None):
         self.sessions = sessions
-        self.source = source or PollingSource()
+        self.source = source or source_for(_engine_of(sessions))
         self.version = self.floor = 0
         self.listeners: set[asyncio.Queue[Batch]] = set()
         self.reads = 0  # database reads made, for tests and the bench
@@ -346,6 +459,9 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        starting = getattr(self.source, "start", None)
+        if starting is not None:
+            await starting()
         self._skip_to(await asyncio.to_thread(self._current))
         self._task = asyncio.create_task(self._run(), name="live-notifier")
 
@@ -357,6 +473,9 @@ class Notifier:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        stopping = getattr(self.source, "stop", None)
+        if stopping is not None:
+            await stopping()
 
     def _current(self) -> int:
         with self.sessions() as db:
@@ -404,4 +523,11 @@ class Notifier:
 
     def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
         self.listeners.discard(queue)
+
+
+def _engine_of(sessions: sessionmaker[Session]) -> Engine:
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("the notifier's sessions must be bound to an engine")
+    return bind
 
