@@ -137,6 +137,10 @@ class NodeRunner:
     keys_moved: bool = False  # keymigration ran on this node since the daemon started
     resynced: asyncio.Event = field(default_factory=asyncio.Event)
     _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Cluster mode: whether this daemon's lease on the node is surely still its own. A daemon that stalled
+    # (stopped, cut off from the database) writes nothing more for the node until its next lease tick has
+    # said whether the node is still its own (another daemon may own it and have replaced the live view).
+    owned: Callable[[], bool] = field(default=lambda: True, repr=False)
 
     def on_event(self, event: PbxEvent) -> None:
         self.projector.handle(event)
@@ -329,7 +333,7 @@ class NodeRunner:
         while True:
             await asyncio.sleep(self.flush_interval)
             try:
-                if self.projector.pending:
+                if self.projector.pending and self.owned():
                     await self.flush()
             except Exception as exc:  # the database may be briefly unavailable; events stay in memory
                 if is_busy(exc):
@@ -341,6 +345,8 @@ class NodeRunner:
     async def _retry_loop(self) -> None:
         while True:
             await asyncio.sleep(self.retry_interval)
+            if not self.owned():
+                continue
             try:
                 await self._write_health(self.port.connected)
                 if self.port.connected:
@@ -446,8 +452,10 @@ class ControlDaemon:
             return None
         projector = await asyncio.to_thread(Projector, self.db.writers, node.id)
         runner = NodeRunner(node.id, node.name, adapter, projector, self.sessions, self.db, self.pusher)
-        if self.cluster and node.id not in self.held:
-            return None  # the lease went meanwhile
+        if self.cluster:
+            if node.id not in self.held:
+                return None  # the lease went meanwhile
+            runner.owned = self._leases_fresh
         self.nodes[node.id] = runner
         try:
             await runner.start()  # connected: resync (catch up records, desired state, live calls)
@@ -498,6 +506,9 @@ class ControlDaemon:
         with self.db.writers() as db:
             return fn(db)
 
+    def _leases_fresh(self) -> bool:
+        return self.loop is not None and self.loop.time() <= self._leases_valid_until
+
     async def _cluster_loop(self) -> None:
         assert self.loop is not None
         due = {name: self.loop.time() + JOB_INTERVALS[name] for name in NODE_JOBS}
@@ -527,9 +538,11 @@ class ControlDaemon:
                 db, holder, address, started, self.node_lease_seconds))
         except Exception as exc:
             log.warning("node leases not renewed: %s", exc)
-            if (self.nodes or self._starting) and self.loop.time() > self._leases_valid_until:
-                # Past this moment another daemon may own them: two owners of a node must never run.
-                log.error("node leases lapsed without renewal: stopping this daemon's %d node(s)", len(self.nodes))
+            interval = self.node_lease_seconds / 3
+            if (self.nodes or self._starting) and self.loop.time() + interval >= self._leases_valid_until:
+                # The next tick would come after they lapse, when another daemon may own them: two
+                # owners of a node must never run.
+                log.error("node leases not renewed before they lapse: stopping this daemon's %d node(s)", len(self.nodes))
                 self.held = set()
                 for node_id in list(self.nodes):
                     self._drop_node(node_id, handed_over=True)

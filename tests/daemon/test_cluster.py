@@ -276,6 +276,31 @@ def test_a_daemon_whose_lease_was_taken_stops_the_node_and_the_new_owner_starts_
 
 
 @PG
+def test_a_daemon_that_cannot_renew_its_leases_stops_its_nodes_before_they_lapse(cluster, monkeypatch):
+    """Cut off from the database, a daemon stops its runners before another daemon may take the nodes
+    (never two owners of a node), and writes nothing for them meanwhile."""
+    from sqlalchemy.exc import OperationalError
+
+    from clusterpbx.control import cluster as clustering
+
+    c = cluster
+    a = c.daemon(3.0)
+    wait(lambda: c.owns(a, "n1") and c.owns(a, "n2"), what="the daemon owning both nodes")
+    runner = a.nodes[c.nodes["n1"].id]
+
+    def cut_off(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("UPDATE node_leases", {}, ConnectionRefusedError("the database is unreachable"))
+
+    monkeypatch.setattr(clustering, "tick", cut_off)
+    leases = {row.node_id: row.expires_at for row in c.db.scalars(select(NodeLease))}
+    wait(lambda: not a.nodes, timeout=6, what="the runners stopped")
+    with make_session_factory(c.engine)() as s:
+        now = clustering.db_now(s)
+    assert all(now < expires for expires in leases.values()), "stopped only after the leases lapsed"
+    wait(lambda: not runner.owned(), timeout=3, what="the runner no longer writing for the node")
+
+
+@PG
 def test_control_status_shows_each_nodes_owner(cluster, database_url, tmp_path, monkeypatch):
     c = cluster
     a, b = two_daemons(c)
