@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import getpass
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clusterpbx.control import migrate
+from clusterpbx.control import apitokens, migrate
 from clusterpbx.control.admin import Actor, Invalid, resource
+from clusterpbx.control.admin.csvio import export_devices, export_users, import_devices, import_users
+from clusterpbx.control.admin.nodes import OPTION_KEYS
+from clusterpbx.control.commands import CommandError, ControlClient, channel_address, channel_secret
 from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import make_engine, make_session_factory
-from clusterpbx.control.models import PbxNode, Tenant
+from clusterpbx.control.models import (
+    ApiToken,
+    CallSettings,
+    NodeHealth,
+    PbxNode,
+    Role,
+    SyncState,
+    Tenant,
+    User,
+    utcnow,
+)
+from clusterpbx.dialplan.from_db import node_snapshot
+from clusterpbx.dialplan.render import render_node, write_files
+from clusterpbx.provisioning.cli import provision
+
+# Imported inside the commands that need them, so that `clusterpbx user add` and the like start quickly
+# (each takes 0.5 to 1.5 s to import on a small machine): the daemon with its adapters and scheduler
+# (`control`), Flask and every blueprint (`run`), the demo's data, its stand-in for Google and its
+# embedded PBX, sim/ (`run`).
 
 
 def _settings() -> Settings:
@@ -138,8 +163,6 @@ def user_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
     """Import users from CSV (the columns of `user export`, plus password, sip_password, vm_pin; only email
     is required). A line whose e-mail exists in the tenant updates that user. Every line is checked first;
     nothing is written if any line is wrong."""
-    from clusterpbx.control.admin.csvio import import_users
-
     _import(import_users, csv_file, domain_name, dry_run, "user")
 
 
@@ -155,8 +178,6 @@ def _export(export: Any, domain_name: str, output: Any) -> None:
               help="file to write (default: standard output)")
 def user_export(domain_name: str, output: Any) -> None:
     """Export the tenant's users as CSV (re-importable with `user import`; no passwords)."""
-    from clusterpbx.control.admin.csvio import export_users
-
     _export(export_users, domain_name, output)
 
 
@@ -189,8 +210,6 @@ def device_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
     """Import phones from CSV (columns: mac, vendor, model, label, owner (user e-mail), prov_username,
     prov_password). A line whose MAC exists in the tenant updates that phone. Nothing is written if any
     line is wrong."""
-    from clusterpbx.control.admin.csvio import import_devices
-
     _import(import_devices, csv_file, domain_name, dry_run, "phone")
 
 
@@ -200,8 +219,6 @@ def device_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
               help="file to write (default: standard output)")
 def device_export(domain_name: str, output: Any) -> None:
     """Export the tenant's phones as CSV (re-importable with `device import`; no passwords)."""
-    from clusterpbx.control.admin.csvio import export_devices
-
     _export(export_devices, domain_name, output)
 
 
@@ -224,8 +241,6 @@ def node() -> None:
               help="adapter option: context, voicemail_context, cdr_csv, timezone, json_cdr_error_dir")
 def node_add(name: str, kind: str, host: str, port: int | None, username: str, secret_stdin: bool, spool: str,
              sip_domain: str, config_dir: str, options: tuple[str, ...]) -> None:
-    from clusterpbx.control.admin.nodes import OPTION_KEYS
-
     for item in options:
         key, sep, _value = item.partition("=")
         if not sep or key not in OPTION_KEYS:
@@ -258,9 +273,6 @@ def _node(s: Session, name: str) -> PbxNode:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 def dialplan_render(node_name: str, out_dir: str) -> None:
     """Write the node's generated files into OUT (only ClusterPBX's own file names)."""
-    from clusterpbx.dialplan.from_db import node_snapshot
-    from clusterpbx.dialplan.render import render_node, write_files
-
     with _session(_settings()) as s:
         files = render_node(node_snapshot(s, _node(s, node_name)))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -273,10 +285,6 @@ def dialplan_render(node_name: str, out_dir: str) -> None:
 @click.option("--node", "node_name", required=True)
 def dialplan_apply(node_name: str) -> None:
     """Write the files into the node's configured folder and ask the PBX (through the daemon) to reload."""
-    from clusterpbx.control.commands import CommandError, ControlClient
-    from clusterpbx.dialplan.from_db import node_snapshot
-    from clusterpbx.dialplan.render import render_node, write_files
-
     settings = _settings()
     with _session(settings) as s:
         node = _node(s, node_name)
@@ -297,13 +305,7 @@ def dialplan_apply(node_name: str) -> None:
         raise click.ClickException(f"files written, but the reload failed: {exc}") from None
 
 
-def _register_provision() -> None:
-    from clusterpbx.provisioning.cli import provision
-
-    cli.add_command(provision)
-
-
-_register_provision()
+cli.add_command(provision)
 
 
 # ---- REST API tokens ------------------------------------------------------------------------
@@ -328,11 +330,6 @@ def api_token() -> None:
 def api_token_create(name: str, email: str | None, integration: str | None, domain_name: str | None,
                      role: str | None, expires_days: int | None) -> None:
     """Print a new token once (only its hash is stored)."""
-    import datetime as dt
-
-    from clusterpbx.control import apitokens
-    from clusterpbx.control.models import Role, User, utcnow
-
     if bool(email) == bool(integration):
         raise click.UsageError("give either --user EMAIL or --integration NAME")
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
@@ -357,9 +354,6 @@ def api_token_create(name: str, email: str | None, integration: str | None, doma
 @api_token.command("list")
 def api_token_list() -> None:
     """Every token: id, prefix, name, who it acts as, state."""
-    from clusterpbx.control import apitokens
-    from clusterpbx.control.models import User
-
     with _session(_settings()) as s:
         for t in apitokens.all_tokens(s):
             if t.user_id is not None:
@@ -375,9 +369,6 @@ def api_token_list() -> None:
 @api_token.command("revoke")
 @click.argument("token_id", type=int)
 def api_token_revoke(token_id: int) -> None:
-    from clusterpbx.control import apitokens
-    from clusterpbx.control.models import ApiToken
-
     with _session(_settings()) as s:
         t = s.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
         if t is None:
@@ -405,7 +396,6 @@ def web_argv(bind: str, workers: int, threads: int) -> list[str]:
 
 
 def _daemon(settings: Settings) -> Any:
-    from clusterpbx.control.commands import channel_address, channel_secret
     from clusterpbx.control.daemon import ControlDaemon
 
     host, port = channel_address(settings)
@@ -417,9 +407,6 @@ def _daemon(settings: Settings) -> Any:
 
 def start_daemon_thread(settings: Settings) -> Any:
     """Run the control daemon on its own asyncio loop in a background thread (the demo's way)."""
-    import asyncio
-    import threading
-
     daemon = _daemon(settings)
     ready = threading.Event()
 
@@ -439,11 +426,6 @@ def start_daemon_thread(settings: Settings) -> Any:
 @click.option("--status", is_flag=True, help="print the running daemon's view of each node and exit")
 def control(status: bool) -> None:
     """The control daemon: PBX connections, live state, call records, desired state, jobs."""
-    import asyncio
-    import signal
-
-    from clusterpbx.control.commands import CommandError, ControlClient
-
     settings = _settings()
     if settings.control_cluster:
         from clusterpbx.control.cluster import refusal
@@ -476,13 +458,7 @@ def control(status: bool) -> None:
 
 
 def _print_status(settings: Settings) -> None:
-    from clusterpbx.control.models import NodeHealth, SyncState
-
     with _session(settings) as s:
-        from sqlalchemy import func
-
-        from clusterpbx.control.models import CallSettings
-
         pending = s.scalar(select(func.count()).select_from(CallSettings)
                            .where(CallSettings.sync_state == SyncState.PENDING))
         for n in s.scalars(select(PbxNode).order_by(PbxNode.name)):

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from .admin import Actor, Invalid, resource
+from .admin.csvio import import_users
+from .admin.users import create_user_values
 from .models import PbxNode, Tenant, User
 from .passwords import hash_password
 
@@ -25,8 +28,6 @@ def _account_error(exc: Exception) -> AccountError:
 def add_node(db: Session, name: str, kind: str, host: str, port: int | None = None, username: str = "",
              secret: str = "", spool_path: str = "", sip_domain: str = "") -> PbxNode:
     """The command line's `node add`: the administration service as the operator."""
-    from .admin import Actor, Invalid, resource
-
     data = {"name": name, "kind": kind, "host": host, "port": port, "username": username, "secret": secret,
             "spool_path": spool_path, "sip_domain": sip_domain}
     try:
@@ -39,8 +40,6 @@ def add_node(db: Session, name: str, kind: str, host: str, port: int | None = No
 def create_tenant(db: Session, name: str, domain: str, node: PbxNode | None = None,
                   email_domains: str = "") -> Tenant:
     """`domain create` and the seed: the administration service as the operator."""
-    from .admin import Actor, Invalid, resource
-
     data = {"name": name, "domain": domain, "node_id": node.id if node is not None else None,
             "email_domains": email_domains}
     try:
@@ -65,9 +64,6 @@ class NewUser:
 def create_user(db: Session, tenant: Tenant, spec: NewUser, *, check_policy: bool = True,
                 actor: object | None = None) -> User:
     """One account (the administration service `users`, as the command line unless `actor` is given)."""
-    from .admin import Actor, Invalid
-    from .admin.users import create_user_values
-
     data = {"tenant_id": tenant.id, "email": spec.email, "first_name": spec.first_name,
             "last_name": spec.last_name, "password": spec.password, "extension": spec.extension,
             "department": spec.department, "language": spec.language, "role": spec.role}
@@ -97,8 +93,5 @@ IMPORT_COLUMNS = ["email", "first_name", "last_name", "extension", "department",
 def import_users_csv(db: Session, tenant: Tenant, data: str, *, dry_run: bool) -> ImportReport:
     """Check every line first; write nothing unless every line is good and dry_run is off.
     (The command line's import: `admin.csvio.import_users` as the operator, one message per line.)"""
-    from .admin import Actor
-    from .admin.csvio import import_users
-
     full = import_users(db, Actor.command_line(), tenant.id, data, dry_run)
     return ImportReport(created=full.created, errors=full.by_line())

@@ -8,15 +8,13 @@ an operator sees every entry, a tenant admin their own tenant's, a user nothing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from .admin import Actor, Forbidden, Page
 from .models import AuditEntry, User
-
-if TYPE_CHECKING:
-    from .admin import Actor, Page
 
 # What a secret looks like in the log: never its value, only that it was set or changed.
 SECRET_SET = "(set)"  # noqa: S105 - a marker, not a secret
@@ -59,8 +57,6 @@ def state(obj: Any) -> dict[str, Any]:
     """The column values of a row (JSON-ready), without bookkeeping columns; {} for None."""
     if obj is None:
         return {}
-    from sqlalchemy import inspect
-
     return {a.key: _jsonable(getattr(obj, a.key)) for a in inspect(obj).mapper.column_attrs
             if a.key not in _NOT_STATE}
 
@@ -77,8 +73,6 @@ def user_change(db: Session, user: User, object_type: str, before: dict[str, Any
     # {} before: a creation (no "before"); {} after: a deletion (no "after").
     old = {k: HIDDEN if k in secrets else before.get(k) for k in keys} if before else None
     new = {k: SECRET_CHANGED if k in secrets else after.get(k) for k in keys} if after else None
-    from .admin import Actor
-
     return record(db, Actor.of(user), action, object_type, user.id if object_id is None else object_id,
                   old, new, user.tenant_id)
 
@@ -87,8 +81,6 @@ def search(db: Session, actor: Actor, *, tenant_id: int | None = None, object_ty
            actor_id: int | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
            page: int = 1, per_page: int = 50) -> Page:
     """Entries newest first. `until` is exclusive. A tenant admin's tenant filter is forced to theirs."""
-    from .admin import Forbidden, Page
-
     if not actor.is_admin:
         raise Forbidden("not an administrator")
     conds = []

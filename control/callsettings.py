@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -163,8 +164,6 @@ def save_voicemail(db: Session, user: User, data: VoicemailInput) -> VoicemailSe
         errors.append(SettingRefused("ooo_last_day", "last_day_in_past"))
     address = data.email_address.strip()
     if data.email_enabled and not data.email_use_login:
-        from email_validator import EmailNotValidError, validate_email
-
         try:
             address = validate_email(address, check_deliverability=False, test_environment=True).normalized
         except EmailNotValidError:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from clusterpbx.dialplan import keys, model
+
 from . import audit
 from .models import PbxNode, PersonalConference, SyncState, Tenant, User, utcnow
 from .pbxnames import tenant_slugs
@@ -126,8 +128,6 @@ def room_name(db: Session, user: User) -> str:
 def pbx_entries(db: Session, user: User) -> list[tuple[str, str, str | None]]:
     """The (family or realm, key, value or None to delete) entries of the user's conference on their
     node's kind, exactly as dialplan.keys lays them out for the generated dialplans."""
-    from clusterpbx.dialplan import keys, model
-
     ext = user.primary_extension
     if ext is None:
         return []

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from . import urlpolicy
+
 
 @dataclass
 class Settings:
@@ -123,8 +125,6 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         settings.database_url = f"sqlite:///{instance / 'clusterpbx.db'}"
     if not settings.secret_key:
         settings.secret_key = instance_secret(instance, "secret_key")
-    from . import urlpolicy
-
     urlpolicy.configure(urlpolicy.UrlPolicy.from_settings(settings))  # the process's outbound URL policy
     return settings
 

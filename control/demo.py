@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clusterpbx.provisioning.keys import KeyRow, phone_of, validate_rows
+
 from . import callrecords
 from .accounts import NewUser, add_node, create_tenant, create_user
 from .models import (
@@ -196,8 +198,6 @@ def seed_lived_in(db: Session, tenant: Tenant, *, now: dt.datetime | None = None
 def _seed_phone_keys(db: Session, users: list[User]) -> None:
     """Key 1 the main line, then presence keys (where granted) and speed dials, as "Mon téléphone" shows;
     checked by the same rules as the screen, and already on the (demo) phones."""
-    from clusterpbx.provisioning.keys import KeyRow, phone_of, validate_rows
-
     numbers = [(u.primary_extension.number, u.first_name) for u in users if u.primary_extension]
     for i, user in enumerate(users):
         if db.scalar(select(PhoneKey.id).where(PhoneKey.user_id == user.id).limit(1)):

@@ -1,74 +1,26 @@
 """Identity services behind "S'enregistrer", "Mot de passe oublié ?" and "Connexion avec Gmail": self
-sign-up by e-mail domain, signed single-use links, and matching a verified Google identity to an account."""
+sign-up by e-mail domain, a new password from a reset link, and matching a verified Google identity to an
+account. The signed single-use links themselves are in control/links.py."""
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from . import urlpolicy, validation
+from . import audit, logins, urlpolicy, validation
 from .accounts import AccountError, NewUser, create_user
+from .admin import Actor
 from .images import clean_profile_image
 from .models import Tenant, User
 from .passwords import PasswordPolicy, hash_password
-
-# --- signed single-use links ------------------------------------------------------------------------------
-
-
-class LinkPurpose(enum.StrEnum):
-    CONFIRM_EMAIL = "confirm-email"
-    RESET_PASSWORD = "reset-password"  # noqa: S105 (a salt label, not a secret)
-
-
-class LinkProblem(Exception):
-    """The link cannot be used; `code` is "expired", "invalid" or "used"."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
-
-
-def _fingerprint(user: User) -> str:
-    # Everything that a use of the link changes: a confirmation flips email_confirmed, a reset changes the
-    # password hash and the session version. So a used link no longer matches, without a table of used ids.
-    state = f"{user.id}|{user.email}|{user.password_hash}|{user.session_version}|{int(bool(user.email_confirmed))}"
-    return hashlib.sha256(state.encode()).hexdigest()[:32]
-
-
-def _serializer(secret_key: str, purpose: LinkPurpose) -> URLSafeTimedSerializer:
-    # A salt per purpose: a confirmation token is never accepted as a reset token, and the reverse.
-    return URLSafeTimedSerializer(secret_key, salt=f"clusterpbx.identity.{purpose.value}")
-
-
-def make_link_token(secret_key: str, purpose: LinkPurpose, user: User) -> str:
-    return str(_serializer(secret_key, purpose).dumps([user.id, _fingerprint(user)]))
-
-
-def check_link_token(db: Session, secret_key: str, purpose: LinkPurpose, token: str, max_age_seconds: int) -> User:
-    """The user the link was made for, if it is genuine, not expired and not used yet."""
-    try:
-        user_id, fingerprint = _serializer(secret_key, purpose).loads(token, max_age=max_age_seconds)
-    except SignatureExpired:
-        raise LinkProblem("expired") from None
-    except (BadSignature, ValueError, TypeError):
-        raise LinkProblem("invalid") from None
-    user = db.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or not isinstance(fingerprint, str):
-        raise LinkProblem("invalid")
-    if not hmac.compare_digest(fingerprint, _fingerprint(user)):
-        raise LinkProblem("used")
-    return user
-
 
 # --- self sign-up -----------------------------------------------------------------------------------------
 
@@ -138,8 +90,6 @@ def sign_up(db: Session, email: str, first_name: str, last_name: str, password: 
     if tenant is None:
         hash_password(password)
         return SignupResult(SignupOutcome.UNKNOWN_DOMAIN)
-    from .admin import Actor
-
     user = create_user(db, tenant, NewUser(email=email, first_name=first_name, last_name=last_name,
                                            password=password, language=language), check_policy=False,
                        actor=Actor.command_line("self sign-up"))
@@ -179,8 +129,6 @@ def reset_password(user: User, new_password: str) -> list[str]:
     user.session_version += 1
     db = object_session(user)
     if db is not None:
-        from . import audit, logins
-
         audit.user_change(db, user, "password", {"password": ""}, {"password": "x"}, secrets=("password",),
                           action="reset_password_link")
         # The reset link proved the address is theirs: a lock on it (failures from anywhere) goes.
@@ -251,8 +199,6 @@ def picture_url_allowed(url: str, allowed_hosts: str, policy: urlpolicy.UrlPolic
 def fetch_google_picture(url: str, *, allowed_hosts: str, max_bytes: int, timeout: float) -> bytes:
     """Download the `picture` claim server-side and return it as the portal's clean square PNG.
     Bounded in size and total time; redirects are not followed (they could lead anywhere)."""
-    import requests
-
     if not picture_url_allowed(url, allowed_hosts):
         raise PictureError(f"picture URL not allowed: {url!r}")
     deadline = time.monotonic() + timeout

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -538,8 +539,6 @@ def _timeout(cfg: Mapping[str, Any]) -> float:
 
 
 def _post(url: str, timeout: float, **kw: Any) -> Any:
-    import requests
-
     try:
         with urlpolicy.session() as http:
             return http.post(url, timeout=timeout, allow_redirects=False, **kw)

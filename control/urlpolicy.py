@@ -29,6 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
@@ -184,12 +191,23 @@ def is_web_link(url: Any) -> bool:
 # -- the transport: requests through checked, vetted connections ---------------------------------------------
 
 
-def _transport_classes(policy: UrlPolicy) -> dict[str, Any]:
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-    from urllib3.util import connection
+class TargetRefused(requests.ConnectionError):
+    """The policy refused the URL or the addresses its host resolves to."""
 
+    def __init__(self, refused: UrlRefused, **kwargs: Any):
+        super().__init__(f"target not allowed: {refused}", **kwargs)
+        self.refused = refused
+
+
+class RefusedTarget(NewConnectionError):
+    """The same refusal, raised by a vetted connection (requests wraps it)."""
+
+    def __init__(self, conn: Any, message: str, refused: UrlRefused):
+        super().__init__(conn, message)
+        self.refused = refused
+
+
+def _transport_classes(policy: UrlPolicy) -> dict[str, Any]:
     def _new_conn(self: Any) -> socket.socket:
         try:
             addresses = vetted_addresses(self._dns_host, self.port, policy)
@@ -210,11 +228,6 @@ def _transport_classes(policy: UrlPolicy) -> dict[str, Any]:
         assert last is not None
         raise last
 
-    class RefusedTarget(NewConnectionError):
-        def __init__(self, conn: Any, message: str, refused: UrlRefused):
-            super().__init__(conn, message)
-            self.refused = refused
-
     http_conn = type("VettedHTTPConnection", (HTTPConnection,), {"_new_conn": _new_conn})
     https_conn = type("VettedHTTPSConnection", (HTTPSConnection,), {"_new_conn": _new_conn})
     return {"http": type("VettedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
@@ -223,8 +236,6 @@ def _transport_classes(policy: UrlPolicy) -> dict[str, Any]:
 
 def mount(session: Any, policy: UrlPolicy | None = None) -> Any:
     """Make a requests session go through the policy (its own URL check, then vetted connections)."""
-    from requests.adapters import HTTPAdapter
-
     policy = policy or current()
     pools = _transport_classes(policy)
 
@@ -250,25 +261,7 @@ def mount(session: Any, policy: UrlPolicy | None = None) -> Any:
 
 
 def session(policy: UrlPolicy | None = None) -> Any:
-    import requests
-
     return mount(requests.Session(), policy)
-
-
-def _target_refused_class() -> type:
-    import requests
-
-    class _TargetRefused(requests.ConnectionError):
-        """The policy refused the URL or the addresses its host resolves to."""
-
-        def __init__(self, refused: UrlRefused, **kwargs: Any):
-            super().__init__(f"target not allowed: {refused}", **kwargs)
-            self.refused = refused
-
-    return _TargetRefused
-
-
-TargetRefused: Any = _target_refused_class()
 
 
 def refusal(exc: BaseException) -> UrlRefused | None:

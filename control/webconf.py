@@ -28,6 +28,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import requests
+from joserfc import jwt
+from joserfc.jwk import OctKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -151,9 +154,6 @@ class JitsiProvider:
         return f"{self.base_url}/{urllib.parse.quote(room, safe='')}"
 
     def token(self, room: str, user: dict[str, Any], seconds: int) -> tuple[str, dt.datetime]:
-        from joserfc import jwt
-        from joserfc.jwk import OctKey
-
         now = int(self.clock())
         claims = {"iss": self.app_id, "aud": self.audience, "sub": self.subject, "room": room,
                   "iat": now, "nbf": now - 10, "exp": now + seconds, "context": {"user": user}}
@@ -219,8 +219,6 @@ class ZoomProvider:
 
     # -- HTTP
     def _request(self, method: str, url: str, **kw: Any) -> Any:
-        import requests
-
         try:
             # Through the outbound URL policy: the host is resolved, vetted and connected to as vetted.
             with urlpolicy.session() as http:

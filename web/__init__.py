@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import re
 from typing import Any
@@ -71,8 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page itself is explanation enough
 
-    import importlib
-
+    # The blueprints import this package (csrf, login_manager, id_arg): they are loaded here, once it is
+    # complete, as in Flask's application-factory pattern; so is web/api's error_response below.
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 

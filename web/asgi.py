@@ -15,14 +15,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import json
 import logging
 import os
 import sys
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from flask import Flask
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 from . import create_app
 from .live import feed, stream_scope
@@ -303,8 +308,6 @@ def last_event_id(scope: Scope) -> str:
 
 
 def _ids(event: bytes) -> list[str]:
-    import json
-
     data = event.split(b"data: ", 1)[1]
     return [c["id"] for c in json.loads(data)]
 
@@ -321,20 +324,13 @@ def make_app(flask_app: Flask | None = None, threads: int | None = None) -> Port
 def serve(flask_app: Flask, host: str, port: int, threads: int = 16) -> None:
     """The demo's server (`clusterpbx run`): the same ASGI app and gunicorn's own HTTP protocol, on an
     event loop in this process (beside the demo's PBX and daemon threads), one process, no fork."""
-    import sys as _sys
-    import types
-
-    from gunicorn.asgi.protocol import ASGIProtocol
-    from gunicorn.config import Config
-    from gunicorn.glogging import Logger
-
     portal = Portal(flask_app, threads)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     cfg = Config()
     cfg.set("accesslog", "-")
     worker = types.SimpleNamespace(cfg=cfg, log=Logger(cfg), loop=loop, asgi=portal, alive=True, nr=0,
-                                   max_requests=_sys.maxsize, nr_conns=0, state={})
+                                   max_requests=sys.maxsize, nr_conns=0, state={})
     loop.run_until_complete(portal._start())
     server = loop.run_until_complete(loop.create_server(lambda: ASGIProtocol(worker), host, port,
                                                         reuse_address=True))

@@ -14,6 +14,8 @@ same transaction as the change; the services flush but never commit (the caller 
 from __future__ import annotations
 
 import enum
+import importlib
+import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -161,8 +163,8 @@ _loaded = False
 def _load() -> None:
     global _loaded
     if not _loaded:
-        import importlib
-        import pkgutil
+        # The resources register themselves on import (each module's `@register`); loading them here,
+        # not at the top, lets each of them import this package's base classes.
         for info in pkgutil.iter_modules(__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import validation
 from ..calllog import FORMULA_FIRST
 from ..models import DestinationGroup, Device, Queue, Tenant, User
 from . import Actor, Forbidden, Invalid, NotFound, Resource, resource
@@ -316,8 +317,6 @@ def import_devices(db: Session, actor: Actor, tenant_id: int, text: str, dry_run
     seen_mac: dict[str, int] = {}
 
     def apply_line(line: int, cells: dict[str, str]) -> str:
-        from .. import validation
-
         data = _data(cells, DEVICE_COLUMNS + DEVICE_IMPORT_ONLY)
         errors: list[LineError] = []
         try:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clusterpbx.provisioning.vendors import VENDORS
+
 from .. import validation
 from ..models import Device, Role, User
 from . import Actor, Field, FieldType, Forbidden, Invalid, register
@@ -29,8 +31,6 @@ _PROV_PASSWORD = re.compile(r"[A-Za-z0-9_.\-~]{12,128}")
 
 def vendor_models() -> dict[str, list[str]]:
     """Vendors the provisioning knows, with their models."""
-    from clusterpbx.provisioning.vendors import VENDORS
-
     return {name: list(v.models) for name, v in VENDORS.items()}
 
 

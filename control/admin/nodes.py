@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..commands import CommandError, DaemonUnavailable
 from ..models import NodeKind, PbxNode, Tenant
 from . import Actor, Field, FieldType, Forbidden, Invalid, register
 from ._base import N_, ModelResource, require_operator
@@ -151,8 +152,6 @@ def format_options(options: dict[str, Any]) -> str:
 def test_node(db: Session, actor: Actor, node_id: int, client: Any) -> dict[str, Any]:
     """Ask the daemon to open a short-lived connection with the node's stored credentials and log in.
     Returns {"ok": bool, "message": str}; `client` is a `ControlClient`."""
-    from ..commands import CommandError, DaemonUnavailable
-
     nodes = Nodes()
     node = nodes.load(db, actor, node_id)
     require_operator(actor)

@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from .. import validation
-from ..models import Queue, QueueMembership
+from ..models import Queue, QueueMembership, Role, User
 from . import Actor, Field, FieldType, Invalid, register
-from ._base import N_, ModelResource
+from ._base import N_, ModelResource, ids_in_scope
 
 F = FieldType
 
@@ -55,9 +55,6 @@ class Queues(ModelResource):
         return values
 
     def check(self, db: Session, actor: Actor, values: dict[str, Any], obj: Any | None) -> None:
-        from ..models import User
-        from ._base import ids_in_scope
-
         errors: dict[str, str] = {}
         if "name" in values:
             other = db.scalar(select(Queue).where(Queue.tenant_id == values["tenant_id"], Queue.name == values["name"]))
@@ -77,8 +74,6 @@ class Queues(ModelResource):
 
     @staticmethod
     def _operators(db: Session, user_ids: list[int]) -> set[int]:
-        from ..models import Role, User
-
         if not user_ids:
             return set()
         return set(db.scalars(select(User.id).where(User.id.in_(user_ids), User.role == Role.OPERATOR)))
@@ -103,8 +98,6 @@ class Queues(ModelResource):
             db.flush()
 
     def serialize(self, obj: Any) -> dict[str, Any]:
-        from sqlalchemy.orm import object_session
-
         out = super().serialize(obj)
         db = object_session(obj)
         out["agents"] = sorted(db.scalars(select(QueueMembership.user_id)

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import re
 import secrets
+import zoneinfo
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from .. import audit, validation
+from ..config import load_settings
+from ..links import LinkPurpose, make_link_token
+from ..mail import Mail
+from ..mail import send as send_mail
 from ..models import (
     CallSettings,
     DestinationGroup,
@@ -104,8 +110,6 @@ class Users(ModelResource):
                 errors["email"] = INVALID_EMAIL
         if "timezone" in values:
             if values["timezone"]:
-                import zoneinfo
-
                 try:
                     zoneinfo.ZoneInfo(values["timezone"])
                 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -279,8 +283,6 @@ def _sip_username(db: Session, number: str, tenant: Tenant, ext: Extension | Non
 
 
 def user_queue_ids(user: User) -> list[int]:
-    from sqlalchemy.orm import object_session
-
     db = object_session(user)
     if db is None or user.id is None:
         return []
@@ -313,10 +315,6 @@ ResetMailer = Callable[[User], None]
 
 def _default_reset_mailer(user: User) -> None:
     """Outside the portal (command line): the same single-use link, as a plain message."""
-    from ..config import load_settings
-    from ..identity import LinkPurpose, make_link_token
-    from ..mail import Mail, send
-
     settings = load_settings()
     token = make_link_token(settings.secret_key, LinkPurpose.RESET_PASSWORD, user)
     link = settings.public_url.rstrip("/") + "/password/reset/" + token
@@ -332,10 +330,8 @@ def _default_reset_mailer(user: User) -> None:
                 f"nouveau mot de passe pour le portail ClusterPBX. Ouvrez ce lien d'ici {minutes} minutes ; il ne "
                 f"fonctionne qu'une fois :\n\n{link}\n\nChoisir un nouveau mot de passe ferme toutes les autres "
                 f"sessions de votre compte.\n")
-    from html import escape
-
     html = "<p>" + "</p><p>".join(escape(p).replace("\n", "<br>") for p in text.split("\n\n")) + "</p>"
-    send(settings, Mail(to=user.email, subject=subject, text=text, html=html, language=user.language))
+    send_mail(settings, Mail(to=user.email, subject=subject, text=text, html=html, language=user.language))
 
 
 def reset_password(db: Session, actor: Actor, user_id: int, *, send: ResetMailer | None = None) -> None:

@@ -186,7 +186,7 @@ def test_default_reset_mail_is_a_working_single_use_link(db, setup, tmp_path, mo
     import re
 
     from clusterpbx.control.config import load_settings
-    from clusterpbx.control.identity import LinkPurpose, check_link_token
+    from clusterpbx.control.links import LinkPurpose, check_link_token
 
     monkeypatch.setenv("CLUSTERPBX_INSTANCE", str(tmp_path / "inst"))
     monkeypatch.delenv("CLUSTERPBX_SMTP_HOST", raising=False)

@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from clusterpbx.control.identity import LinkPurpose, make_link_token
+from clusterpbx.control.links import LinkPurpose, make_link_token
 from clusterpbx.control.logins import ACCOUNT, CLIENT, PAIR, client_key
 from clusterpbx.control.models import LoginThrottle, utcnow
 from tests.conftest import PASSWORD

@@ -11,9 +11,12 @@ from flask_babel import gettext as _
 from clusterpbx.control.admin import Invalid
 from clusterpbx.control.admin.nodes import test_node as test_node_service
 from clusterpbx.control.admin.users import reset_password as reset_password_service
-from clusterpbx.control.mail import MailError
+from clusterpbx.control.commands import ControlClient
+from clusterpbx.control.links import LinkPurpose, make_link_token
+from clusterpbx.control.mail import MailError, send
 
 from ..db import get_db
+from ..identity import mailer
 from . import ActionForm, actor, bp, call, get_resource, title_of
 
 
@@ -25,8 +28,6 @@ def _checked() -> None:
 @bp.route("/nodes/<int:object_id>/test", methods=["POST"])
 def test_node(object_id: int) -> Any:
     _checked()
-    from clusterpbx.control.commands import ControlClient
-
     client = ControlClient.from_settings(current_app.config["CLUSTERPBX"])
     db = get_db()
     try:
@@ -83,11 +84,6 @@ def reset_password(object_id: int) -> Any:
 def send_reset_mail(user: Any) -> None:
     """The very mail of "Mot de passe oublié ?" (single-use link, the user's language), sent now so
     that the administrator learns whether it left."""
-    from clusterpbx.control.identity import LinkPurpose, make_link_token
-    from clusterpbx.control.mail import send
-
-    from ..identity import mailer
-
     settings = current_app.config["CLUSTERPBX"]
     token = make_link_token(settings.secret_key, LinkPurpose.RESET_PASSWORD, user)
     link = mailer.absolute_url("identity.reset", token=token)

@@ -13,6 +13,7 @@ from flask import Response, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from clusterpbx.control import admin as services
+from clusterpbx.control import audit
 from clusterpbx.control.admin import Field, FieldType, Forbidden, Invalid, NotFound, Resource
 
 from ..db import get_db
@@ -207,8 +208,6 @@ def audit_json(e: Any) -> dict[str, Any]:
 
 @v1.route("/v1/audit", methods=["GET"])
 def audit_log() -> Response:
-    from clusterpbx.control import audit
-
     kw = dict(tenant_id=int_arg("tenant_id", None), object_type=text_arg("object_type", 64),
               actor_id=int_arg("actor_id", None), since=_when("since"), until=_when("until"),
               page=int_arg("page", 1, 1, 1_000_000), per_page=int_arg("per_page", 50, 1, MAX_PER_PAGE))

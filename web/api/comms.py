@@ -7,7 +7,7 @@ import base64
 import binascii
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 from flask_babel import force_locale
 
 from clusterpbx.control import sms, webconf
@@ -16,13 +16,14 @@ from clusterpbx.control.images import ImageRejected
 
 from ..db import get_db
 from ..limiter import limiter
+from ..sms import delivery_error_message, image_message, refusal_message
+from ..webconf import error_message
 from . import ApiError, fail, json_body, json_response, me, v1
+from .openapi import _json, _ok, _op, extra_paths
 
 
 def _per_user(scope: str) -> Any:
     def key() -> str:
-        from flask import g
-
         resolved = getattr(g, "api", None)
         if resolved is None:
             return f"api-{scope}:anonymous"
@@ -36,8 +37,6 @@ def _per_user(scope: str) -> Any:
 def sms_json(m: Any) -> dict[str, Any]:
     """`error` is why it failed, worded for a person (English); `error_code` the same as a code
     (control.sms.ERROR_CODES). The provider's own words stay with the operator."""
-    from ..sms import delivery_error_message
-
     error = ""
     if m.status == "failed":
         with force_locale("en"):
@@ -80,14 +79,10 @@ def sms_send() -> Response:
         msg = sms.send_sms(db, user, to, text, image, max_image_bytes=settings.max_upload_bytes)
     except sms.SmsRefused as exc:
         db.rollback()
-        from ..sms import refusal_message
-
         with force_locale("en"):
             raise ApiError(400, {exc.field: refusal_message(exc)}) from None
     except ImageRejected as exc:
         db.rollback()
-        from ..sms import image_message
-
         with force_locale("en"):
             raise ApiError(400, {"image_base64": image_message(exc.code)}) from None
     try:
@@ -112,8 +107,6 @@ def web_meeting() -> Response:
         meeting = webconf.open_meeting(db, user)
     except webconf.WebconfError as exc:
         db.rollback()
-        from ..webconf import error_message
-
         with force_locale("en"):
             message = error_message(exc)
         if exc.code == "not_configured":
@@ -126,9 +119,8 @@ def web_meeting() -> Response:
                           "password": meeting.password, "expires_at": meeting.expires_at})
 
 
+@extra_paths
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
-    from .openapi import _json, _ok, _op
-
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     str_ = {"type": "string"}

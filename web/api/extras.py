@@ -17,6 +17,7 @@ from ..admin.actions import send_reset_mail
 from ..db import get_db
 from . import INT32_MAX, ApiError, actor, fail, int_arg, json_response, v1
 from .admin import object_id, run
+from .openapi import _json, _ok, _op, _q, extra_paths
 
 MAX_CSV_BYTES = 8 << 20
 # kind -> (import, export)
@@ -138,9 +139,8 @@ def devices_import() -> Response:
 
 # ---- description ----------------------------------------------------------------------------
 
+@extra_paths
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
-    from .openapi import _json, _ok, _op, _q
-
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {
         "ImportReport": {"type": "object", "required": ["dry_run", "ok"], "properties": {

@@ -28,7 +28,7 @@ from ..db import get_db
 from ..live import as_json as live_json
 from ..live import visible_calls
 from ..settings.messages import refusal_text
-from . import ApiError, fail, int_arg, json_body, json_response, me, safe_text, v1
+from . import ApiError, date_arg, fail, int_arg, json_body, json_response, me, safe_text, v1
 
 UNAVAILABLE = "The telephone system cannot be reached right now; try again in a moment."
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
@@ -94,8 +94,6 @@ SORTS = sorted(calllog.SORTABLE)
 
 @v1.route("/v1/me/call-records", methods=["GET"])
 def call_records() -> Response:
-    from . import date_arg
-
     user = me()
     sort = request.args.get("sort", "-started_at") or "-started_at"
     descending = sort.startswith("-")

@@ -3,6 +3,7 @@ descriptions (so a new resource appears by itself) plus the fixed end-user route
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -288,13 +289,25 @@ def end_user_paths() -> dict[str, Any]:
     return paths
 
 
-def extra_paths() -> dict[str, Any]:
-    """Routes other modules add (actions on admin objects, SMS, web meetings), when their services exist."""
-    from . import comms, extras
+PathsAndSchemas = tuple[dict[str, Any], dict[str, Any]]
+_EXTRA: list[Callable[[], PathsAndSchemas]] = []
 
-    paths, schemas = extras.openapi_paths()
-    more_paths, more_schemas = comms.openapi_paths()
-    return {**paths, **more_paths}, {**schemas, **more_schemas}
+
+def extra_paths(describe: Callable[[], PathsAndSchemas]) -> Callable[[], PathsAndSchemas]:
+    """Register the description of routes another module adds (actions on admin objects, SMS, web
+    meetings): that module imports this one, not the reverse."""
+    _EXTRA.append(describe)
+    return describe
+
+
+def _extra_paths() -> PathsAndSchemas:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for describe in _EXTRA:
+        more_paths, more_schemas = describe()
+        paths.update(more_paths)
+        schemas.update(more_schemas)
+    return paths, schemas
 
 
 def build() -> dict[str, Any]:
@@ -311,7 +324,7 @@ def build() -> dict[str, Any]:
         _q("since", {"type": "string", "format": "date"}, "from (YYYY-MM-DD or an ISO date-time)"),
         _q("until", {"type": "string", "format": "date"}, "to, excluded"), *PAGE_PARAMS])}
     paths.update(end_user_paths())
-    extra, extra_schemas = extra_paths()
+    extra, extra_schemas = _extra_paths()
     paths.update(extra)
     schemas.update(extra_schemas)
     responses = {f"E{code}": {"description": text, "content": _json("Errors")}

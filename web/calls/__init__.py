@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import os
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -109,8 +110,6 @@ def other_party(record: CallRecord, mine: set[str]) -> str:
 
 def chart_days(q: calllog.CallQuery) -> list[calllog.DayFigures]:
     """One entry per day of the period, days without calls included (zero), in the user's zone."""
-    from zoneinfo import ZoneInfo
-
     today = dt.datetime.now(ZoneInfo(q.timezone)).date()
     end = q.end or max(today, q.start or today)
     start = q.start or end - dt.timedelta(days=CHART_DAYS - 1)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import func, select
 
+from clusterpbx.control.calllog import CallQuery, filters
+from clusterpbx.control.models import CallRecord, MailboxState
+from clusterpbx.control.pbxnames import PbxNames
 from clusterpbx.control.presence import phone_status
 
 from ..db import get_db
@@ -29,16 +35,7 @@ def index() -> Any:
 
 def today_summary(db: Any, user: Any) -> dict[str, Any]:
     """Today's calls and missed calls (in the user's zone) and new voice messages (projected MWI)."""
-    import datetime as dt
-
-    from sqlalchemy import func, select
-
-    from clusterpbx.control.calllog import CallQuery, filters
-    from clusterpbx.control.models import CallRecord, MailboxState
-
     q = CallQuery(user_id=user.id, tenant_id=user.tenant_id, timezone=user.timezone or user.tenant.timezone)
-    from zoneinfo import ZoneInfo
-
     q.start = q.end = dt.datetime.now(ZoneInfo(q.timezone)).date()
     conds = filters(q)
     calls = db.scalar(select(func.count()).select_from(CallRecord).where(*conds)) or 0
@@ -48,8 +45,6 @@ def today_summary(db: Any, user: Any) -> dict[str, Any]:
     new = 0
     if boxes and user.tenant.node_id:
         # The PBX reports a box outside its adapter's default context as box@context (the tenant's).
-        from clusterpbx.control.pbxnames import PbxNames
-
         names = PbxNames.for_tenant(db, user.tenant)
         boxes += [names.mailbox(e) for e in user.extensions if e.mailbox]
         new = db.scalar(select(func.coalesce(func.sum(MailboxState.new_messages), 0)).where(

@@ -11,14 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import Length
 
-from clusterpbx.control.identity import (
-    LinkProblem,
-    LinkPurpose,
-    check_link_token,
-    find_user_by_email,
-    make_link_token,
-    reset_password,
-)
+from clusterpbx.control.identity import find_user_by_email, reset_password
+from clusterpbx.control.links import LinkProblem, LinkPurpose, check_link_token, make_link_token
 from clusterpbx.control.passwords import PasswordPolicy
 from clusterpbx.control.validation import InvalidValue, normalise_email
 

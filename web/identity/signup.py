@@ -15,16 +15,8 @@ from wtforms.validators import Length
 
 from clusterpbx.control import validation
 from clusterpbx.control.accounts import AccountError
-from clusterpbx.control.identity import (
-    LinkProblem,
-    LinkPurpose,
-    PolicyViolation,
-    SignupOutcome,
-    check_link_token,
-    confirm_email,
-    make_link_token,
-    sign_up,
-)
+from clusterpbx.control.identity import PolicyViolation, SignupOutcome, confirm_email, sign_up
+from clusterpbx.control.links import LinkProblem, LinkPurpose, check_link_token, make_link_token
 from clusterpbx.control.validation import InvalidValue, normalise_email
 
 from ..db import get_db

@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -161,8 +161,6 @@ def parse_addresses(raw: str) -> tuple[list[str], list[str]]:
 
 
 def _invite_cost() -> int:
-    from flask import request
-
     addresses, errors = parse_addresses(request.form.get("addresses", "")[:4000])
     return 0 if errors else max(1, len(addresses))
 
