@@ -28,7 +28,7 @@ from clusterpbx.control.commands import ControlClient, DaemonUnavailable
 from clusterpbx.control.config import load_settings
 from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallRecord, LiveCall, NodeKind, NodeLease, PbxNode
+from clusterpbx.control.models import CallRecord, LiveCall, NodeHealth, NodeKind, NodeLease, PbxNode
 from clusterpbx.demo_runtime import demo_model
 from clusterpbx.sim.runner import SimPBX
 
@@ -174,7 +174,14 @@ def test_a_killed_daemons_node_is_taken_over_with_every_record_of_the_gap_once(c
     sim.start_scenario(rate=4.0, seed=7, count=60, talk_seconds=(0.3, 1.0), ring_seconds=0.2,
                        mix={"internal_answered": 4, "internal_voicemail": 1})
     wait(lambda: sim.call_soon(lambda: sim.scenario.stats.total) >= 10, what="calls under way")
+    wait(lambda: c.db.scalar(select(func.count()).select_from(CallRecord).where(CallRecord.node_id == node_id)) > 0,
+         what="records stored live by the first owner")
     csv_at_kill = c.csv["n1"].read_bytes().count(b"\n")
+    with make_session_factory(c.engine)() as s:
+        position = int(s.get(NodeHealth, node_id).cdr_position or 0)
+    # The dead owner's catch-up position is older than the records it stored live: the new owner reads
+    # those again (they must not be stored twice) along with the gap's.
+    assert position < c.csv["n1"].stat().st_size
     killed_at = time.monotonic()
     c.kill(victim)
     wait(lambda: node_id in survivor.nodes, timeout=10, what="the survivor starting the node")
@@ -298,6 +305,27 @@ def test_a_daemon_that_cannot_renew_its_leases_stops_its_nodes_before_they_lapse
         now = clustering.db_now(s)
     assert all(now < expires for expires in leases.values()), "stopped only after the leases lapsed"
     wait(lambda: not runner.owned(), timeout=3, what="the runner no longer writing for the node")
+
+
+@PG
+def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatch):
+    """The scheduler's leader owns only some nodes: the live-call sweep runs in every daemon, for its own."""
+    from clusterpbx.control import daemon as daemon_module
+    from clusterpbx.control.port import CallStarted, CallState
+    from clusterpbx.control.port import LiveCall as LiveCallValue
+
+    monkeypatch.setitem(daemon_module.JOB_INTERVALS, "live_sweep", 1)
+    c = cluster
+    a, b = two_daemons(c)
+    for d in (a, b):
+        (runner,) = d.nodes.values()
+        old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
+        # A call whose hangup the daemon missed: the PBX does not list it.
+        c.loop.call_soon_threadsafe(runner.on_event, CallStarted(old, LiveCallValue(
+            f"ghost-{runner.name}", old, CallState.ANSWERED, "201", "202")))
+    ghosts = select(func.count()).select_from(LiveCall).where(LiveCall.pbx_call_id.like("ghost-%"))
+    wait(lambda: c.db.scalar(ghosts) == 2, timeout=10, what="the ghosts projected")
+    wait(lambda: c.db.scalar(ghosts) == 0, timeout=10, what="both ghosts swept")
 
 
 @PG
