@@ -153,6 +153,51 @@ def parse_registrations(text: str) -> list[RegistrationState]:
     return out
 
 
+TAKEN_DIR = "taken"  # files read but not yet known to be stored, one sub-folder per batch
+BATCH_PREFIX = "batch:"
+
+
+def catch_up_error_dir(errdir: Path, position: str) -> tuple[list[CallRecordReport], str]:
+    """mod_json_cdr's failed posts, in batches the daemon acknowledges: the files read are moved to
+    ``taken/<batch>/`` and the returned position names the batch; the daemon remembers a position only
+    once the batch's records are stored, so the next call (by this daemon or by the one that took the
+    node over after it died) moves that batch to ``done/`` and reads again any batch never
+    acknowledged (the daemon died before storing it). A record read twice is stored once (its leg's
+    uuid is its id); none is lost between the read and the write."""
+    if not errdir.is_dir():
+        return [], ""  # nothing failed yet (mod_json_cdr creates it on its first failure)
+    taken, done = errdir / TAKEN_DIR, errdir / "done"
+    stored = position[len(BATCH_PREFIX):] if position.startswith(BATCH_PREFIX) else ""
+    if stored and "/" not in stored and stored not in (".", ".."):
+        batch = taken / stored
+        if batch.is_dir():
+            done.mkdir(exist_ok=True)
+            for f in batch.iterdir():
+                with contextlib.suppress(OSError):
+                    shutil.move(str(f), str(done / f.name))
+            with contextlib.suppress(OSError):
+                batch.rmdir()
+    # Only files read whole: one mod_json_cdr is still writing stays where it is for the next call.
+    reports, files = json_cdr.read_error_dir(errdir)
+    old = sorted(d for d in taken.iterdir() if d.is_dir()) if taken.is_dir() else []
+    for d in old:  # batches read before and never acknowledged: read again
+        more, more_files = json_cdr.read_error_dir(d)
+        reports += more
+        files += more_files
+    if not files:
+        return [], ""
+    batch_id = uuidlib.uuid4().hex
+    batch = taken / batch_id
+    batch.mkdir(parents=True)
+    for f in files:
+        with contextlib.suppress(OSError):
+            f.rename(batch / f.name)  # the same file system: atomic
+    for d in old:
+        with contextlib.suppress(OSError):
+            d.rmdir()  # emptied above (a file that could not be moved keeps its folder)
+    return reports, BATCH_PREFIX + batch_id
+
+
 class FreeSwitchAdapter(PbxPort):
     def __init__(self, address: NodeAddress, *, ping_interval: float | None = None,
                  backoff_initial: float = 0.2, backoff_max: float = 30.0) -> None:
@@ -323,18 +368,7 @@ class FreeSwitchAdapter(PbxPort):
         if not path:
             return [], position
 
-        def ingest() -> list[CallRecordReport]:
-            if not Path(path).is_dir():
-                return []  # nothing failed yet (mod_json_cdr creates it on its first failure)
-            reports, files = json_cdr.read_error_dir(path)
-            done = Path(path) / "done"
-            done.mkdir(exist_ok=True)
-            for f in files:
-                with contextlib.suppress(OSError):
-                    shutil.move(str(f), str(done / f.name))
-            return reports
-
-        return await asyncio.to_thread(ingest), ""
+        return await asyncio.to_thread(catch_up_error_dir, Path(path), position)
 
     async def reload_configuration(self, changed: Sequence[str] = ()) -> None:
         # One reload covers every file (the XML is one document), whichever changed.

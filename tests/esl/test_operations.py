@@ -264,11 +264,40 @@ def test_call_records_catch_up_from_the_json_cdr_error_dir(sim: SimPBX, tmp_path
 
     async def scenario(a: FreeSwitchAdapter, events: list[PbxEvent]) -> None:
         reports, pos = await a.call_records_since("")
-        assert pos == ""
+        assert pos.startswith("batch:")
         assert reports and all(r.pbx_call_id for r in reports)
         assert not list(errdir.glob("*.cdr.json"))
+        # The daemon remembers `pos` once the records are stored; the next catch-up archives them.
+        assert await a.call_records_since(pos) == ([], "")
         assert sorted(p.name for p in (errdir / "done").iterdir()) == sorted(b.name for b in bodies)
         assert await a.call_records_since("") == ([], "")
+
+    with_adapter(sim, scenario, json_cdr_error_dir=str(errdir))
+
+
+def test_records_read_but_never_stored_are_read_again(sim: SimPBX, tmp_path: Path) -> None:
+    """A daemon killed between reading mod_json_cdr's failed posts and storing them never remembered
+    the batch's position: the next catch-up (its own after a restart, or the daemon that took the node
+    over) reads those files again, with the ones written since, instead of finding them archived."""
+    errdir = tmp_path / "err"
+    errdir.mkdir()
+    bodies = sorted((FIXTURE_CDR / "json_cdr_failed_copies").glob("*.cdr.json"))
+    first, later = bodies[:-1], bodies[-1:]
+    assert first and later
+    for b in first:
+        (errdir / b.name).write_bytes(b.read_bytes())
+
+    async def scenario(a: FreeSwitchAdapter, events: list[PbxEvent]) -> None:
+        lost, _never_remembered = await a.call_records_since("")
+        assert lost
+        (errdir / later[0].name).write_bytes(later[0].read_bytes())
+        (errdir / "half.cdr.json").write_bytes(b'{"variables": {')  # still being written: left for later
+        again, pos = await a.call_records_since("")  # from the last position remembered
+        assert {r.pbx_call_id for r in lost} <= {r.pbx_call_id for r in again}
+        assert not (errdir / "done").exists()
+        assert await a.call_records_since(pos) == ([], "")
+        assert sorted(p.name for p in (errdir / "done").iterdir()) == sorted(b.name for b in bodies)
+        assert (errdir / "half.cdr.json").exists()
 
     with_adapter(sim, scenario, json_cdr_error_dir=str(errdir))
 
