@@ -338,3 +338,26 @@ def import_devices(db: Session, actor: Actor, tenant_id: int, text: str, dry_run
 
     _run(db, rows, report, apply_line)
     return report
+
+
+Importer = Callable[[Session, Actor, int, str, bool], ImportReport]
+Exporter = Callable[[Session, Actor, int], str]
+
+
+@dataclass(frozen=True)
+class CsvKind:
+    """One kind of object the CSV import and export handle: the administration resource it is (also the
+    URL segment of the screen and the API), its label and its two services."""
+
+    name: str
+    label: str  # English msgid, translated where shown
+    import_csv: Importer
+    export_csv: Exporter
+
+
+# The one table of the CSV kinds, for the administration screen (web/admin/csvpages.py), the REST API
+# (web/api/extras.py) and the command line.
+KINDS: dict[str, CsvKind] = {
+    "users": CsvKind("users", N_("Users"), import_users, export_users),
+    "devices": CsvKind("devices", N_("Phones"), import_devices, export_devices),
+}

@@ -241,3 +241,22 @@ def test_command_line_import_export(db, setup, refs, tmp_path, database_url):
     assert r.output.splitlines()[1] == "001565000099,yealink,T46S,,,001565000099"
     entry = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "devices")).one()
     assert entry.actor_label == "command line" and entry.actor_id is None
+
+
+def test_one_table_of_csv_kinds_for_the_screen_the_api_and_the_services():
+    """csvio.KINDS is the one table: each kind is an administration resource with its own two services,
+    and the screen and the API reach the services only through it (no second table)."""
+    from pathlib import Path
+
+    from clusterpbx.control.admin import csvio
+
+    assert {name: (k.import_csv, k.export_csv) for name, k in csvio.KINDS.items()} == {
+        "users": (import_users, export_users), "devices": (import_devices, export_devices)}
+    for name, kind in csvio.KINDS.items():
+        assert kind.name == name and resource(name).name == name and kind.label
+    root = Path(__file__).resolve().parents[2]
+    for path in ("web/api/extras.py", "web/admin/csvpages.py"):
+        source = (root / path).read_text(encoding="utf-8")
+        assert "csvio.KINDS" in source, path
+        assert not any(f"{verb}_{kind}" in source for verb in ("import", "export") for kind in csvio.KINDS), (
+            f"{path} names a CSV service itself: use csvio.KINDS")

@@ -122,6 +122,10 @@ def test_operator_csv_names_the_tenant(client, auth, db, world):
     auth.login(s.operator.email, language="en")
     page = text(client.get("/admin/csv/users/import"))
     assert "beta.test" in page.lower() or "Beta" in page
+    # One tab per kind of control/admin/csvio.py's KINDS, with its label.
+    nav = raw(client.get("/admin/csv/devices/import")).split('class="tabs"', 1)[1].split("</nav>", 1)[0]
+    tabs = re.findall(r'<a href="/admin/csv/(\w+)/import"[^>]*>([^<]+)</a>', nav)
+    assert tabs == [("users", "Users"), ("devices", "Phones")]
     assert client.get("/admin/csv/users/export.csv").status_code == 404  # no tenant named
     body = client.get(f"/admin/csv/users/export.csv?tenant={s.tb.id}").get_data(as_text=True)
     assert "bob@beta.test" in body and "alice@acme.test" not in body

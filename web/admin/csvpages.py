@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -22,11 +21,7 @@ from .. import id_arg
 from ..db import get_db
 from . import actor, bp, call, get_resource, object_id, title_of
 
-KINDS = {"users": _l("Users"), "devices": _l("Phones")}
 MAX_CSV_BYTES = 2 * 1024 * 1024
-# kind -> (import, export)
-CSV_FUNCTIONS = {"users": (csvio.import_users, csvio.export_users),
-                 "devices": (csvio.import_devices, csvio.export_devices)}
 
 
 class UploadForm(FlaskForm):
@@ -38,10 +33,14 @@ class ConfirmForm(FlaskForm):
     tenant = HiddenField()
 
 
-def _functions(kind: str) -> tuple[Any, Any]:
-    if kind not in KINDS:
+def _kind(name: str) -> csvio.CsvKind:
+    if name not in csvio.KINDS:
         abort(404)
-    return CSV_FUNCTIONS[kind]
+    return csvio.KINDS[name]
+
+
+def _labels() -> dict[str, str]:
+    return {name: _(kind.label) for name, kind in csvio.KINDS.items()}
 
 
 def tenant_choices() -> list[tuple[str, str]]:
@@ -93,7 +92,7 @@ def csv_index() -> Any:
 
 @bp.route("/csv/<kind>/import", methods=["GET", "POST"])
 def csv_import(kind: str) -> Any:
-    import_fn, _export = _functions(kind)
+    import_fn = _kind(kind).import_csv
     form = UploadForm()
     choices = tenant_choices() if actor().is_operator else []
     confirm = ConfirmForm()
@@ -128,7 +127,7 @@ def csv_import(kind: str) -> Any:
                                                    "tenant": str(tenant_id)})
     errors = error_rows(report.errors) if report is not None else []
     status = 400 if errors else 200
-    return render_template("admin/import.html", kind=kind, kinds=KINDS, form=form, confirm=confirm,
+    return render_template("admin/import.html", kind=kind, kinds=_labels(), form=form, confirm=confirm,
                            report=report, errors=errors, count=_count(report) if report else 0,
                            tenant_value=tenant_value, choices=choices), status
 
@@ -160,7 +159,7 @@ def _count(report: Any) -> int:
 
 @bp.route("/csv/<kind>/export.csv")
 def csv_export(kind: str) -> Any:
-    _import, export_fn = _functions(kind)
+    export_fn = _kind(kind).export_csv
     tenant_id = chosen_tenant(request.args.get("tenant"))
     text = call(export_fn, get_db(), actor(), tenant_id)
     get_db().rollback()

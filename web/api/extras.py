@@ -20,9 +20,6 @@ from .admin import object_id, run
 from .openapi import _json, _ok, _op, _q, extra_paths
 
 MAX_CSV_BYTES = 8 << 20
-# kind -> (import, export)
-CSV_FUNCTIONS = {"users": (csvio.import_users, csvio.export_users),
-                 "devices": (csvio.import_devices, csvio.export_devices)}
 
 
 # ---- actions on one object ------------------------------------------------------------------
@@ -70,7 +67,7 @@ def _tenant_for_csv() -> int:
 
 
 def _csv_export(kind: str) -> Response:
-    export = CSV_FUNCTIONS[kind][1]
+    export = csvio.KINDS[kind].export_csv
     tenant_id = _tenant_for_csv()
     text = run(lambda: export(get_db(), actor(), tenant_id))
     return Response(text.encode("utf-8"), mimetype="text/csv", headers={
@@ -85,7 +82,7 @@ def _dry_run() -> bool:
 
 
 def _csv_import(kind: str) -> Response:
-    importer = CSV_FUNCTIONS[kind][0]
+    importer = csvio.KINDS[kind].import_csv
     dry_run = _dry_run()
     tenant_id = _tenant_for_csv()
     if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
@@ -162,7 +159,7 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
         "Send the user a single-use password reset link", _ok("202", "Sent", _json({
             "type": "object", "properties": {"sent": {"type": "boolean"}, "message": {"type": "string"}}})),
         errors=("400", "401", "403", "404", "429", "503"), tags=("users",))}
-    for kind in CSV_FUNCTIONS:
+    for kind in csvio.KINDS:
         paths[f"/api/v1/{kind}/export"] = {"get": _op(
             f"Export the tenant's {kind} as CSV", _ok("200", "CSV", {"text/csv": {"schema": {"type": "string"}}}),
             params=[tenant], tags=(kind,))}
