@@ -12,10 +12,8 @@ from sqlalchemy import Insert, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from clusterpbx.dialplan.asterisk import CONTEXT_PARTS
-
 from .models import CallRecord, Device, Extension, PbxNode, RateEntry, Tenant, User
-from .pbxnames import tenant_slugs
+from .pbxnames import PbxNames
 from .port import CallRecordReport, CallStatus
 
 CALL_RECORDS: Table = CallRecord.__table__  # type: ignore[assignment]
@@ -89,18 +87,16 @@ class Directory:
         rates: dict[int, list[Rate]] = {i: [] for i in ids}
         for r in db.scalars(select(RateEntry).where(RateEntry.tenant_id.in_(ids))):
             rates[r.tenant_id].append(Rate(r.prefix, Decimal(r.per_minute), r.increment_seconds))
-        slugs = tenant_slugs(db, node_id)
+        names = PbxNames.of_node(db, node) if node is not None else {}
         contexts: dict[str, int | None] = {}
         domains: dict[str, int | None] = {}
-        node_domain = (node.sip_domain or node.host) if node is not None else ""
         for t in tenants:
-            # dialplan/asterisk.py ctx() and dialplan/freeswitch.py context_name(); a name two tenants
-            # would share (the renderers refuse it) names neither
-            for part in CONTEXT_PARTS:
-                name = f"cpbx-{slugs[t.id]}" + (f"-{part}" if part else "")
+            # The tenant's generated contexts; a name two tenants would share (the renderers refuse it)
+            # names neither
+            for name in names[t.id].contexts():
                 contexts[name] = t.id if contexts.get(name, t.id) == t.id else None
             # dialplan.model.Tenant.sip_domain: the FreeSWITCH directory domain of the tenant's users
-            domain = (t.domain or node_domain).lower()
+            domain = names[t.id].domain.lower()
             if domain:
                 domains[domain] = t.id if domains.get(domain, t.id) == t.id else None
         return cls(by_endpoint, rates, ids[0] if len(ids) == 1 else None, by_number,

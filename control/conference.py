@@ -19,7 +19,7 @@ from clusterpbx.dialplan import keys, model
 
 from . import audit
 from .models import PbxNode, PersonalConference, SyncState, Tenant, User, utcnow
-from .pbxnames import tenant_slugs
+from .pbxnames import PbxNames
 
 PIN_MIN = 4
 PIN_MAX = 20  # the column's width
@@ -120,9 +120,7 @@ def room_name(db: Session, user: User) -> str:
     ext = user.primary_extension
     if ext is None:
         raise LookupError("the user has no extension")
-    if user.tenant.node_id is None:
-        raise LookupError("the tenant has no PBX node")
-    return f"cpbx-{tenant_slugs(db, user.tenant.node_id)[user.tenant_id]}-{ext.number}"
+    return PbxNames.for_tenant(db, user.tenant).conference_room(ext.number)
 
 
 def pbx_entries(db: Session, user: User) -> list[tuple[str, str, str | None]]:

@@ -1,7 +1,8 @@
 """The names things have on the PBX, as the generated configuration (dialplan/) creates them: queue
-names, queue member interfaces (Asterisk) or agent names (FreeSWITCH), mailbox references and
-conference rooms. The daemon, the adapters' callers and the portal's projections all use these, so a
-queue login sent by the daemon lands on the queue the generated queues.conf defines.
+names, queue member interfaces (Asterisk) or agent names (FreeSWITCH), mailbox references, dialplan
+contexts and conference rooms. The daemon, the adapters' callers, the call records and the portal's
+projections all use these, so a queue login sent by the daemon lands on the queue the generated
+queues.conf defines.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Extension, NodeKind, Queue, Tenant
+from clusterpbx.dialplan.asterisk import CONTEXT_PARTS
+
+from .models import Extension, NodeKind, PbxNode, Queue, Tenant
 
 
 def slug(text: str) -> str:
@@ -60,6 +63,13 @@ class PbxNames:
             raise LookupError("the tenant has no PBX node")
         return cls(node.kind, tenant_slugs(db, node.id)[tenant.id], sip_domain(tenant), node.sip_domain or node.host)
 
+    @classmethod
+    def of_node(cls, db: Session, node: PbxNode) -> dict[int, PbxNames]:
+        """The names of every tenant of the node, by tenant id (one look-up of the slugs)."""
+        slugs = tenant_slugs(db, node.id)
+        tenants = db.scalars(select(Tenant).where(Tenant.node_id == node.id).order_by(Tenant.id))
+        return {t.id: cls(node.kind, slugs[t.id], sip_domain(t), node.sip_domain or node.host) for t in tenants}
+
     def feature_owner(self, number: str) -> str:
         """Whose call-setting keys an extension's are, as the port's write_features/read_features/
         write_conference take it: ``<slug>-<number>`` on Asterisk (AstDB ``DND/acme-201``),
@@ -91,7 +101,22 @@ class PbxNames:
     def context(self) -> str:
         """The dialplan context of the tenant's phones, on both PBXs (dialplan/asterisk.py ctx,
         dialplan/freeswitch.py context_name)."""
-        return f"cpbx-{self.slug}"
+        return self.context_named()
+
+    def context_named(self, part: str = "") -> str:
+        """One of the tenant's generated dialplan contexts: ``cpbx-<slug>``, or ``cpbx-<slug>-<part>`` for
+        a part of dialplan/asterisk.py's CONTEXT_PARTS (``leg``, ``conf``, ``out``...)."""
+        return f"cpbx-{self.slug}" + (f"-{part}" if part else "")
+
+    def contexts(self) -> list[str]:
+        """Every dialplan context the generated configuration gives the tenant (a call record's context
+        tells its tenant)."""
+        return [self.context_named(part) for part in CONTEXT_PARTS]
+
+    def conference_room(self, number: str) -> str:
+        """The personal conference of an extension: ConfBridge(cpbx-<slug>-<ext>) on Asterisk, conference
+        cpbx-<slug>-<ext>@<profile> on FreeSWITCH, as both generated dialplans name it."""
+        return f"{self.context}-{number}"
 
     @property
     def voicemail_context(self) -> str:
