@@ -68,6 +68,10 @@ JOB_INTERVALS = {"out_of_office": 60, "reconcile": 300, "retention": 86400, "sms
 # Jobs about the daemon's own nodes: in cluster mode every daemon runs them for the nodes it owns (the
 # scheduler's leader owns only some), on its own timer; the other jobs stay with the leader.
 NODE_JOBS = ("live_sweep", "reconcile")
+# Cluster mode: how often the owner of a node moves its call-record catch-up position forward (the
+# records are already stored live: read again, they are stored once). The daemon taking the node over
+# after its owner died reads the node's log from there, not from the owner's last reconnect.
+CATCH_UP_INTERVAL = 60
 # A live call the PBX no longer lists is removed once it is this old (a younger one may simply not be in
 # the PBX's list yet when it answers).
 LIVE_SWEEP_GRACE = dt.timedelta(seconds=30)
@@ -511,15 +515,25 @@ class ControlDaemon:
 
     async def _cluster_loop(self) -> None:
         assert self.loop is not None
-        due = {name: self.loop.time() + JOB_INTERVALS[name] for name in NODE_JOBS}
+        intervals = {**{name: JOB_INTERVALS[name] for name in NODE_JOBS}, "catch_up": CATCH_UP_INTERVAL}
+        due = {name: self.loop.time() + seconds for name, seconds in intervals.items()}
         while True:
             await asyncio.sleep(self.node_lease_seconds / 3)
             await self._lease_nodes()
-            for name in NODE_JOBS:
+            for name, seconds in intervals.items():
                 running = self._node_jobs.get(name)
                 if self.loop.time() >= due[name] and (running is None or running.done()):
-                    due[name] = self.loop.time() + JOB_INTERVALS[name]
+                    due[name] = self.loop.time() + seconds
                     self._node_jobs[name] = asyncio.ensure_future(self._node_job(name))
+
+    async def job_catch_up(self) -> int:
+        """Cluster mode: read each resynced node's call records from its catch-up position, which moves
+        the position forward (what was stored live is stored once). Returns the records read."""
+        read = 0
+        for runner in list(self.nodes.values()):
+            if runner.port.connected and runner.resynced.is_set() and runner.owned():
+                read += await runner.catch_up_records()
+        return read
 
     async def _node_job(self, name: str) -> None:
         try:

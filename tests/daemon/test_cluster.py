@@ -308,6 +308,34 @@ def test_a_daemon_that_cannot_renew_its_leases_stops_its_nodes_before_they_lapse
 
 
 @PG
+def test_the_owner_keeps_its_catch_up_position_current(cluster, monkeypatch):
+    """A daemon taking a node over reads the node's log from the last position its owner remembered:
+    the owner moves it forward as it goes, not only at its reconnects (a take-over after weeks reads a
+    minute of records again, not weeks)."""
+    from clusterpbx.control import daemon as daemon_module
+
+    monkeypatch.setattr(daemon_module, "CATCH_UP_INTERVAL", 1)
+    c = cluster
+    a = c.daemon(3.0)
+    wait(lambda: c.owns(a, "n1"), what="the node owned")
+    node_id = c.nodes["n1"].id
+    sim = c.sims["n1"]
+    sim.start_scenario(rate=None, seed=3, count=5, talk_seconds=(0.1, 0.2), ring_seconds=0.1,
+                       mix={"internal_answered": 1})
+    wait(lambda: sim.call_soon(lambda: sim.scenario.stats.total) >= 5, what="the calls made")
+    wait(lambda: sim.call_soon(lambda: len(sim.model.channels)) == 0, what="the calls ended")
+
+    def position() -> int:
+        with make_session_factory(c.engine)() as s:
+            return int(s.get(NodeHealth, node_id).cdr_position or 0)
+
+    size = c.csv["n1"].stat().st_size
+    assert size > 0
+    wait(lambda: position() == size, timeout=10, what="the position at the end of the node's log")
+    assert a.nodes[node_id].resyncs == 1  # no reconnect moved it
+
+
+@PG
 def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatch):
     """The scheduler's leader owns only some nodes: the live-call sweep runs in every daemon, for its own."""
     from clusterpbx.control import daemon as daemon_module
