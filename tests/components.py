@@ -1,4 +1,4 @@
-"""Optional test components (PostgreSQL, Chromium): skipped loudly when missing, a failure under CI."""
+"""Optional test components (PostgreSQL, Redis, Chromium): skipped loudly when missing, a failure under CI."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ def require(component: str, available: bool, how: str) -> None:
 def postgres_url() -> str:
     url = os.environ.get("CLUSTERPBX_TEST_POSTGRES_URL", "")
     require("postgresql", bool(url), "set CLUSTERPBX_TEST_POSTGRES_URL (bash .ci/run starts Debian's PostgreSQL)")
+    return url
+
+
+def redis_url() -> str:
+    """A Redis for the shared rate-limit storage tests (bash .ci/run starts Debian's redis-server)."""
+    url = os.environ.get("CLUSTERPBX_TEST_REDIS_URL", "")
+    require("redis", bool(url), "apt-get install redis-server, start it and set CLUSTERPBX_TEST_REDIS_URL="
+            "redis://127.0.0.1:6379/0 (bash .ci/run does it)")
     return url
 
 

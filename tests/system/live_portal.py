@@ -32,9 +32,9 @@ def portal(database_url: str, instance: Path, workers: int = 1, threads: int = 4
     """Yield (base URL, the gunicorn master process)."""
     port = free_port()
     instance.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **(env or {}), "CLUSTERPBX_DATABASE_URL": database_url, "CLUSTERPBX_INSTANCE": str(instance),
+    env = {**os.environ, "CLUSTERPBX_DATABASE_URL": database_url, "CLUSTERPBX_INSTANCE": str(instance),
            "CLUSTERPBX_SESSION_COOKIE_SECURE": "false", "CLUSTERPBX_RATELIMIT_STORAGE_URL": "memory://",
-           "CLUSTERPBX_LOG_LEVEL": "WARNING"}
+           "CLUSTERPBX_LOG_LEVEL": "WARNING", **(env or {})}  # the caller's `env` wins (e.g. a Redis storage)
     log = open(instance / "web.log", "wb")  # noqa: SIM115 - closed below
     cmd = [sys.executable, "-c", "from clusterpbx import main; main()", "web", "--bind", f"127.0.0.1:{port}",
            "--workers", str(workers), "--threads", str(threads)]
