@@ -232,6 +232,32 @@ def test_a_command_for_another_daemons_node_is_forwarded_to_its_owner(cluster, d
     assert not c.sims["n2"].call_soon(lambda: list(c.sims["n2"].model.channels))
     # A command for the other daemon's own node is answered by it directly.
     assert client_for(tmp_path, database_url, owner_n1.port).call("resync_phone", user_id=user.id)["endpoints"]
+    # A node named in the command (the admin's "apply the configuration"): reloaded by its owner.
+    before = {n: c.sims[n].call_soon(lambda n=n: c.sims[n].model.last_reload) for n in ("n1", "n2")}
+    time.sleep(0.05)
+    assert client_for(tmp_path, database_url, other.port).call("reload_node", node="n1")["node"] == "n1"
+    assert c.sims["n1"].call_soon(lambda: c.sims["n1"].model.last_reload) > before["n1"]
+    assert c.sims["n2"].call_soon(lambda: c.sims["n2"].model.last_reload) == before["n2"]
+
+
+@PG
+def test_a_text_message_through_the_pbx_is_sent_by_the_owner_of_its_node(cluster, database_url, tmp_path):
+    from clusterpbx.control.models import SmsMessage
+
+    c = cluster
+    a, b = two_daemons(c)
+    owner_n1, other = owner(c, a, b, "n1")
+    for d in (a, b):
+        d.settings = load_settings({"database_url": database_url, "instance_path": str(tmp_path / "instance")})
+    user = c.users["n1"]
+    user.tenant.sms_provider = "pbx"
+    msg = SmsMessage(tenant_id=user.tenant_id, user_id=user.id, to_number="202", body="on my way", provider="pbx")
+    c.db.add(msg)
+    c.db.commit()
+    reply = client_for(tmp_path, database_url, other.port).call("sms_send", message_id=msg.id)
+    assert reply["status"] == "sent", reply
+    sent = c.sims["n1"].call_soon(lambda: [m.body for m in c.sims["n1"].model.messages])
+    assert sent == ["on my way"]
 
 
 @PG
