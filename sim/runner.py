@@ -80,7 +80,7 @@ class SimPBX:
         if self._esl_port is None:
             return
         try:
-            mod = importlib.import_module("clusterpbx.sim.esl_server")
+            mod = importlib.import_module("clusterpbx.sim.esl.server")
         except ImportError:
             return
         cls = getattr(mod, "EslServer", None)

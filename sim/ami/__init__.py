@@ -9,7 +9,7 @@ Fault injection for tests: ``drop_all()``, ``restart()``, ``stop_pbx()``, ``stal
 
 Layout: server.py (listener, login, dispatch, event delivery, faults), actions/ (the action handlers, one
 module per area: session, channels, queues, conferences, astdb, voicemail, pjsip, cli), translate.py (model
-events -> AMI events, as esl_translate.py on the FreeSWITCH side), wire.py (frames, Request, Session) and
+events -> AMI events, as sim/esl/translate.py on the FreeSWITCH side), wire.py (frames, Request, Session) and
 recorded.py (answers recorded from Asterisk, replayed as they are).
 """
 from __future__ import annotations

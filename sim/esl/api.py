@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .esl_fsstate import (
+from .fsstate import (
     AGENT_FIELDS,
     AGENT_STATES,
     AGENT_STATUSES,
@@ -26,7 +26,7 @@ from .esl_fsstate import (
 )
 
 if TYPE_CHECKING:
-    from .esl_server import EslServer, Session
+    from .server import EslServer, Session
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class EslApi:
         return f"{int(up / div)}\n"
 
     async def log(self, arg: str, session: Session) -> str:
-        from .esl_server import log_level
+        from .server import log_level
         level_s, _, text = arg.partition(" ")
         lvl = log_level(level_s) if level_s else None
         if lvl is None:
@@ -950,7 +950,7 @@ class EslApi:
             self.fs.originating = False
             self.fs.originate_vars = {}
         if not res.success:
-            from .model import cause_name
+            from ..model import cause_name
             return f"-ERR {cause_name(res.cause)}\n"
         if exten:
             # The answered leg then runs the dialplan for exten@context and dials it, as FreeSWITCH
@@ -971,7 +971,7 @@ class EslApi:
         ch = self._chan_by_uuid(words[0])
         if ch is None:
             return "-ERR No such channel!\n"
-        from .model import CAUSES
+        from ..model import CAUSES
         cause = 16
         if len(words) > 1:
             cause = next((c for c, (_t, n) in CAUSES.items() if n == words[1].upper()), 16)

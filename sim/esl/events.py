@@ -11,7 +11,7 @@ import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
-from .esl_templates import TEMPLATES
+from .templates import TEMPLATES
 
 # switch_event.c EVENT_NAMES, in enum order; ALL is last (event commands accept any of these, case-insensitively).
 EVENT_NAMES: tuple[str, ...] = (

@@ -154,7 +154,7 @@ class FsState:
 
     def sync_agent(self, ag: Agent) -> None:
         """Push the agent's status into its model queue members (paused / logged in)."""
-        from .model import QueueMemberChanged
+        from ..model import QueueMemberChanged
         for t in self.tiers:
             if t.agent != ag.name:
                 continue

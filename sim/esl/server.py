@@ -1,7 +1,7 @@
 """The sim's FreeSWITCH event socket (inbound ESL) server: speaks mod_event_socket of FreeSWITCH 1.10.12 on loopback.
 
-Framing, auth, event subscriptions and filters follow mod_event_socket.c; api commands live in esl_api.py and the
-translation of model change notifications into FreeSWITCH events in esl_translate.py.
+Framing, auth, event subscriptions and filters follow mod_event_socket.c; api commands live in api.py and the
+translation of model change notifications into FreeSWITCH events in translate.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .esl_api import EslApi
-from .esl_events import EVENT_NAMES, EventFactory, FsEvent, event_name_ok, new_uuid
-from .esl_translate import ModelTranslator
+from .api import EslApi
+from .events import EVENT_NAMES, EventFactory, FsEvent, event_name_ok, new_uuid
+from .translate import ModelTranslator
 
 DISCONNECT_BYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 DISCONNECT_SHUTDOWN = b"The system is being shut down.\n"

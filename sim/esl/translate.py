@@ -1,6 +1,6 @@
 """Translation of the model's change notifications into FreeSWITCH events, built on the recorded header templates.
 
-Header names and their order come from the recordings (data/esl_templates.json); uuids, numbers, channel names,
+Header names and their order come from the recordings (sim/data/esl_templates.json); uuids, numbers, channel names,
 causes and times come from the model; everything else keeps the recorded value (codecs, SIP details, dialplan variables).
 """
 
@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import model as m
-from .esl_events import FsEvent, new_uuid
-from .esl_fsstate import QueueMemberRow
-from .esl_templates import TEMPLATES
+from .. import model as m
+from .events import FsEvent, new_uuid
+from .fsstate import QueueMemberRow
+from .templates import TEMPLATES
 
 if TYPE_CHECKING:
-    from .esl_server import EslServer
+    from .server import EslServer
 
 
 def _us(t: float | None) -> str:

@@ -39,7 +39,7 @@ from clusterpbx.control.port import (
 from clusterpbx.control.projection import Projector
 from clusterpbx.esl.protocol import EslEvent
 from clusterpbx.esl.translate import EventTranslator
-from clusterpbx.sim.esl_events import EventFactory
+from clusterpbx.sim.esl.events import EventFactory
 from clusterpbx.sim.runner import SimPBX
 
 NOW = int(dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC).timestamp())

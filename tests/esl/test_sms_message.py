@@ -46,7 +46,7 @@ def test_line_breaks_quotes_and_pipes_survive_freeswitchs_argument_splitter(sim:
 
 
 def test_the_sim_splits_chat_arguments_as_freeswitch_does() -> None:
-    from clusterpbx.sim.esl_api import separate_string
+    from clusterpbx.sim.esl.api import separate_string
 
     # Unescaped, FreeSWITCH eats paired apostrophes and cuts at the first pipe (the rest is the content type).
     assert separate_string("sip|a|b|l'écran d'accueil | suite", "|", 5) == ["sip", "a", "b", "lécran daccueil", "suite"]

@@ -203,7 +203,7 @@ class EslThread:
         import asyncio
         import threading
 
-        from clusterpbx.sim.esl_server import EslServer
+        from clusterpbx.sim.esl.server import EslServer
         from clusterpbx.sim.lab import freeswitch_lab
 
         self.loop = asyncio.new_event_loop()

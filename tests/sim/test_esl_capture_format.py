@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterpbx.sim.esl_events import FsEvent
+from clusterpbx.sim.esl.events import FsEvent
 
 from .fsfixtures import all_captures, parse_capture, parse_event, server_frames, split_frames
 
@@ -61,7 +61,7 @@ def test_event_serialisation_is_byte_exact(name: str) -> None:
 
 def test_event_templates_are_generated_from_the_captures() -> None:
     """sim/data/esl_templates.json is exactly what the generator makes of the recordings (no hand edits, no drift)."""
-    from clusterpbx.sim import esl_templates
+    from clusterpbx.sim.esl import templates as esl_templates
 
     from .fsfixtures import generate_templates
     assert esl_templates.DATA_PATH.read_text(encoding="utf-8") == generate_templates()
