@@ -215,7 +215,7 @@ _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def peer_addresses(database_url: str) -> list[tuple[str, int]]:
+def peer_addresses(database_url: str, lease_seconds: float = NODE_LEASE_SECONDS) -> list[tuple[str, int]]:
     """live_addresses for a web worker's ControlClient (one short read on an engine kept per URL)."""
     from .db import make_engine, make_session_factory
 
@@ -224,7 +224,7 @@ def peer_addresses(database_url: str) -> list[tuple[str, int]]:
         if engine is None:
             engine = _ENGINES[database_url] = make_engine(database_url)
     with make_session_factory(engine)() as db:
-        return live_addresses(db)
+        return live_addresses(db, lease_seconds)
 
 
 # -- status -------------------------------------------------------------------------------------------

@@ -71,12 +71,12 @@ class ControlClient:
         host, port = channel_address(settings)
         peers = None
         if settings.control_cluster:
-            url = settings.database_url
+            url, lease = settings.database_url, settings.control_node_lease
 
             def peers() -> list[tuple[str, int]]:
                 from .cluster import peer_addresses
 
-                return peer_addresses(url)
+                return peer_addresses(url, lease)
 
         return cls(host, port, channel_secret(settings), settings.control_timeout, peers)
 

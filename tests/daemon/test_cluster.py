@@ -365,8 +365,7 @@ def test_the_owner_keeps_its_catch_up_position_current(cluster, monkeypatch):
 def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatch):
     """The scheduler's leader owns only some nodes: the live-call sweep runs in every daemon, for its own."""
     from clusterpbx.control import daemon as daemon_module
-    from clusterpbx.control.port import CallStarted, CallState
-    from clusterpbx.control.port import LiveCall as LiveCallValue
+    from clusterpbx.control.port import CallStarted, CallState, PbxCall
 
     monkeypatch.setitem(daemon_module.JOB_INTERVALS, "live_sweep", 1)
     c = cluster
@@ -375,7 +374,7 @@ def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatc
         (runner,) = d.nodes.values()
         old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
         # A call whose hangup the daemon missed: the PBX does not list it.
-        c.loop.call_soon_threadsafe(runner.on_event, CallStarted(old, LiveCallValue(
+        c.loop.call_soon_threadsafe(runner.on_event, CallStarted(old, PbxCall(
             f"ghost-{runner.name}", old, CallState.ANSWERED, "201", "202")))
     ghosts = select(func.count()).select_from(LiveCall).where(LiveCall.pbx_call_id.like("ghost-%"))
     wait(lambda: c.db.scalar(ghosts) == 2, timeout=10, what="the ghosts projected")
@@ -413,3 +412,47 @@ def test_cluster_mode_refuses_sqlite(database_url, tmp_path, monkeypatch, engine
     daemon = ControlDaemon(make_session_factory(engine), SECRET, port=0, cluster=True)
     with pytest.raises(RuntimeError, match="needs PostgreSQL"):
         asyncio.run(daemon.start())
+
+
+@PG
+def test_fair_share_and_take_over_between_three_daemons(engine, db):
+    """The lease transactions themselves (control/cluster.py), daemon by daemon: a lone daemon takes
+    every node, one joining gets its share once the first gives a node back, a third gets nothing while
+    the others hold their share, and the node of one that stops renewing goes to a live one, once."""
+    from clusterpbx.control import cluster as clustering
+
+    for name in ("n1", "n2"):
+        db.add(PbxNode(name=name, kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038))
+    db.add(PbxNode(name="off", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038, enabled=False))
+    db.commit()
+    sessions = make_session_factory(engine, write=True)
+    lease = 1.0
+    started = dt.datetime(2026, 1, 1)
+
+    def tick(holder: str) -> clustering.LeaseView:
+        with sessions() as s:
+            view = clustering.tick(s, holder, f"{holder}:1", started, lease)
+            if view.shed:
+                clustering.release(s, holder, view.shed)
+            return view
+
+    assert len(tick("A").held) == 2  # alone: everything enabled, the disabled node never
+    view = tick("B")
+    assert (view.held, view.fair, view.live) == (set(), 1, 2)  # nothing free yet
+    a = tick("A")
+    assert len(a.held) == 1 and len(a.shed) == 1  # above its share while B has none: one given back
+    assert tick("B").held == a.shed
+    assert tick("C").held == set()  # the others hold exactly their share
+    held_by = {row.node_id: row.holder for row in db.scalars(select(NodeLease))}
+    assert sorted(held_by.values()) == ["A", "B"]
+    # A stops renewing (killed); B and C go on. Once A's lease lapsed, exactly one of them has its node.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        b, c3 = tick("B"), tick("C")
+        if len(b.held) + len(c3.held) == 2:
+            break
+        time.sleep(0.2)
+    assert len(b.held) + len(c3.held) == 2 and not b.held & c3.held
+    db.commit()  # a new transaction: the database's clock of now, not of the test's first read
+    assert {row.holder for row in db.scalars(select(NodeLease))} == {"B", "C"}
+    assert {h for h, _a, _s in clustering.ownership(db, lease)[1]} == {"B", "C"}
