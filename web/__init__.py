@@ -20,6 +20,7 @@ from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import BUSY_TIMEOUT, is_busy, make_engine, make_session_factory
 
 from .db import end_transaction, reset_session
+from .limiter import config as limiter_config
 from .limiter import limiter
 from .uploads import too_large
 
@@ -52,9 +53,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of an arbitrary hour
         BABEL_DEFAULT_LOCALE=settings.default_language,
         BABEL_TRANSLATION_DIRECTORIES="translations",
-        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
-        RATELIMIT_HEADERS_ENABLED=True,
         CLUSTERPBX=settings,
+        **limiter_config(settings),
     )
     app.config.update(test_config)
 

@@ -7,13 +7,33 @@ whole allowance in the last second of one window and again in the first second o
 the limit in two seconds. The limits here protect money (SMS, e-mail) and accounts (login, password
 reset, provisioning secrets), so they all take the exact strategy. It needs a storage that keeps
 each hit's time: memory, Redis, Redis Cluster, Valkey or MongoDB (not memcached), see docs/deploy.md.
+
+Several portal servers share one storage (Redis), or each would grant the whole allowance. When that
+storage cannot be reached, the limits go on in each process's memory (Flask-Limiter's in-memory
+fallback, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED) until it answers again: a Redis outage loosens the limits
+to one allowance per process for its duration, and never turns the portal's pages into errors.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+log = logging.getLogger("clusterpbx.web.limiter")
 STRATEGY = "moving-window"
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy=STRATEGY)
+
+
+def config(settings: Any) -> dict[str, Any]:
+    """The Flask-Limiter configuration of the portal (create_app)."""
+    storage = settings.ratelimit_storage_url
+    if getattr(settings, "control_cluster", False) and storage.startswith("memory"):
+        log.warning("ratelimit_storage_url is %s: each portal process counts its own rate limits, so with "
+                    "several servers every limit is multiplied; set it to a shared Redis (docs/deploy.md)",
+                    storage)
+    return {"RATELIMIT_STORAGE_URI": storage, "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True}
