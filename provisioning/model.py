@@ -14,7 +14,9 @@ KEY_KINDS = ("line", "line2", "blf", "speed")
 def clean(value: object, max_length: int = 200) -> str:
     """A value safe on one line of any config format: control characters (CR, LF, TAB, NUL, bidi
     overrides...) become spaces, so a label can never start a new key or line."""
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(value))
+    text = str(value)
+    if not text.isprintable():  # printable: no character of those categories (most values: a fast path)
+        text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
     return text.strip()[:max_length]
 
 

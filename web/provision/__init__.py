@@ -13,20 +13,22 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import Engine
 
 from clusterpbx.control.models import Device, Tenant
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
 from clusterpbx.provisioning.render import base_url as tenant_base_url
-from clusterpbx.provisioning.render import classify, device_config, ensure_credentials, generic_options
+from clusterpbx.provisioning.render import classify, ensure_credentials, generic_options
 from clusterpbx.provisioning.softphone import APPS, linphone, redeem_token, zoiper
+from clusterpbx.provisioning.state import config_from_state, device_state
 from clusterpbx.provisioning.vendors import VENDORS
 
 from .. import csrf
 from ..db import get_db
 from ..limiter import limiter
 from ..softphone import account_for
+from .cache import ConfigCache
 from .fetchlog import FetchLogWriter
 
 bp = Blueprint("provision", __name__, url_prefix="/prov")
@@ -75,6 +77,18 @@ def fetch_log(app: Flask) -> FetchLogWriter:
     return writer
 
 
+def config_cache(app: Flask) -> ConfigCache:
+    cache: ConfigCache | None = app.extensions.get("clusterpbx.provcache")
+    if cache is None:
+        cache = app.extensions["clusterpbx.provcache"] = ConfigCache()
+    return cache
+
+
+def _engine() -> Engine:
+    engine: Engine = current_app.extensions["clusterpbx.engine"]
+    return engine
+
+
 def public_url() -> str:
     return str(current_app.config["CLUSTERPBX"].public_url)
 
@@ -99,11 +113,14 @@ def in_networks(address: str, networks: str) -> bool:
     return False
 
 
-def note(outcome: str, *, device: Device | None = None, mac: str = "", tenant: Tenant | None = None) -> None:
+def note(outcome: str, *, device: Device | None = None, mac: str = "", tenant: Tenant | None = None,
+         device_id: int | None = None, tenant_id: int | None = None) -> None:
     """What happened to this request, for the fetch log written when the response leaves."""
-    g.prov_log = {"outcome": outcome, "device_id": device.id if device else None,
-                  "mac": mac or (device.mac if device else ""),
-                  "tenant_id": tenant.id if tenant else (device.tenant_id if device else None)}
+    if device is not None:
+        device_id, mac, tenant_id = device.id, mac or device.mac, tenant_id or device.tenant_id
+    if tenant is not None:
+        tenant_id = tenant.id
+    g.prov_log = {"outcome": outcome, "device_id": device_id, "mac": mac, "tenant_id": tenant_id}
 
 
 @bp.after_request
@@ -122,12 +139,13 @@ def _log_request(response: Response) -> Response:
 
 
 def refuse(reason: str, path: str, *, status: int = 404, device: Device | None = None, mac: str = "",
-           challenge: str = "", tenant: Tenant | None = None) -> Response:
+           challenge: str = "", tenant: Tenant | None = None, device_id: int | None = None,
+           tenant_id: int | None = None) -> Response:
     """The same body whatever went wrong, so a scanner learns nothing; one log line for fail2ban."""
     g.prov_failed = True
     log.warning("provisioning refused: address=%s reason=%s path=%s", _address(), reason,
                 clean(path, 120).replace(" ", "_") or "-")
-    note(reason, device=device, mac=mac, tenant=tenant)
+    note(reason, device=device, mac=mac, tenant=tenant, device_id=device_id, tenant_id=tenant_id)
     headers = {"WWW-Authenticate": challenge} if challenge else {}
     return Response(NOT_FOUND if status == 404 else "unauthorized\n", status, mimetype="text/plain",
                     headers=headers)
@@ -142,70 +160,93 @@ def served(body: bytes, mimetype: str) -> Response:
 @limiter.limit(_failure_limit, key_func=_phone_key, deduct_when=_count_failure)
 @limiter.limit(_address_failure_limit, key_func=_address_key, deduct_when=_count_failure)
 def fetch(key: str, filename: str) -> Any:
-    db = get_db()
-    tenant = None
-    if len(key) >= MIN_KEY_LENGTH:
-        candidate = db.scalar(select(Tenant).where(Tenant.provisioning_key == key))
-        # The lookup is by value; compare again in constant time before trusting it.
-        if candidate is not None and hmac.compare_digest(candidate.provisioning_key.encode(), key.encode()):
-            tenant = candidate
-    if tenant is None:
+    if len(key) < MIN_KEY_LENGTH:
         return refuse("bad_key", filename)
-    if not in_networks(_address(), tenant.provisioning_networks or ""):
-        return refuse("network", filename, tenant=tenant)
-    req = classify(filename, request.headers.get("User-Agent", ""))
+    req = g.get("prov_request")
+    if req is None:
+        req = classify(filename, request.headers.get("User-Agent", ""))
+    auth = request.authorization
+    # One statement: the tenant of this key and its device with this MAC (plus, for a request that is
+    # likely to be served, the fingerprint of its configuration); no ORM, nothing written.
+    mac = req.mac if req.kind == "device" else ""
+    state = device_state(_engine(), key, mac, full=bool(mac) and auth is not None)
+    # The lookup is by value; compare again in constant time before trusting it.
+    if state is None or not hmac.compare_digest(state.tenant_key.encode(), key.encode()):
+        return refuse("bad_key", filename)
+    tenant_id = state.tenant_id
+    if not in_networks(_address(), state.networks):
+        return refuse("network", filename, tenant_id=tenant_id)
     if req.kind == "invalid":
-        return refuse("bad_path", filename, tenant=tenant)
+        return refuse("bad_path", filename, tenant_id=tenant_id)
     if req.kind == "generic" and req.vendor is not None:
+        tenant = get_db().get(Tenant, tenant_id)
+        assert tenant is not None
         rendered = req.vendor.render_generic(filename, generic_options(tenant), tenant_base_url(public_url(), tenant))
-        note("served", tenant=tenant)
+        note("served", tenant_id=tenant_id)
         return served(rendered.body, rendered.mimetype)
-    device = db.scalar(select(Device).where(Device.mac == req.mac, Device.tenant_id == tenant.id))
-    if device is None:
-        return refuse("unknown_mac", filename, mac=req.mac, tenant=tenant)
-    vendor = VENDORS.get(device.vendor)
-    name = vendor.canonical(filename, device.mac, device.model) if vendor is not None else None
+    if state.device_id is None:
+        return refuse("unknown_mac", filename, mac=req.mac, tenant_id=tenant_id)
+    device_id = state.device_id
+    vendor = VENDORS.get(state.vendor)
+    name = vendor.canonical(filename, state.mac, state.model) if vendor is not None else None
     if vendor is None or name is None or (req.vendor is not None and req.vendor is not vendor):
-        return refuse("unknown_file", filename, device=device, mac=device.mac)
+        return refuse("unknown_file", filename, device_id=device_id, mac=state.mac, tenant_id=tenant_id)
 
     secret = current_app.config["SECRET_KEY"]
-    state = dict((device.overrides or {}).get("_prov") or {})
+    overrides = state.overrides or {}
+    prov_state = dict(overrides.get("_prov") or {})
     # require_digest: true = always, false = never (tenant key only, for a phone that cannot answer a
     # challenge; weaker, the operator's explicit choice), absent = after the first boot.
-    policy = (device.overrides or {}).get("require_digest")
-    armed = bool(policy) if policy is not None else bool(state.get("armed"))
-    auth = request.authorization
+    policy = overrides.get("require_digest")
+    armed = bool(policy) if policy is not None else bool(prov_state.get("armed"))
+    who = {"device_id": device_id, "mac": state.mac, "tenant_id": tenant_id}
     if auth is not None and auth.type == "digest":
         verdict = digest.verify(auth.parameters, method=request.method, path=request.path,
-                                username=device.prov_username, password=device.prov_password, secret=secret)
+                                username=state.prov_username, password=state.prov_password, secret=secret)
         if verdict == "stale":
             g.prov_failed = False
-            note("stale", device=device)
+            note("stale", **who)
             return Response("unauthorized\n", 401, mimetype="text/plain",
                             headers={"WWW-Authenticate": digest.challenge(secret, stale=True)})
         if verdict != "ok":
-            return refuse("bad_credentials", filename, status=401, device=device, mac=device.mac,
-                          challenge=digest.challenge(secret))
+            return refuse("bad_credentials", filename, status=401, challenge=digest.challenge(secret), **who)
     elif auth is not None or armed:
         if auth is not None:
-            return refuse("bad_credentials", filename, status=401, device=device, mac=device.mac,
-                          challenge=digest.challenge(secret))
+            return refuse("bad_credentials", filename, status=401, challenge=digest.challenge(secret), **who)
         # A normal first step of Digest: ask for credentials (not a failure, not counted as one).
-        note("challenge", device=device)
+        note("challenge", **who)
         return Response("unauthorized\n", 401, mimetype="text/plain",
                         headers={"WWW-Authenticate": digest.challenge(secret)})
 
-    if ensure_credentials(device):
-        db.commit()
-    rendered = vendor.render(device_config(db, device, public_url()), name)
-    if not armed and policy is None and device.prov_password and device.prov_password.encode() in rendered.body:
+    if not state.prov_password:
+        # Its Digest credentials are generated on its first fetch (then written into its files).
+        db = get_db()
+        device = db.get(Device, device_id)
+        if device is not None and ensure_credentials(device):
+            db.commit()
+        state = None
+    if state is None or state.fingerprint is None:
+        state = device_state(_engine(), key, mac, full=True)
+        if state is None or state.device_id != device_id or state.fingerprint is None:
+            return refuse("unknown_mac", filename, mac=req.mac, tenant_id=tenant_id)  # deleted meanwhile
+    # The file is built from the row just read, and kept with it: served again only for the same data.
+    cache = config_cache(current_app._get_current_object())  # type: ignore[attr-defined]
+    rendered = cache.get(device_id, name, state.fingerprint)
+    if rendered is None:
+        rendered = vendor.render(config_from_state(state, public_url()), name)
+        cache.put(device_id, name, state.fingerprint, rendered)
+    if (policy is None and not armed and state.prov_password
+            and state.prov_password.encode() in rendered.body):
         # The phone now holds its own credentials: from here on, Digest is required for this MAC
         # (an admin re-opens the window with `clusterpbx provision reopen --mac`).
-        overrides = dict(device.overrides or {})
-        overrides["_prov"] = {**state, "armed": True}
-        device.overrides = overrides
-        db.commit()
-    note("served", device=device)
+        db = get_db()
+        device = db.get(Device, device_id)
+        if device is not None:
+            overrides = dict(device.overrides or {})
+            overrides["_prov"] = {**dict(overrides.get("_prov") or {}), "armed": True}
+            device.overrides = overrides
+            db.commit()
+    note("served", **who)
     return served(rendered.body, rendered.mimetype)
 
 
