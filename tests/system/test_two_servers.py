@@ -7,7 +7,8 @@ folder) on one PostgreSQL, as behind a load balancer (issue 26, "shared limits a
 - failed logins counted on one server lock the account on the other (control/logins.py, in the database);
 - a one-time link (password reset, sign-up confirmation) used on one server is refused on the other;
 - a session cookie issued by one server is accepted by the other when they share the instance secret,
-  and refused by a server with another secret."""
+  and refused by a server with another secret;
+- a call written by a control daemon reaches the open live pages of both (PostgreSQL LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ import pytest
 import requests
 from sqlalchemy import make_url
 
-from clusterpbx.control.models import User
+from clusterpbx.control.models import LiveCall, NodeKind, PbxNode, Role, User, utcnow
 from tests import components
 from tests.api.conftest import user_token
 from tests.api.test_comms import MOBILE, allow_local
 from tests.conftest import PASSWORD
-from tests.system.live_portal import login, portal
+from tests.system.live_portal import Stream, login, portal
 
 SECRET = "two-servers-share-this-secret-key-0123456789"
 NEW_PASSWORD = "Another-Correct-Horse-42"
@@ -218,3 +219,37 @@ def test_without_a_shared_storage_and_secret_each_server_counts_and_signs_alone(
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
         # B, A, B, A...: B lets 6 through, A 5 more: 11 where one storage would have let 6.
         assert wrong_logins([b, a], 13) == [FAILED] * 11 + [429, 429]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_call_written_by_a_daemon_reaches_the_live_pages_of_both_servers(db, world, database_url, tmp_path):
+    """Appels en cours (docs/live.md): each server's notifier LISTENs for the trigger's NOTIFY; with their
+    polls set to an hour, only the notification can bring the change to the open pages of both."""
+    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
+    db.add(node)
+    db.flush()
+    tenant = world.tenant("acme.test")
+    tenant.node_id = node.id
+    db.commit()
+    admin = world.user(tenant, email="admin@acme.test", extension="2100", role=Role.TENANT_ADMIN)
+    env = {"CLUSTERPBX_LIVE_POLL_SECONDS": "3600", "CLUSTERPBX_LIVE_SAFETY_SECONDS": "3600"}
+    with servers(database_url, tmp_path, env) as bases:
+        streams = [Stream(base, login(base, admin.email)) for base in bases]
+        try:
+            for stream in streams:
+                assert stream.head() == 200
+                (name, calls, _bytes), *_ = stream.events(timeout=30)
+                assert name == "calls" and calls == []
+            time.sleep(1.0)  # both notifiers have looked once since they started listening
+            started = time.monotonic()
+            db.add(LiveCall(node_id=node.id, tenant_id=tenant.id, pbx_call_id="fresh", started_at=utcnow(),
+                            source_number="2100", destination_number="5145550000", state="ringing"))
+            db.commit()  # this test's own connection: a control daemon's, for both servers
+            for stream in streams:
+                (_n, delta, _b) = stream.wait_for(lambda e: e[0] == "delta", timeout=10)[-1]
+                assert [c["id"] for c in delta["upsert"]] == [f"{node.id}:fresh"]
+            assert time.monotonic() - started < 3
+        finally:
+            for stream in streams:
+                stream.close()
