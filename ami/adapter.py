@@ -51,10 +51,10 @@ from clusterpbx.control.port import (
     Connected,
     Disconnected,
     ExtensionFeatures,
-    LiveCall,
     MailboxCounts,
     MailboxFolder,
     NodeAddress,
+    PbxCall,
     PbxError,
     PbxPort,
     PbxRefused,
@@ -270,7 +270,7 @@ class AsteriskAdapter(PbxPort):
                                          user_agent=c.get("useragent", "") if c else ""))
         return out
 
-    async def live_calls(self) -> list[LiveCall]:
+    async def live_calls(self) -> list[PbxCall]:
         await self._learn_zone()  # called each minute (the live-call sweep): daylight saving is followed
         await self._contacts()
         answer = await self._action({"Action": "CoreShowChannels"}, as_list=True)

@@ -46,9 +46,9 @@ from clusterpbx.control.port import (
     ConferenceChanged,
     ConferenceParticipant,
     FeatureChanged,
-    LiveCall,
     MailboxChanged,
     MailboxCounts,
+    PbxCall,
     PbxEvent,
     QueueMember,
     QueueMemberChanged,
@@ -190,12 +190,12 @@ class EventTranslator:
 
     # ---------------------------------------------------------------- live calls
 
-    def live_calls(self) -> list[LiveCall]:
+    def live_calls(self) -> list[PbxCall]:
         return [self._live(c) for c in sorted(self._calls.values(), key=lambda c: c.started_at)]
 
-    def _live(self, call: _Call) -> LiveCall:
+    def _live(self, call: _Call) -> PbxCall:
         src, dst = self._contact(call.source_endpoint), self._contact(call.destination_endpoint)
-        return LiveCall(
+        return PbxCall(
             call_id=call.call_id, started_at=call.started_at,
             state=CallState.ANSWERED if call.answered_at else CallState.RINGING,
             source_number=call.source_number, destination_number=call.destination_number,
@@ -211,7 +211,7 @@ class EventTranslator:
         self._calls.clear()
         self._bridges.clear()
 
-    def load_channels(self, rows: Iterable[Mapping[str, object]]) -> list[LiveCall]:
+    def load_channels(self, rows: Iterable[Mapping[str, object]]) -> list[PbxCall]:
         """Replace the channel state with a CoreShowChannels snapshot; returns the live calls. What the
         events already told about a call still up (answer time, who rang) is kept: the snapshot only
         approximates those."""

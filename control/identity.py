@@ -120,7 +120,7 @@ def confirm_email(user: User) -> bool:
     return bool(user.approved and user.active)
 
 
-def reset_password(user: User, new_password: str) -> list[str]:
+def set_password_from_link(user: User, new_password: str) -> list[str]:
     """Set a new password under the tenant's policy and end every session; violated rule codes if refused."""
     broken = PasswordPolicy.for_tenant(user.tenant).violations(new_password)
     if broken:

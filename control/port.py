@@ -57,8 +57,9 @@ class CallState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class LiveCall:
-    """A call in progress as the "Appels en cours" screen shows it."""
+class PbxCall:
+    """A call in progress as the PBX reports it (what "Appels en cours" shows). Not the ORM row
+    `control.models.PbxCall`, which control/projection.py writes from these."""
 
     call_id: str  # stable for the whole call (Asterisk Linkedid, FreeSWITCH call uuid)
     started_at: dt.datetime  # naive UTC
@@ -254,7 +255,7 @@ class Disconnected(PbxEvent):
 
 @dataclass(frozen=True)
 class CallStarted(PbxEvent):
-    call: LiveCall
+    call: PbxCall
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,7 @@ class PbxPort(abc.ABC):
     async def registrations(self) -> list[RegistrationState]: ...
 
     @abc.abstractmethod
-    async def live_calls(self) -> list[LiveCall]: ...
+    async def live_calls(self) -> list[PbxCall]: ...
 
     # queues
     @abc.abstractmethod

@@ -45,8 +45,8 @@ from .port import (
     CallState,
     Connected,
     FeatureChanged,
-    LiveCall,
     MailboxChanged,
+    PbxCall,
     PbxEvent,
     QueueMember,
     QueueMemberChanged,
@@ -78,7 +78,7 @@ class Projector:
     def __init__(self, sessions: sessionmaker[Session], node_id: int):
         self.sessions = sessions
         self.node_id = node_id
-        self.calls: dict[str, LiveCall] = {}
+        self.calls: dict[str, PbxCall] = {}
         self._dirty_calls: set[str] = set()
         self._ended_calls: set[str] = set()
         self._replace_calls = False
@@ -148,7 +148,7 @@ class Projector:
 
     # -- snapshots after (re)connect ------------------------------------------------------------
 
-    def reconcile_calls(self, snapshot: Iterable[LiveCall]) -> None:
+    def reconcile_calls(self, snapshot: Iterable[PbxCall]) -> None:
         """Replace the live view with the PBX's snapshot: calls that ended while the link was down
         disappear, calls that started appear; no ghosts, no duplicates."""
         self.calls = {c.call_id: c for c in snapshot}
@@ -172,10 +172,10 @@ class Projector:
                 + len(self._members) + len(self._member_changes) + len(self._mailboxes) + len(self._records)
                 + len(self._features) + int(self._replace_calls))
 
-    def _call_row(self, call: LiveCall) -> dict[str, Any]:
+    def _call_row(self, call: PbxCall) -> dict[str, Any]:
         return {**self._call_values(call), "tenant_id": self._call_tenant(call)}
 
-    def _call_tenant(self, call: LiveCall) -> int | None:
+    def _call_tenant(self, call: PbxCall) -> int | None:
         """The tenant a live call is shown to: its phones' (SIP endpoints are unique on the platform),
         else the one its dialplan context or SIP domain names, else the tenant of its numbers when only
         one tenant of the node has them; the node's default tenant only when it has a single one."""
@@ -193,7 +193,7 @@ class Projector:
                 return party[0]
         return d.default_tenant_id
 
-    def _call_values(self, call: LiveCall) -> dict[str, Any]:
+    def _call_values(self, call: PbxCall) -> dict[str, Any]:
         return {
             "node_id": self.node_id, "pbx_call_id": call.call_id[:128],
             "started_at": call.started_at, "answered_at": call.answered_at, "state": call.state.value,

@@ -77,10 +77,10 @@ from clusterpbx.control.port import (
     Connected,
     Disconnected,
     ExtensionFeatures,
-    LiveCall,
     MailboxCounts,
     MailboxFolder,
     NodeAddress,
+    PbxCall,
     PbxError,
     PbxPort,
     PbxRefused,
@@ -353,7 +353,7 @@ class FreeSwitchAdapter(PbxPort):
     async def registrations(self) -> list[RegistrationState]:
         return parse_registrations(await self.api(f"sofia status profile {self.profile} reg"))
 
-    async def live_calls(self) -> list[LiveCall]:
+    async def live_calls(self) -> list[PbxCall]:
         text = await self.api("show channels as json")
         try:
             doc = json.loads(text)

@@ -41,9 +41,9 @@ from clusterpbx.control.port import (
     ConferenceChanged,
     ConferenceParticipant,
     FeatureChanged,
-    LiveCall,
     MailboxChanged,
     MailboxCounts,
+    PbxCall,
     PbxEvent,
     QueueMember,
     QueueMemberChanged,
@@ -135,8 +135,8 @@ class _Call:
     context: str = ""
     domain: str = ""
 
-    def live(self) -> LiveCall:
-        return LiveCall(call_id=self.call_id, started_at=self.started_at,
+    def live(self) -> PbxCall:
+        return PbxCall(call_id=self.call_id, started_at=self.started_at,
                         state=CallState.ANSWERED if self.answered_at else CallState.RINGING,
                         source_number=self.source_number, destination_number=self.destination_number,
                         source_uri=self.source_uri, destination_uri=self.destination_uri,
@@ -361,7 +361,7 @@ class EventTranslator:
             out.append(CallRecorded(at, record))
         return out
 
-    def load_channels(self, rows: Iterable[Mapping[str, str]], now: dt.datetime | None = None) -> list[LiveCall]:
+    def load_channels(self, rows: Iterable[Mapping[str, str]], now: dt.datetime | None = None) -> list[PbxCall]:
         """Rebuild the live calls from a ``show channels as json`` snapshot (rows of both legs)."""
         rows = list(rows)
         calls: dict[str, _Call] = {}

@@ -17,9 +17,9 @@ from clusterpbx.control.port import (
     Disconnected,
     EventHandler,
     ExtensionFeatures,
-    LiveCall,
     MailboxCounts,
     MailboxFolder,
+    PbxCall,
     PbxEvent,
     PbxPort,
     PbxUnreachable,
@@ -39,7 +39,7 @@ class FakePbx(PbxPort):
     up: bool = True
     features: dict[str, ExtensionFeatures] = field(default_factory=dict)
     members: dict[tuple[str, str], QueueMember] = field(default_factory=dict)
-    calls: dict[str, LiveCall] = field(default_factory=dict)
+    calls: dict[str, PbxCall] = field(default_factory=dict)
     regs: dict[str, RegistrationState] = field(default_factory=dict)
     notifies: list[tuple[str, PhoneVendor]] = field(default_factory=list)
     originates: list[tuple[str, str]] = field(default_factory=list)
@@ -103,7 +103,7 @@ class FakePbx(PbxPort):
         self._check()
         return list(self.regs.values())
 
-    async def live_calls(self) -> list[LiveCall]:
+    async def live_calls(self) -> list[PbxCall]:
         self._check()
         return list(self.calls.values())
 

@@ -334,7 +334,7 @@ def _default_reset_mailer(user: User) -> None:
     send_mail(settings, Mail(to=user.email, subject=subject, text=text, html=html, language=user.language))
 
 
-def reset_password(db: Session, actor: Actor, user_id: int, *, send: ResetMailer | None = None) -> None:
+def send_password_reset(db: Session, actor: Actor, user_id: int, *, send: ResetMailer | None = None) -> None:
     """Send the user the single-use password reset link (the one of "Mot de passe oublié ?").
     The current password keeps working until the link is used."""
     users = Users()

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from clusterpbx.control import audit, callsettings, conference, directory, queues
 from clusterpbx.control.admin import Actor, Forbidden, resource
-from clusterpbx.control.admin.users import reset_password
-from clusterpbx.control.identity import reset_password as reset_by_link
+from clusterpbx.control.admin.users import send_password_reset
+from clusterpbx.control.identity import set_password_from_link
 from clusterpbx.control.models import AuditEntry, QueueMembership
 from clusterpbx.provisioning.keys import KeyRow, save_rows
 from tests.conftest import PASSWORD
@@ -79,7 +79,7 @@ def test_end_user_changes_are_audited(db, setup):
     e = last(db, "personal_contact")
     assert (e.action, e.before["name"], e.after) == ("delete", "Plombier", None)
 
-    assert reset_by_link(me, "Nouveau123") == []
+    assert set_password_from_link(me, "Nouveau123") == []
     db.commit()
     e = last(db, "password")
     assert (e.action, e.actor_id, e.after) == ("reset_password_link", me.id, {"password": "(changed)"})
@@ -166,18 +166,18 @@ def test_actor_label_survives_account_deletion(db, setup):
 
 def test_admin_reset_password_sends_the_link_and_is_audited(db, setup):
     sent = []
-    reset_password(db, setup.adm, setup.user_a.id, send=sent.append)
+    send_password_reset(db, setup.adm, setup.user_a.id, send=sent.append)
     assert sent == [setup.user_a]
     e = last(db, "users")
     assert (e.action, e.actor_id, e.object_id) == ("reset_password", setup.admin_a.id, str(setup.user_a.id))
     from clusterpbx.control.admin import NotFound
 
     with pytest.raises(NotFound):
-        reset_password(db, setup.adm, setup.user_b.id, send=sent.append)
+        send_password_reset(db, setup.adm, setup.user_b.id, send=sent.append)
     with pytest.raises(Forbidden):
-        reset_password(db, setup.adm, setup.operator.id, send=sent.append)
+        send_password_reset(db, setup.adm, setup.operator.id, send=sent.append)
     with pytest.raises(Forbidden):
-        reset_password(db, setup.usr, setup.user_a.id, send=sent.append)
+        send_password_reset(db, setup.usr, setup.user_a.id, send=sent.append)
     assert len(sent) == 1
 
 
@@ -190,7 +190,7 @@ def test_default_reset_mail_is_a_working_single_use_link(db, setup, tmp_path, mo
 
     monkeypatch.setenv("CLUSTERPBX_INSTANCE", str(tmp_path / "inst"))
     monkeypatch.delenv("CLUSTERPBX_SMTP_HOST", raising=False)
-    reset_password(db, Actor.command_line(), setup.user_a.id)
+    send_password_reset(db, Actor.command_line(), setup.user_a.id)
     mails = list((tmp_path / "inst" / "outbox").glob("*.eml"))
     assert len(mails) == 1
     import email

@@ -20,8 +20,8 @@ from clusterpbx.control.port import (
     CallState,
     CallStatus,
     ConferenceChanged,
-    LiveCall,
     MailboxChanged,
+    PbxCall,
     PbxEvent,
     QueueMemberChanged,
 )
@@ -52,7 +52,7 @@ class Rows:
     """Live-call rows folded from domain events exactly as control.projection.Projector does."""
 
     def __init__(self) -> None:
-        self.calls: dict[str, LiveCall] = {}
+        self.calls: dict[str, PbxCall] = {}
 
     def apply(self, event: PbxEvent) -> None:
         if isinstance(event, CallStarted):

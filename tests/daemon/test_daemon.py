@@ -23,8 +23,7 @@ from clusterpbx.control.models import (
     SyncState,
     VoicemailSettings,
 )
-from clusterpbx.control.port import CallState, QueueMemberChanged
-from clusterpbx.control.port import LiveCall as LiveCallValue
+from clusterpbx.control.port import CallState, PbxCall, QueueMemberChanged
 from tests.fakes import FakePbx
 
 SECRET = "test-secret"
@@ -192,7 +191,7 @@ def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):
     node, tenant = make_node(db, world)
     fake = FakePbx()
     t0 = dt.datetime(2026, 11, 27, 12, 0)
-    fake.calls["ghost"] = LiveCallValue("ghost", t0, CallState.ANSWERED, "201", "202")
+    fake.calls["ghost"] = PbxCall("ghost", t0, CallState.ANSWERED, "201", "202")
 
     async def scenario():
         d = daemon_for(engine, fake)
@@ -202,7 +201,7 @@ def test_reconnect_snapshot_removes_ghost_calls(engine, db, world):
         assert [r.pbx_call_id for r in db.query(LiveCall)] == ["ghost"]
         fake.go_down()
         del fake.calls["ghost"]
-        fake.calls["new"] = LiveCallValue("new", t0, CallState.RINGING, "202", "203")
+        fake.calls["new"] = PbxCall("new", t0, CallState.RINGING, "202", "203")
         fake.come_back()
         await wait_for(lambda: runner.resyncs >= 2)
         db.expire_all()
@@ -396,7 +395,7 @@ def test_a_live_call_gone_from_the_pbx_is_swept_away(engine, db, world):
     fake = FakePbx()
     old = dt.datetime.utcnow() - dt.timedelta(minutes=34)
     young = dt.datetime.utcnow()
-    fake.calls["real"] = LiveCallValue("real", old, CallState.ANSWERED, "202", "203")
+    fake.calls["real"] = PbxCall("real", old, CallState.ANSWERED, "202", "203")
 
     async def scenario():
         d = daemon_for(engine, fake)
@@ -406,8 +405,8 @@ def test_a_live_call_gone_from_the_pbx_is_swept_away(engine, db, world):
         # Two calls the daemon believes in but the PBX does not list: an old ghost and a brand-new call.
         from clusterpbx.control.port import CallStarted
 
-        runner.projector.handle(CallStarted(old, LiveCallValue("ghost", old, CallState.ANSWERED, "201", "201")))
-        runner.projector.handle(CallStarted(young, LiveCallValue("fresh", young, CallState.RINGING, "204", "205")))
+        runner.projector.handle(CallStarted(old, PbxCall("ghost", old, CallState.ANSWERED, "201", "201")))
+        runner.projector.handle(CallStarted(young, PbxCall("fresh", young, CallState.RINGING, "204", "205")))
         def stored() -> set[str]:
             db.rollback()  # a fresh read of what the daemon committed
             return {r.pbx_call_id for r in db.query(LiveCall)}

@@ -28,13 +28,11 @@ from clusterpbx.control.port import (
     CallStarted,
     CallState,
     CallStatus,
+    PbxCall,
     QueueMember,
     QueueMemberChanged,
     RegistrationChanged,
     RegistrationState,
-)
-from clusterpbx.control.port import (
-    LiveCall as LiveCallValue,
 )
 from clusterpbx.control.projection import Projector
 
@@ -56,7 +54,7 @@ def setup_node(db, world):
 
 
 def call(cid, src="201", dst="202"):
-    return LiveCallValue(call_id=cid, started_at=T0, state=CallState.RINGING, source_number=src,
+    return PbxCall(call_id=cid, started_at=T0, state=CallState.RINGING, source_number=src,
                          destination_number=dst, source_uri=f"sip:{src}@acme.test", source_ip="10.0.0.1")
 
 

@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 
 from clusterpbx.control.models import CallRecord, NodeKind, PbxNode, utcnow
-from clusterpbx.control.port import CallState, MailboxFolder, VoicemailMessage
-from clusterpbx.control.port import LiveCall as LiveCallValue
+from clusterpbx.control.port import CallState, MailboxFolder, PbxCall, VoicemailMessage
 from tests.conftest import PASSWORD
 from tests.daemon_harness import daemon_for_app
 from tests.e2e.conftest import screenshot
@@ -40,7 +39,7 @@ def test_calls_voicemail_live(app, engine, live_server, browser_page, world, db)
     db.commit()
     fake = FakePbx()
     # The call in progress comes from the PBX: the daemon's snapshot projects it into live_calls.
-    fake.calls["live1"] = LiveCallValue(
+    fake.calls["live1"] = PbxCall(
         "live1", utcnow() - dt.timedelta(seconds=53), CallState.ANSWERED, source_number="2192",
         destination_number="5142842020", source_uri="sip:2192@office.modulis.clusterpbx.com",
         destination_uri="sip:5142842020@office.modulis", source_ip="199.182.134.109", destination_ip="199.182.133.20")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterpbx.control.port import LiveCall, NodeAddress
+from clusterpbx.control.port import NodeAddress, PbxCall
 from clusterpbx.dialplan.model import Extension, Node, NodeSnapshot, Tenant
 from clusterpbx.dialplan.render import render_node, write_files
 from clusterpbx.esl.adapter import FreeSwitchAdapter
@@ -165,7 +165,7 @@ async def _api(lab: dict[str, str], command: str) -> str:
         await fs.stop()
 
 
-async def _live_calls(lab: dict[str, str]) -> list[LiveCall]:
+async def _live_calls(lab: dict[str, str]) -> list[PbxCall]:
     fs = adapter(lab)
     await fs.start()
     try:
@@ -197,7 +197,7 @@ def test_a_second_companys_lamps_follow_its_numbers(freeswitch_lab: dict[str, st
                  "201-t2", "-ap", "pw-201-t2-blf", "-set", "caller", "201-t2", "-set", "display", "User 201-t2",
                  "-set", "domain", SECOND, "-d", "5000", pbx),
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        calls: list[LiveCall] = []
+        calls: list[PbxCall] = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(c.answered_at for c in calls):
             time.sleep(0.5)

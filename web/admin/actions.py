@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from clusterpbx.control.admin import Invalid
 from clusterpbx.control.admin.nodes import test_node as test_node_service
-from clusterpbx.control.admin.users import reset_password as reset_password_service
+from clusterpbx.control.admin.users import send_password_reset as send_password_reset_service
 from clusterpbx.control.commands import ControlClient
 from clusterpbx.control.links import LinkPurpose, make_link_token
 from clusterpbx.control.mail import MailError, send
@@ -59,14 +59,14 @@ def _outcome(result: Any) -> tuple[bool, str]:
 
 
 @bp.route("/users/<int:object_id>/reset-password", methods=["POST"])
-def reset_password(object_id: int) -> Any:
+def send_password_reset(object_id: int) -> Any:
     _checked()
     db = get_db()
     res = get_resource("users")
     user = call(res.get, db, actor(), object_id)
     title = title_of(res, user)
     try:
-        call(reset_password_service, db, actor(), object_id, send=send_reset_mail)
+        call(send_password_reset_service, db, actor(), object_id, send=send_reset_mail)
     except Invalid as exc:
         db.rollback()
         for message in exc.errors.values():

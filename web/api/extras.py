@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 
 from clusterpbx.control.admin import csvio
 from clusterpbx.control.admin.nodes import test_node
-from clusterpbx.control.admin.users import reset_password
+from clusterpbx.control.admin.users import send_password_reset
 from clusterpbx.control.commands import ControlClient
 from clusterpbx.control.mail import MailError
 
@@ -39,10 +39,10 @@ def node_test(oid: int) -> Response:
 
 
 @v1.route("/v1/users/<int:oid>/reset-password", methods=["POST"])
-def user_reset_password(oid: int) -> Response:
+def user_send_password_reset(oid: int) -> Response:
     db = get_db()
     try:  # the very mail of "Mot de passe oublié ?", as the administration screen sends it
-        run(lambda: reset_password(db, actor(), object_id(oid), send=send_reset_mail))
+        run(lambda: send_password_reset(db, actor(), object_id(oid), send=send_reset_mail))
     except MailError:
         db.rollback()
         raise ApiError(503, {"": "The e-mail could not be sent; nothing was changed. Try again later."}) from None

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import Length
 
-from clusterpbx.control.identity import find_user_by_email, reset_password
+from clusterpbx.control.identity import find_user_by_email, set_password_from_link
 from clusterpbx.control.links import LinkProblem, LinkPurpose, check_link_token, make_link_token
 from clusterpbx.control.passwords import PasswordPolicy
 from clusterpbx.control.validation import InvalidValue, normalise_email
@@ -84,7 +84,7 @@ def reset(token: str) -> Any:
         if new != (form.confirm_password.data or ""):
             errors.append(_("The new password and its confirmation do not match."))
         else:
-            errors = [violation_message(code, policy) for code in reset_password(user, new)]
+            errors = [violation_message(code, policy) for code in set_password_from_link(user, new)]
         if not errors:
             db.commit()  # the session version changed: every session of the account ends
             flash(_("Your password was changed. Log in with your new password."), "success")
