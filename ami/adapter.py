@@ -135,6 +135,7 @@ class AsteriskAdapter(PbxPort):
             settings.events = validate.header_value(extra["events"], "events")
         if extra.get("event_filter", "on") != "off":
             settings.event_names = needed_events()
+        settings.dispatch_events = needed_events()  # nothing else is read, filtered at the PBX or not
         self.connection = AmiConnection(settings, self._on_ami_event, self._on_state)
         self._endpoint_contexts: dict[str, str] = {}
         self._tasks: set[asyncio.Future[None]] = set()

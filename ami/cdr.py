@@ -118,11 +118,17 @@ def clean_name(name: str) -> str:
     return " ".join(text.split())[:MAX_NAME]
 
 
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def _time(value: str, tz: dt.tzinfo) -> dt.datetime | None:
     value = (value or "").strip()
     if not value:
         return None
-    local = dt.datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+    value = value[:19]
+    # Asterisk's own format parsed in C; anything else as strptime reads (and refuses) it.
+    local = (dt.datetime.fromisoformat(value) if _ISO_TIME.fullmatch(value)
+             else dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")).replace(tzinfo=tz)
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 

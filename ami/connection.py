@@ -46,6 +46,9 @@ class ConnectionSettings:
     # Event names this session needs; sent as one whitelist `Filter` after login so Asterisk does not
     # even write the rest (VarSet, Newexten, RTCP... are most of a call's stream). Empty: everything.
     event_names: tuple[str, ...] = ()
+    # Event names passed to on_event; the others are dropped on their first line, unread (with or
+    # without the Filter above: a PBX that refused it, or `event_filter: off`). Empty: every event.
+    dispatch_events: tuple[str, ...] = ()
 
 
 def event_filter(names: tuple[str, ...]) -> str:
@@ -157,6 +160,7 @@ class AmiConnection:
         protocol.log = log
         protocol.encoding = manager.encoding = "utf-8"
         protocol.config = manager.config
+        protocol.wanted_events = frozenset(n.lower() for n in s.dispatch_events) or None
         manager.protocol = protocol
         manager.responses = protocol.responses
         manager._connected = True
@@ -218,7 +222,7 @@ class AmiConnection:
                 return
 
     def _dispatch(self, manager: SafeManager, event: Message) -> None:
-        if event.event == "FullyBooted":
+        if event.get("event") == "FullyBooted":
             # The first FullyBooted answers our Login; a later one means Asterisk (re)booted under us.
             first, self._booted_seen = not self._booted_seen, True
             if not first and self._logged_in:

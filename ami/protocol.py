@@ -51,12 +51,51 @@ _HAS_BODY = ("Response: Follows", "Response: Fail")
 
 
 class AmiMessage(Message):
-    """panoramisk's Message with a direct ``get`` (``Mapping.get`` goes through ``__getitem__`` and an
-    exception for every missing header; attribute access, ``message.event``, uses it too)."""
+    """panoramisk's Message read without its per-header machinery: ``values`` maps each lower-cased header
+    name to its value (a list for a repeated header, as panoramisk keeps it), ``get`` and attribute access
+    (``message.event``) answer from it, and panoramisk's case-insensitive store (original spellings,
+    ``items()``) is built only if something asks for it (responses matched by panoramisk, tests).
+    ``flat`` is ``values`` itself when no header repeats: what the translator reads (``lower_keys``).
+    (``values`` is ``_values``: ``values()`` stays the Mapping method.)"""
+
+    _values: dict[str, Any]
+    _headers: dict[str, Any]
+    _repeated: bool
+
+    @property
+    def _store(self) -> dict[str, tuple[str, Any]]:
+        store: dict[str, tuple[str, Any]] | None = self.__dict__.get("_built_store")
+        if store is None:
+            values = self._values
+            store = {key.lower(): (key, value) for key, value in self._headers.items()}
+            if "result" in store:
+                store["result"] = (store["result"][0], values["result"])
+            store["content"] = ("content", values["content"])
+            self.__dict__["_built_store"] = store
+        return store
+
+    @_store.setter
+    def _store(self, store: dict[str, tuple[str, Any]]) -> None:
+        self.__dict__["_built_store"] = store
+        self._values = {key: value for key, (_name, value) in store.items()}
+        self._headers = {name: value for key, (name, value) in store.items() if key != "content"}
+        self._repeated = any(isinstance(v, list) for v in self._values.values())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._store[key.lower()] = (key, value)
+        self._values[key.lower()] = value
+        self._repeated = self._repeated or isinstance(value, list)
 
     def get(self, key: str, default: Any = None) -> Any:
-        entry = self._store.get(key.lower())
-        return default if entry is None else entry[1]
+        value = self._values.get(key.lower())
+        return default if value is None else value
+
+    @property
+    def flat(self) -> dict[str, str]:
+        """Lower-cased names -> values, a repeated header's last value; shared, read it only."""
+        if not self._repeated:
+            return self._values
+        return {k: v[-1] if isinstance(v, list) and v else v for k, v in self._values.items()}
 
 
 def parse_message(part: str) -> Message | None:
@@ -64,8 +103,9 @@ def parse_message(part: str) -> Message | None:
     white space around it (some Asterisk messages end a value with a bare "\n", fixtures README).
 
     Same result as ``Message.from_line(part.strip())`` followed by stripping each value, in one pass:
-    the values are stripped as the lines are split, and the case-insensitive store is built at once
-    instead of through ``MutableMapping`` one header at a time (panoramisk's own cost per header).
+    the values are stripped as the lines are split, and the lower-cased names are mapped to their values
+    at once (``AmiMessage``; panoramisk's store of original spellings only when asked for) instead of
+    through ``MutableMapping`` one header at a time (panoramisk's own cost per header).
     A repeated header is a list of its values, as in panoramisk; its items are stripped too.
     """
     lines = part.strip().split(EOL)
@@ -75,27 +115,30 @@ def parse_message(part: str) -> Message | None:
         while not content and lines:
             content = lines.pop()
     headers: dict[str, Any] = {}
+    repeated = False
     for line in lines:
         key, sep, value = line.partition(": ")
         if not sep:
             continue
         value = value.strip()
         if key in headers:
+            repeated = True
             old = headers[key]
             headers[key] = [*old, value] if isinstance(old, list) else [old, value]
         else:
             headers[key] = value
     if "Event" not in headers and "Response" not in headers:
         return None
-    store = {key.lower(): (key, value) for key, value in headers.items()}
-    quoted = store.get("result")  # panoramisk's only URL-quoted header (an AGI result)
+    values = {key.lower(): value for key, value in headers.items()}
+    quoted = values.get("result")  # panoramisk's only URL-quoted header (an AGI result)
     if quoted is not None:
-        key, value = quoted
-        store["result"] = (key, [unquote(v).strip() for v in value] if isinstance(value, list)
-                           else unquote(value).strip())
-    store["content"] = ("content", content.strip())
-    message: Message = AmiMessage.__new__(AmiMessage)
-    message._store = store
+        values["result"] = [unquote(v).strip() for v in quoted] if isinstance(quoted, list) \
+            else unquote(quoted).strip()
+    values["content"] = content.strip()
+    message: AmiMessage = AmiMessage.__new__(AmiMessage)
+    message._values = values
+    message._headers = headers
+    message._repeated = repeated
     message.manager = None
     return message
 
@@ -140,6 +183,9 @@ class SafeAMIProtocol(AMIProtocol):
     version: str | None
     responses: dict[str, Any]
     closed: bool
+    # The events the subscribers read, lower case (AmiConnection sets them); None: every event.
+    wanted_events: frozenset[str] | None = None
+    events_skipped = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -172,7 +218,16 @@ class SafeAMIProtocol(AMIProtocol):
             self.queue.clear()
             self.abort()
             return
+        wanted = self.wanted_events
         for part in parts:
+            # An event nobody reads (most of an unfiltered stream: DeviceStateChange, VarSet, Newexten...)
+            # is dropped on its first line, before any header is split, unless an action is in flight
+            # (list answers are events; panoramisk matches them by ActionID).
+            if wanted is not None and part.startswith("Event: ") and not self.responses:
+                end = part.find(EOL)
+                if (part[7:end] if end >= 0 else part[7:]).strip().lower() not in wanted:
+                    self.events_skipped += 1
+                    continue
             try:
                 message = parse_message(part)
                 if message is not None:
@@ -185,9 +240,9 @@ class SafeAMIProtocol(AMIProtocol):
             super().handle_message(message)
             return
         # No action in flight, so no answer to match: an event goes to the subscribers (as in panoramisk).
-        event = message._store.get("event")
+        event = message.get("event")
         if event is not None:
-            if event[1].lower() == "shutdown":
+            if str(event).lower() == "shutdown":
                 self.connection_lost(message)
             self.factory.dispatch(message)
 

@@ -109,6 +109,10 @@ def _int(value: str | None, default: int = 0) -> int:
 
 def lower_keys(event: Mapping[str, object]) -> dict[str, str]:
     """Header names lower-cased; a header repeated in one message keeps its last value."""
+    # A message of ami.protocol keeps them ready (read-only, shared: no handler writes to it).
+    flat = getattr(event, "flat", None)
+    if type(flat) is dict:
+        return flat
     # panoramisk's CaseInsensitiveDict already keeps lower-cased keys: reading them directly is the
     # difference between this function dominating the event path and not showing up in a profile.
     store = getattr(event, "_store", None)
@@ -255,33 +259,33 @@ class EventTranslator:
     def feed(self, event: Mapping[str, object]) -> list[PbxEvent]:
         raw_name = event.get("Event") or event.get("event") or ""
         name = raw_name[-1] if isinstance(raw_name, list) and raw_name else str(raw_name)
-        handler = getattr(self, f"_on_{name.lower()}", None)
+        handler = _HANDLERS.get(name.lower())
         if handler is None:  # most of an unfiltered stream (VarSet, Newexten...): skip before any copying
             return []
-        e = lower_keys(event)
-        out: list[PbxEvent] = handler(e, self.clock())
+        out: list[PbxEvent] = handler(self, lower_keys(event), self.clock())
         return out
 
     def _upsert_channel(self, e: Mapping[str, str], prefix: str = "") -> _Channel | None:
-        uid = e.get(f"{prefix}uniqueid", "")
-        name = e.get(f"{prefix}channel", "")
+        k_uid, k_name, k_linked, k_num, k_cname, k_exten, k_context, k_state = _CHANNEL_KEYS[prefix]
+        uid = e.get(k_uid, "")
+        name = e.get(k_name, "")
         if not uid or not name or name.startswith(_NOT_CALLS):
             return None
         ch = self._channels.get(uid)
         if ch is None:
-            ch = _Channel(name=name, uniqueid=uid, linkedid=e.get(f"{prefix}linkedid", "") or uid,
+            ch = _Channel(name=name, uniqueid=uid, linkedid=e.get(k_linked, "") or uid,
                           endpoint=endpoint_of(name), created_at=self.clock())
             self._channels[uid] = ch
         ch.name = name
-        ch.caller_num = _clean(e.get(f"{prefix}calleridnum")) or ch.caller_num
-        ch.caller_name = _clean(e.get(f"{prefix}calleridname")) or ch.caller_name
-        exten = e.get(f"{prefix}exten", "")
+        ch.caller_num = _clean(e.get(k_num)) or ch.caller_num
+        ch.caller_name = _clean(e.get(k_cname)) or ch.caller_name
+        exten = e.get(k_exten, "")
         if exten not in _NOT_A_NUMBER:
             ch.exten = exten
-        context = e.get(f"{prefix}context", "")
+        context = e.get(k_context, "")
         if context:
             ch.context = context[:80]
-        ch.state = e.get(f"{prefix}channelstatedesc", ch.state) or ch.state
+        ch.state = e.get(k_state, ch.state) or ch.state
         return ch
 
     def _call_for(self, ch: _Channel, e: Mapping[str, str]) -> _Call:
@@ -575,6 +579,15 @@ class EventTranslator:
 
     # Deliberately not translated: DeviceStateChange (UNAVAILABLE mixes "not registered" with
     # "unreachable"; ContactStatus is the registration source), VarSet/Newexten, RTCP, security events.
+
+
+# The handlers by lower-cased event name (read once, not looked up by attribute name per event).
+_HANDLERS: dict[str, Callable[[EventTranslator, dict[str, str], dt.datetime], list[PbxEvent]]] = {
+    name[4:]: getattr(EventTranslator, name) for name in dir(EventTranslator) if name.startswith("_on_")}
+# A channel's headers, alone or as the dialled side of a Dial* event ("dest" prefix).
+_CHANNEL_KEYS = {prefix: tuple(prefix + k for k in ("uniqueid", "channel", "linkedid", "calleridnum", "calleridname",
+                                                    "exten", "context", "channelstatedesc"))
+                 for prefix in ("", "dest")}
 
 
 def _host_of(value: str) -> str:

@@ -66,24 +66,7 @@ class Directory:
         node = db.get(PbxNode, node_id)
         tenants = db.scalars(select(Tenant).where(Tenant.node_id == node_id).order_by(Tenant.id)).all()
         ids = [t.id for t in tenants]
-        by_endpoint: dict[str, Party] = {}
-        by_number: dict[str, dict[int, Party]] = {}
-        stmt = (select(Extension.sip_username, Extension.number, Extension.tenant_id, Extension.user_id,
-                       User.first_name, User.last_name)
-                .join(User, User.id == Extension.user_id, isouter=True)
-                .where(Extension.tenant_id.in_(ids)))
-        devices = (select(Device.mac, Device.tenant_id, Device.user_id, User.first_name, User.last_name)
-                   .join(User, User.id == Device.user_id).where(Device.tenant_id.in_(ids)))
-        if endpoints is not None:
-            wanted = [e for e in endpoints if e]
-            stmt = stmt.where(or_(Extension.sip_username.in_(wanted), Extension.number.in_(wanted)))
-            devices = devices.where(Device.mac.in_([w.lower() for w in wanted]))
-        for sip, number, tenant_id, user_id, first, last in db.execute(stmt).all():
-            party = (tenant_id, user_id, f"{first or ''} {last or ''}".strip())
-            by_endpoint[sip] = party
-            by_number.setdefault(number, {})[tenant_id] = party
-        for mac, tenant_id, user_id, first, last in db.execute(devices).all():
-            by_endpoint.setdefault(mac, (tenant_id, user_id, f"{first or ''} {last or ''}".strip()))
+        by_endpoint, by_number = cls.parties(db, ids, endpoints)
         rates: dict[int, list[Rate]] = {i: [] for i in ids}
         for r in db.scalars(select(RateEntry).where(RateEntry.tenant_id.in_(ids))):
             rates[r.tenant_id].append(Rate(r.prefix, Decimal(r.per_minute), r.increment_seconds))
@@ -102,6 +85,32 @@ class Directory:
         return cls(by_endpoint, rates, ids[0] if len(ids) == 1 else None, by_number,
                    {k: v for k, v in contexts.items() if v is not None},
                    {k: v for k, v in domains.items() if v is not None})
+
+    @staticmethod
+    def parties(db: Session, tenant_ids: Sequence[int], endpoints: Iterable[str] | None = None
+                ) -> tuple[dict[str, Party], dict[str, dict[int, Party]]]:
+        """The extensions and desk phones of these tenants (only those named by `endpoints`, SIP names or
+        numbers, when given): (by_endpoint, by_number)."""
+        ids = list(tenant_ids)
+        by_endpoint: dict[str, Party] = {}
+        by_number: dict[str, dict[int, Party]] = {}
+        stmt = (select(Extension.sip_username, Extension.number, Extension.tenant_id, Extension.user_id,
+                       User.first_name, User.last_name)
+                .join(User, User.id == Extension.user_id, isouter=True)
+                .where(Extension.tenant_id.in_(ids)))
+        devices = (select(Device.mac, Device.tenant_id, Device.user_id, User.first_name, User.last_name)
+                   .join(User, User.id == Device.user_id).where(Device.tenant_id.in_(ids)))
+        if endpoints is not None:
+            wanted = [e for e in endpoints if e]
+            stmt = stmt.where(or_(Extension.sip_username.in_(wanted), Extension.number.in_(wanted)))
+            devices = devices.where(Device.mac.in_([w.lower() for w in wanted]))
+        for sip, number, tenant_id, user_id, first, last in db.execute(stmt).all():
+            party = (tenant_id, user_id, f"{first or ''} {last or ''}".strip())
+            by_endpoint[sip] = party
+            by_number.setdefault(number, {})[tenant_id] = party
+        for mac, tenant_id, user_id, first, last in db.execute(devices).all():
+            by_endpoint.setdefault(mac, (tenant_id, user_id, f"{first or ''} {last or ''}".strip()))
+        return by_endpoint, by_number
 
     def tenant_of(self, context: str = "", domain: str = "") -> int | None:
         """The tenant a dialplan context or a SIP domain belongs to; None when neither is one of ours."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,6 +56,9 @@ from .port import (
 )
 
 log = logging.getLogger(__name__)
+# How long an endpoint or number that the database did not know is not looked up again (a user created
+# meanwhile gets the records of calls after that; the directory learns it at the next look-up).
+NOT_FOUND_SECONDS = 10.0
 
 
 def _upsert(db: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
@@ -88,6 +92,9 @@ class Projector:
         # only these are adopted as the user's wish, because a snapshot after a PBX restart also shows
         # members missing that nobody logged out.
         self._member_changes: dict[tuple[str, str], tuple[QueueMember, bool]] = {}
+        # What the last member change taken for adoption said per (queue, interface): a QueueMemberStatus
+        # repeating it (one per call a member takes) is not adopted again (a query of every membership).
+        self._member_adopting: dict[tuple[str, str], tuple[bool, bool, str]] = {}
         self._mailboxes: dict[str, MailboxChanged] = {}
         self._records: list[CallRecordReport] = []
         self._features: list[FeatureChanged] = []  # feature codes dialled on phones, in order
@@ -95,10 +102,12 @@ class Projector:
         # pushes them again, so a push planned before the code cannot leave the older value on the PBX.
         self.adopted_users: set[int] = set()
         self.stats = ProjectionStats()
+        self._not_found: dict[str, float] = {}  # endpoint or number -> until when a look-up is skipped
         with sessions() as db:
             self.directory = callrecords.Directory.load(db, node_id)
 
     def reload_directory(self) -> None:
+        self._not_found.clear()
         with self.sessions() as db:
             self.directory = callrecords.Directory.load(db, self.node_id)
 
@@ -161,6 +170,7 @@ class Projector:
             self._registrations[s.endpoint] = s
 
     def reconcile_queue_members(self, members: Iterable[QueueMember]) -> None:
+        self._member_adopting.clear()  # after a (re)connect every live change is adopted afresh
         for m in members:
             self._members[(m.queue, m.interface)] = (m, False)
 
@@ -212,7 +222,7 @@ class Projector:
             dirty_calls=set(self._dirty_calls),
             registrations=dict(self._registrations),
             members=dict(self._members),
-            member_changes=dict(self._member_changes),
+            member_changes=self._new_member_changes(),
             mailboxes=dict(self._mailboxes),
             records=list(self._records),
             features=list(self._features),
@@ -228,6 +238,19 @@ class Projector:
         self._features = []
         return batch
 
+    def _new_member_changes(self) -> dict[tuple[str, str], tuple[QueueMember, bool]]:
+        """The member changes that say something new: what adopt_member_changes writes (logged in, paused,
+        reason) differs from the last change taken for that member."""
+        out = {}
+        for key, (member, removed) in self._member_changes.items():
+            logged_in = member.logged_in and not removed
+            said = (logged_in, logged_in and member.paused, member.pause_reason[:80] if logged_in and member.paused
+                    else "")
+            if self._member_adopting.get(key) != said:
+                self._member_adopting[key] = said
+                out[key] = (member, removed)
+        return out
+
     def requeue(self, batch: Batch) -> None:
         """Give a batch that could not be written back; newer pending state wins over the batch's."""
         self._replace_calls |= batch.replace_calls
@@ -239,6 +262,7 @@ class Projector:
             self._members.setdefault(km, vm)
         for km, vm in batch.member_changes.items():
             self._member_changes.setdefault(km, vm)
+            self._member_adopting.pop(km, None)  # not written: taken again by the next batch
         for kb, vb in batch.mailboxes.items():
             self._mailboxes.setdefault(kb, vb)
         self._records[:0] = batch.records
@@ -284,8 +308,21 @@ class Projector:
             unknown.update(p for p in (r.source_endpoint, r.destination_endpoint) if p and not d.knows(p))
             if r.dialed_number and not d.knows(r.dialed_number, tenant_id):
                 unknown.add(r.dialed_number)
-        if unknown or new_tenant:
+        # A key looked up in vain (an outside number dialled, a trunk) is not looked up again for
+        # NOT_FOUND_SECONDS: every outgoing call's record would otherwise cost a query per batch.
+        now = time.monotonic()
+        unknown = {k for k in unknown if self._not_found.get(k, 0.0) <= now}
+        if new_tenant:
             d.merge(callrecords.Directory.load(db, self.node_id, unknown))
+        elif unknown:  # the node's tenants are known: only their parties are looked up (two indexed queries)
+            by_endpoint, by_number = callrecords.Directory.parties(db, list(d.rates), unknown)
+            if by_endpoint or by_number:
+                d.merge(callrecords.Directory(by_endpoint, {}, None, by_number))
+        if len(self._not_found) > 10_000:
+            self._not_found = {k: t for k, t in self._not_found.items() if t > now}
+        for key in unknown:
+            if not d.knows(key):
+                self._not_found[key] = now + NOT_FOUND_SECONDS
 
     def _write(self, batch: Batch) -> int:
         now = utcnow()
