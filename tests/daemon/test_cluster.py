@@ -184,12 +184,12 @@ def test_a_killed_daemons_node_is_taken_over_with_every_record_of_the_gap_once(c
     assert position < c.csv["n1"].stat().st_size
     killed_at = time.monotonic()
     c.kill(victim)
-    wait(lambda: node_id in survivor.nodes, timeout=10, what="the survivor starting the node")
+    wait(lambda: node_id in survivor.nodes, timeout=12, what="the survivor starting the node")
+    took = time.monotonic() - killed_at
+    assert took < 10, f"take-over took {took:.1f} s"
     runner = survivor.nodes[node_id]
     wait(lambda: runner.resynced.is_set(), timeout=15, what="the take-over resync")
-    took = time.monotonic() - killed_at
     csv_at_takeover = c.csv["n1"].read_bytes().count(b"\n")
-    assert took < 10, f"take-over took {took:.1f} s"
     assert csv_at_takeover > csv_at_kill, "records were written while nobody owned the node"
     assert node_id not in victim.nodes
 
