@@ -321,10 +321,15 @@ def test_a_daemon_that_cannot_renew_its_leases_stops_its_nodes_before_they_lapse
     wait(lambda: c.owns(a, "n1") and c.owns(a, "n2"), what="the daemon owning both nodes")
     runner = a.nodes[c.nodes["n1"].id]
 
+    failed: list[float] = []
+
     def cut_off(*args: Any, **kwargs: Any) -> Any:
+        failed.append(time.monotonic())
         raise OperationalError("UPDATE node_leases", {}, ConnectionRefusedError("the database is unreachable"))
 
     monkeypatch.setattr(clustering, "tick", cut_off)
+    wait(lambda: bool(failed), timeout=5, what="a lease tick failing")  # none renews after it
+    c.db.commit()
     leases = {row.node_id: row.expires_at for row in c.db.scalars(select(NodeLease))}
     wait(lambda: not a.nodes, timeout=6, what="the runners stopped")
     with make_session_factory(c.engine)() as s:
