@@ -28,6 +28,18 @@ STRATEGY = "moving-window"
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy=STRATEGY)
 
 
+# Per-user limits shared by a screen and its API route (`limiter.shared_limit` with the same scope and
+# `user_key`): one allowance, not one per route.
+SMS_PER_USER = "20 per minute"
+MEETINGS_PER_USER = "20 per minute"
+
+
+def user_key(scope: str, user_id: int) -> str:
+    """The one key of a per-user limit, whichever way the user comes (a screen or the API, any token):
+    the SMS a user sends through both count against one allowance."""
+    return f"{scope}:user:{user_id}"
+
+
 def config(settings: Any) -> dict[str, Any]:
     """The Flask-Limiter configuration of the portal (create_app)."""
     storage = settings.ratelimit_storage_url

@@ -165,3 +165,32 @@ def test_provider_error_reaches_the_user_and_the_message_is_kept(client, auth, d
     db.expire_all()
     msg = db.scalar(select(SmsMessage))
     assert (msg.status, msg.body) == ("failed", "Bonjour")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_screen_and_the_api_share_one_sms_allowance(client, auth, db, world, app):
+    """20 messages a minute per user, whichever way they are sent: a user who has used the screen's
+    allowance gets no second one through the API (and the reverse)."""
+    from tests.api.conftest import Api, user_token
+
+    t = world.tenant("limits.test", sms_provider="twilio", sms_monthly_quota=1000)
+    g = DestinationGroup(tenant_id=t.id, name="Local", prefixes=[DestinationPrefix(prefix="514")])
+    db.add(g)
+    me = world.user(t, email="me@limits.test", language="en")
+    other = world.user(t, email="other@limits.test", language="en")
+    me.destination_groups.append(g)
+    other.destination_groups.append(g)
+    db.commit()
+    app.config["CLUSTERPBX"].control_url = "http://127.0.0.1:9"  # queued: no daemon needed
+    auth.login("me@limits.test", language="en")
+    screen = [post(client, auth, to="5145550199", body=f"screen {i}").status_code for i in range(10)]
+    api = Api(app.test_client()).as_(user_token(db, me))
+    through_api = [api.post("/api/v1/me/sms", {"to": "+15145550199", "body": f"api {i}"}).status_code
+                   for i in range(11)]
+    assert screen == [200] * 10
+    assert through_api == [202] * 10 + [429]
+    assert post(client, auth, to="5145550199", body="one more").status_code == 429
+    assert db.scalar(select(func.count()).select_from(SmsMessage).where(SmsMessage.user_id == me.id)) == 20
+    # Another user of the company has their own allowance.
+    assert Api(app.test_client()).as_(user_token(db, other)).post(
+        "/api/v1/me/sms", {"to": "+15145550199", "body": "x"}).status_code == 202

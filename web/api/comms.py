@@ -15,7 +15,7 @@ from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnava
 from clusterpbx.control.images import ImageRejected
 
 from ..db import get_db
-from ..limiter import limiter
+from ..limiter import MEETINGS_PER_USER, SMS_PER_USER, limiter, user_key
 from ..sms import delivery_error_message, image_message, refusal_message
 from ..webconf import error_message
 from . import ApiError, fail, json_body, json_response, me, v1
@@ -27,9 +27,10 @@ def _per_user(scope: str) -> Any:
         resolved = getattr(g, "api", None)
         if resolved is None:
             return f"api-{scope}:anonymous"
-        # Per user, not per token: more tokens must not mean more messages.
+        # Per user, not per token, and the same allowance as the screen's: more tokens, or the API beside
+        # the screen, must not mean more messages.
         if resolved.user is not None:
-            return f"api-{scope}:user-{resolved.user.id}"
+            return user_key(scope, resolved.user.id)
         return f"api-{scope}:token-{resolved.token.id}"
     return key
 
@@ -52,7 +53,7 @@ def sms_history() -> Response:
 
 
 @v1.route("/v1/me/sms", methods=["POST"])
-@limiter.limit("20 per minute", key_func=_per_user("sms"))
+@limiter.shared_limit(SMS_PER_USER, scope="sms", key_func=_per_user("sms"))
 def sms_send() -> Response:
     user = me()
     body = json_body()
@@ -98,7 +99,7 @@ def sms_send() -> Response:
 
 
 @v1.route("/v1/me/web-meeting", methods=["POST"])
-@limiter.limit("20 per minute", key_func=_per_user("webconf"))
+@limiter.shared_limit(MEETINGS_PER_USER, scope="webconf-open", key_func=_per_user("webconf-open"))
 def web_meeting() -> Response:
     user = me()
     db = get_db()

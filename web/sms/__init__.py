@@ -22,7 +22,7 @@ from clusterpbx.control.models import SmsMessage
 
 from .. import csrf
 from ..db import get_db
-from ..limiter import limiter
+from ..limiter import SMS_PER_USER, limiter, user_key
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 
@@ -109,7 +109,7 @@ def index() -> Any:
 
 @bp.route("/", methods=["POST"])
 @login_required
-@limiter.limit("20 per minute", key_func=lambda: f"sms:{current_user.get_id()}")
+@limiter.shared_limit(SMS_PER_USER, scope="sms", key_func=lambda: user_key("sms", current_user.user.id))
 def send() -> Any:
     form = SmsForm()
     if not form.validate_on_submit():

@@ -33,7 +33,7 @@ from clusterpbx.control.webconf import (
 
 from ..db import get_db
 from ..identity.mailer import Content
-from ..limiter import limiter
+from ..limiter import MEETINGS_PER_USER, limiter, user_key
 
 bp = Blueprint("webconf", __name__, url_prefix="/webconf")
 log = logging.getLogger("clusterpbx.web.webconf")
@@ -47,7 +47,7 @@ def _per_user(scope: str) -> Any:
     """Rate-limit key: the signed-in user (whatever their address), else the client address."""
     def key() -> str:
         if current_user.is_authenticated:
-            return f"{scope}:user:{current_user.user.id}"
+            return user_key(scope, current_user.user.id)
         return f"{scope}:ip:{get_remote_address()}"
     return key
 
@@ -107,7 +107,7 @@ def index() -> Any:
 
 @bp.route("/open", methods=["POST"])
 @login_required
-@limiter.limit("20 per minute", key_func=_per_user("webconf-open"))
+@limiter.shared_limit(MEETINGS_PER_USER, scope="webconf-open", key_func=_per_user("webconf-open"))
 def open_() -> Any:
     form = ActionForm()
     if not form.validate_on_submit():
