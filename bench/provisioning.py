@@ -3,11 +3,14 @@ served by gunicorn (2 sync workers) on an ephemeral loopback port, with per-devi
 config costs a challenge then the authenticated fetch, as on a real phone). In the same run, the same
 server serves a static file the same number of times: that is the ceiling of this server on this machine.
 
-  .venv/bin/python -m bench.provisioning [--phones 2000] [--concurrency 200] [--workers 2]
+  .venv/bin/python -m bench.provisioning [--phones 2000] [--concurrency 200] [--workers 2] [--rounds 3]
   .venv/bin/python -m bench.provisioning --backend postgresql   # uses CLUSTERPBX_TEST_POSTGRES_URL
 
-Prints configs per second and latency percentiles (p50, p99) for both, and checks that every phone got
-its own configuration and that every fetch was recorded in ProvisioningFetch.
+Each round runs both storms, alternating which goes first; the first phone storm is the phones' first
+boot since the server started (nothing rendered yet), the next ones a reboot of the same phones (the
+server has rendered their files before). Prints configs per second and latency percentiles (p50, p99)
+for both in every round, each round's ratios and their median and spread, and checks that every phone
+got its own configuration and that every fetch was recorded in ProvisioningFetch.
 """
 
 from __future__ import annotations
@@ -150,6 +153,9 @@ def main() -> int:
                         help="connections in flight at once (phones beyond it wait, like a switch queue)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of (phones, static file), alternating which goes first; the first phone storm "
+                             "is their first boot since the server started, the next ones a reboot")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="clusterpbx-bench-prov-"))
     try:
@@ -183,13 +189,35 @@ def main() -> int:
                     return 1
                 time.sleep(0.2)
             print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}; {args.phones} phones, "
-                  f"{args.concurrency} connections in flight; {os.cpu_count()} CPU(s)")
-            elapsed, lat, failed = asyncio.run(storm(
-                [lambda p=p: phone(port, *p) for p in phones], args.concurrency))
-            report("configs (401 challenge + Digest)", elapsed, lat, failed)
-            elapsed, lat, failed = asyncio.run(storm(
-                [lambda: static(port, "/static/style.css") for _ in phones], args.concurrency))
-            report("static file (ceiling)", elapsed, lat, failed)
+                  f"{args.concurrency} connections in flight; {os.cpu_count()} CPU(s); "
+                  f"load average {os.getloadavg()[0]:.1f}")
+            rounds: list[tuple[float, float, float, float]] = []  # phones/s, p99, static/s, static p99
+            for r in range(args.rounds):
+                # Alternated: the phones first in odd rounds, the static file first in even ones, so that
+                # neither always gets the quieter half of a round on a shared machine.
+                figures: dict[str, tuple[float, float]] = {}
+                for what in (("phones", "static") if r % 2 == 0 else ("static", "phones")):
+                    if what == "phones":
+                        label = "configs (401 challenge + Digest)" + (" [first boot]" if r == 0 else " [reboot]")
+                        elapsed, lat, failed = asyncio.run(storm(
+                            [lambda p=p: phone(port, *p) for p in phones], args.concurrency))
+                    else:
+                        label = "static file (ceiling)"
+                        elapsed, lat, failed = asyncio.run(storm(
+                            [lambda: static(port, "/static/style.css") for _ in phones], args.concurrency))
+                    report(f"round {r + 1}: {label}", elapsed, lat, failed)
+                    if failed:
+                        print("failures: the round does not count")
+                        return 1
+                    figures[what] = (len(lat) / elapsed, percentile(lat, 99))
+                (pr, pp), (sr, sp) = figures["phones"], figures["static"]
+                rounds.append((pr, pp, sr, sp))
+                print(f"round {r + 1}: {pr / sr:.2f} phones/s per static file/s, p99 {pp / sp:.2f} x the static p99")
+            ratios = [pr / sr for pr, _, sr, _ in rounds]
+            p99s = [pp / sp for _, pp, _, sp in rounds]
+            print(f"over {len(rounds)} rounds: phones/s per static/s median {statistics.median(ratios):.2f} "
+                  f"(spread {min(ratios):.2f}-{max(ratios):.2f}); p99 / static p99 median {statistics.median(p99s):.2f} "
+                  f"(spread {min(p99s):.2f}-{max(p99s):.2f}); load average {os.getloadavg()[0]:.1f}")
         finally:
             server.terminate()
             server.wait(15)
@@ -199,8 +227,8 @@ def main() -> int:
             logged = db.scalar(select(func.count()).select_from(ProvisioningFetch)
                                .where(ProvisioningFetch.result == 200))
         engine.dispose()
-        print(f"fetches recorded in ProvisioningFetch: {logged} of {args.phones}")
-        return 0 if logged == args.phones else 1
+        print(f"fetches recorded in ProvisioningFetch: {logged} of {args.phones * args.rounds}")
+        return 0 if logged == args.phones * args.rounds else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -313,3 +313,21 @@ def test_the_cache_is_bounded():
     cache.put(11, "f", ("fp",), Rendered(b"y" * 60, "text/plain"))
     assert cache.get(4, "f", ("fp",)) is not None and cache.get(11, "f", ("fp",)) is not None
     assert cache.get(11, "f", ("other fingerprint",)) is None
+
+
+def test_clean_fast_path_gives_what_the_character_walk_gives():
+    """clean() skips its per-character walk for printable text: for every code point, alone and inside
+    text, the result is the walk's (control, format and line/paragraph separators become spaces)."""
+    import sys
+    import unicodedata
+
+    from clusterpbx.provisioning.model import clean
+
+    def walk(value, max_length=200):
+        text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(value))
+        return text.strip()[:max_length]
+
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        assert clean(f"a{c}b") == walk(f"a{c}b"), hex(cp)
+    assert clean("  Réception\r\nligne 2\u202e ", 12) == walk("  Réception\r\nligne 2\u202e ", 12)

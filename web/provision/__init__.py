@@ -10,9 +10,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import time
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from limits import RateLimitItem
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
 from clusterpbx.control.models import Device, Tenant
@@ -53,6 +59,55 @@ def _address_failure_limit() -> str:
 def _count_failure(response: Response) -> bool:
     # Only refusals count toward the limit: a normal Digest challenge or a config served does not.
     return bool(g.get("prov_failed"))
+
+
+# The fetch endpoint applies its two limits itself, with the portal limiter's storage and strategy (moving
+# window): the same rule as Flask-Limiter's decorators (checked before, a refusal counted after), at a
+# fraction of their cost per request, which a boot storm pays twice per phone. When the storage cannot
+# be reached (Redis down) the limits go on in this process's memory, as Flask-Limiter's fallback does.
+SCOPE = "provision.fetch"
+_fallback = MovingWindowRateLimiter(MemoryStorage())
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> RateLimitItem:
+    return parse_limit(text)
+
+
+def _fetch_limits() -> list[tuple[RateLimitItem, str]]:
+    return [(_parsed(_failure_limit()), _phone_key()), (_parsed(_address_failure_limit()), _address_key())]
+
+
+_storage_down_until = 0.0
+STORAGE_RETRY = 30.0  # seconds in memory before the storage is tried again
+
+
+def _strategy(method: str, item: RateLimitItem, key: str) -> bool:
+    global _storage_down_until
+    if time.monotonic() >= _storage_down_until:
+        try:
+            return bool(getattr(limiter.limiter, method)(item, key, SCOPE))
+        except Exception:  # noqa: BLE001 - the storage is unreachable: count in memory meanwhile
+            log.warning("rate limit storage unreachable; provisioning limits counted in this process for %.0f s",
+                        STORAGE_RETRY, exc_info=True)
+            _storage_down_until = time.monotonic() + STORAGE_RETRY
+    return bool(getattr(_fallback, method)(item, key, SCOPE))
+
+
+def _over_limit() -> bool:
+    return limiter.enabled and not all(_strategy("test", item, key) for item, key in _fetch_limits())
+
+
+def _count_refusal() -> None:
+    if limiter.enabled:
+        for item, key in _fetch_limits():
+            _strategy("hit", item, key)
+
+
+def too_many() -> Response:
+    g.prov_failed = False
+    retry = max(1, int(_parsed(_failure_limit()).get_expiry()))
+    return Response("too many requests\n", 429, mimetype="text/plain", headers={"Retry-After": str(retry)})
 
 
 def _phone_key() -> str:
@@ -157,9 +212,17 @@ def served(body: bytes, mimetype: str) -> Response:
 
 @bp.route("/<key>/<path:filename>", methods=["GET"])
 @csrf.exempt
-@limiter.limit(_failure_limit, key_func=_phone_key, deduct_when=_count_failure)
-@limiter.limit(_address_failure_limit, key_func=_address_key, deduct_when=_count_failure)
 def fetch(key: str, filename: str) -> Any:
+    # Refusals are limited per phone and per address (see _fetch_limits); over either, 429 before anything.
+    if _over_limit():
+        return too_many()
+    response = _fetch(key, filename)
+    if g.get("prov_failed"):
+        _count_refusal()
+    return response
+
+
+def _fetch(key: str, filename: str) -> Any:
     if len(key) < MIN_KEY_LENGTH:
         return refuse("bad_key", filename)
     req = g.get("prov_request")
