@@ -11,9 +11,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 # Production parameters: argon2-cffi's defaults (RFC 9106 low-memory profile).
 PRODUCTION_HASHER = PasswordHasher()
 _hasher = PRODUCTION_HASHER
-# A hash of a random value, verified when the e-mail is unknown so that the response
-# time does not reveal whether an account exists.
-_DUMMY_HASH = _hasher.hash("clusterpbx-timing-equaliser")
+# A hash of a fixed value with the current hasher's parameters, verified when the e-mail is unknown so
+# that the response time does not reveal whether an account exists. Made at the first verification
+# (known address or not, so that both pay for it), not at import: a hash at production cost is a
+# quarter of a second of CPU, and most processes importing this module (every `clusterpbx` command)
+# never verify a password.
+_dummy_hash: str | None = None
 
 
 def use_hasher(hasher: PasswordHasher | None) -> None:
@@ -22,9 +25,16 @@ def use_hasher(hasher: PasswordHasher | None) -> None:
     Only the test suite calls it, with cheap parameters: nothing in the application or its
     configuration can weaken the hashing. Hashes made with other parameters still verify (argon2
     hashes carry their parameters), and `needs_rehash` tells a login to upgrade them."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     _hasher = hasher or PRODUCTION_HASHER
-    _DUMMY_HASH = _hasher.hash("clusterpbx-timing-equaliser")
+    _dummy_hash = None
+
+
+def _timing_equaliser() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("clusterpbx-timing-equaliser")
+    return _dummy_hash
 
 
 SPECIAL_CHARACTERS = set(string.punctuation + " ")
@@ -35,9 +45,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    dummy = _timing_equaliser()
     if not stored_hash:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "-")
+            _hasher.verify(dummy, password or "-")
         except VerificationError:
             pass
         return False

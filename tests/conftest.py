@@ -8,6 +8,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -88,6 +90,43 @@ _builder_cache()
 # The real-PBX suite (`make test-real`) runs only when asked: it needs the lab PBXs of lab/.
 if os.environ.get("CLUSTERPBX_REAL") != "1":
     collect_ignore_glob = ["real/*"]
+
+# Seconds a file's tests take on the 2-core machine, for the files whose few tests are long (a browser
+# session, a real command run twenty times, schemathesis, servers in processes), from the durations of
+# a full run (docs/performance.md, "Test suite"). Any other file counts SECONDS_PER_TEST per test.
+FILE_SECONDS = {
+    "tests/vagrant/test_lab_cli.py": 150, "tests/api/test_schemathesis.py": 90,
+    "tests/system/test_live_server.py": 60, "tests/daemon/test_busy_database.py": 40,
+    "tests/e2e/test_responsive_browser.py": 35, "tests/e2e/test_live_browser.py": 20,
+    "tests/sms/test_pbx_daemon.py": 17, "tests/system/test_demo_stack.py": 16,
+    "tests/e2e/test_admin_browser.py": 15, "tests/system/test_durability.py": 12,
+    "tests/e2e/test_sms_browser.py": 9, "tests/e2e/test_team_browser.py": 9,
+    "tests/e2e/test_daily_screens_browser.py": 9, "tests/e2e/test_identity_browser.py": 9,
+    "tests/web/test_skip_banner.py": 8, "tests/demo/test_demo_second_tenant.py": 8,
+    "tests/demo/test_demo_stack.py": 8, "tests/e2e/test_phone_browser.py": 8,
+    "tests/e2e/test_settings_browser.py": 7, "tests/e2e/test_webconf_browser.py": 7,
+    "tests/e2e/test_forms_browser.py": 7, "tests/e2e/test_login_browser.py": 6,
+    "tests/daemon/test_tenant_keys.py": 6, "tests/admin/test_tenant_scope.py": 50,
+    "tests/export/test_csv_export.py": 50,
+}
+SECONDS_PER_TEST = 0.6
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, each file's tests kept in their order. Under `-n auto --dist loadfile
+    --no-loadscope-reorder` (make test) the workers take files in this order, so the last files
+    handed out are short ones and the workers finish together; with xdist's default order (most tests
+    first) a file of two long tests came last and one worker ran it alone for minutes. Every worker
+    computes the same order (xdist checks that the collections match)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def cost(name: str) -> float:
+        return FILE_SECONDS.get(name, counts[name] * SECONDS_PER_TEST)
+
+    order = {name: rank for rank, name in enumerate(sorted(counts, key=lambda n: (-cost(n), n)))}
+    items.sort(key=lambda item: order[item.nodeid.split("::")[0]])
 
 
 class LimiterClock:
@@ -211,30 +250,68 @@ def _postgres_migrated() -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+    _no_commit_flush(engine)
     engine.dispose()
     migrate.upgrade(url)
     yield url
 
 
+def _no_commit_flush(engine: Engine) -> None:
+    """A commit in the test database does not wait for its WAL to reach the disk (synchronous_commit
+    off, for the connections opened from now on): what other sessions see is unchanged, only a crash of
+    the server could lose the last commits, and this database is rebuilt by every session. Each test
+    commits a few dozen times; on this machine's disk each wait was a few milliseconds. Skipped where
+    the test role does not own the database (ALTER DATABASE needs it; the per-worker ones it creates)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DO $$ BEGIN EXECUTE 'ALTER DATABASE ' || quote_ident(current_database()) || "
+                              "' SET synchronous_commit = off'; END $$"))
+    except sqlalchemy.exc.DBAPIError:
+        pass
+
+
+def _delete_statements() -> str:
+    """Every table emptied, children first, and every sequence back to its start (as TRUNCATE ... RESTART
+    IDENTITY did), in one round trip. DELETE on a few rows costs milliseconds where a TRUNCATE of the
+    thirty-odd tables cost 0.3-1 s (it gives every table and index a new file and waits for them on commit)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sqlalchemy.exc.SAWarning)  # a cycle of foreign keys: no safe order
+        tables = list(reversed(Base.metadata.sorted_tables))
+    return "; ".join([f'DELETE FROM "{t.name}"' for t in tables] + [  # noqa: S608 (our models' table names)
+        "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass, start_value, false) "
+        "FROM pg_sequences WHERE schemaname = current_schema()"])
+
+
 def _truncate_postgres(url: str) -> None:
     """Empty every table for the next test. An earlier test's connection left idle inside a transaction
-    (a session a background thread of that test still holds) would make TRUNCATE wait for its locks:
-    it is ended first, and the set-up waits for locks as long as it takes (no product lock_timeout)."""
+    (a session a background thread of that test still holds) would make the deletes wait for its locks:
+    it is ended first, and the set-up waits for locks as long as it takes (no product lock_timeout).
+    If the deletes fail (a table outside the models that references theirs, a cycle of foreign keys),
+    TRUNCATE ... CASCADE empties them as before."""
     fetchlog.close_all()  # an earlier test's provisioning log thread would insert while we truncate
     engine = make_engine(url, busy_timeout=0)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     try:
+        try:
+            delete = _delete_statements()
+        except sqlalchemy.exc.SAWarning:
+            delete = ""
         for attempt in range(3):
             # First only the connections left inside a transaction; if a live one still deadlocks with
-            # the TRUNCATE (a background thread an earlier test left running), every other one.
+            # the deletes (a background thread an earlier test left running), every other one.
             try:
                 with engine.begin() as conn:
                     conn.execute(text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND pid <> pg_backend_pid() AND (:all OR state LIKE 'idle in transaction%')"),
                         {"all": attempt > 0})
-                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                    if delete:
+                        conn.exec_driver_sql(delete)
+                    else:
+                        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
                 return
+            except sqlalchemy.exc.IntegrityError:
+                delete = ""  # rolled back; TRUNCATE ... CASCADE on the next attempt
             except OperationalError:
                 if attempt == 2:
                     raise

@@ -11,20 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from werkzeug.serving import make_server
 
 from tests.daemon_harness import daemon_for_app
 from tests.fakes import FakePbx
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# schemathesis and hypothesis (a second of CPU to import) are imported by the test that uses them, not
+# at collection: under xdist every worker collects every file, and only one runs this one.
 # Small enough for the suite (about 30 s per database); raise it for a deeper run.
 EXAMPLES = int(os.environ.get("CLUSTERPBX_SCHEMATHESIS_EXAMPLES", "6"))
 # CLUSTERPBX_SCHEMATHESIS_NEGATIVE=1: schema-violating requests instead (then only "no 5xx" is checked).
@@ -50,14 +43,31 @@ def served(app: Any, engine: Any, tmp_path: Any, monkeypatch: Any) -> Iterator[s
             thread.join(5)
 
 
-def run_all(base: str, token: str) -> list[str]:
+def load_operations(base: str) -> list[Any]:
+    """The description's operations, end-user routes first, while the PBX is up (an operator's node
+    changes may take it down, and then 503 is the right answer); deletions last, so the other operations
+    see objects to work on. Loaded once for both tokens."""
+    import schemathesis
+
     schema = schemathesis.openapi.from_url(f"{base}/api/openapi.json")
-    failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30
-    # The end-user routes first, while the PBX is up (an operator's node changes may take it down, and
-    # then 503 is the right answer); deletions last, so the other operations see objects to work on.
     operations.sort(key=lambda op: (not op.path.startswith("/api/v1/me"), op.method.upper() == "DELETE"))
+    return operations
+
+
+def run_all(base: str, operations: list[Any], token: str) -> list[str]:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    failures: list[str] = []
     headers = {"Authorization": f"Bearer {token}"}
     for op in operations:
 
@@ -67,7 +77,7 @@ def run_all(base: str, token: str) -> list[str]:
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         def check(case: Any) -> None:
-            case.call_and_validate(base_url=base, headers=headers, checks=[not_a_server_error] if NEGATIVE else CHECKS)
+            case.call_and_validate(base_url=base, headers=headers, checks=[not_a_server_error] if NEGATIVE else checks)
 
         try:
             check()
@@ -81,6 +91,7 @@ def run_all(base: str, token: str) -> list[str]:
 @pytest.mark.timeout(600)
 def test_schemathesis_operator_and_tenant_admin(two_tenants, served):
     w = two_tenants
-    failures = run_all(served, w.tokens["admin_a"])
-    failures += run_all(served, w.tokens["operator"])
+    operations = load_operations(served)
+    failures = run_all(served, operations, w.tokens["admin_a"])
+    failures += run_all(served, operations, w.tokens["operator"])
     assert not failures, "\n\n".join(failures)

@@ -45,3 +45,25 @@ def test_production_verifies_a_cheap_hash_and_asks_for_a_rehash() -> None:
     strong = passwords.hash_password("Secret-pass1")
     assert "m=65536,t=3,p=4" in strong
     assert not passwords.needs_rehash(strong)
+
+
+def test_the_timing_equaliser_is_made_at_the_first_verification_with_the_current_parameters() -> None:
+    """Importing the module hashes nothing (every `clusterpbx` command imports it, few verify a
+    password); the first verification, of a known address or not, makes the hash an unknown address is
+    checked against, with the parameters of the hasher in use."""
+    import subprocess
+    import sys
+
+    code = (
+        "from clusterpbx.control import passwords as p\n"
+        "assert p._dummy_hash is None\n"
+        "stored = p.hash_password('Secret-pass1')\n"
+        "assert p._dummy_hash is None\n"
+        "assert p.verify_password(stored, 'Secret-pass1')\n"
+        "assert p._dummy_hash is not None and not p.needs_rehash(p._dummy_hash)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    passwords.use_hasher(passwords._hasher)  # a new hasher: a new equaliser, with its parameters
+    assert passwords._dummy_hash is None
+    assert not passwords.verify_password("", "Secret-pass1")
+    assert passwords._dummy_hash is not None and "m=8,t=1,p=1" in passwords._dummy_hash
