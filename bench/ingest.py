@@ -221,13 +221,17 @@ async def main():
     adapter._on_ami_event = counting
     adapter.connection._on_event = counting
     adapter.subscribe(projector.handle)
+    def read():
+        protocol = adapter.connection.protocol
+        return raw["n"] + (getattr(protocol, "events_skipped", 0) if protocol is not None else 0)
     cpu = time.process_time()
     await adapter.start()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)  # the daemon's flush interval
-        # Every event read, and the call records the adapter holds until it knows the PBX's zone let go.
-        done = raw["n"] >= expected_events and adapter._zone_known and not adapter._held_cdrs
+        # Every event read (those the protocol dropped unread on their first line count: it read them),
+        # and the call records the adapter holds until it knows the PBX's zone let go.
+        done = read() >= expected_events and adapter._zone_known and not adapter._held_cdrs
         await asyncio.to_thread(projector.write, projector.take())  # as the daemon's NodeRunner does
         if done and projector.pending == 0:
             break
@@ -235,7 +239,7 @@ async def main():
     with sessions() as db:
         rows = db.scalar(select(func.count()).select_from(CallRecord))
     cpu = time.process_time() - cpu
-    print(json.dumps({"events": raw["n"], "seconds": end - raw["first"], "records": rows,
+    print(json.dumps({"events": read(), "seconds": end - raw["first"], "records": rows,
                       "end_wall": time.time(), "cpu": cpu}))
     await adapter.stop()
 asyncio.run(main())

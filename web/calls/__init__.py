@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -175,6 +176,16 @@ def export() -> Response:
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "no-store"})
+
+
+@bp.route("/export/count")
+@login_required
+def export_count() -> Response:
+    """How many rows /export.csv with the same arguments writes: the page shows "N of M rows" while the
+    download runs (a streamed export has no Content-Length, so the browser alone cannot show a share)."""
+    if query_errors():
+        return jsonify(rows=0)
+    return jsonify(rows=calllog.export_count(get_db(), build_query(scope_tenant=request.args.get("scope") == "tenant")))
 
 
 @bp.route("/call", methods=["POST"])
