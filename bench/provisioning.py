@@ -135,6 +135,21 @@ async def storm(factories: list, concurrency: int) -> tuple[float, list[float], 
     return elapsed, [r[0] for r in results], sum(1 for r in results if not r[1])
 
 
+def server_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by the gunicorn master's worker processes (Linux /proc):
+    what a storm cost the server, whatever else the shared machine was doing meanwhile."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # fields[1] is the parent pid; utime, stime are fields[11], fields[12]
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -192,11 +207,14 @@ def main() -> int:
                   f"{args.concurrency} connections in flight; {os.cpu_count()} CPU(s); "
                   f"load average {os.getloadavg()[0]:.1f}")
             rounds: list[tuple[float, float, float, float]] = []  # phones/s, p99, static/s, static p99
+            cpu_ratios: list[float] = []
             for r in range(args.rounds):
                 # Alternated: the phones first in odd rounds, the static file first in even ones, so that
                 # neither always gets the quieter half of a round on a shared machine.
                 figures: dict[str, tuple[float, float]] = {}
+                cpu: dict[str, float] = {}
                 for what in (("phones", "static") if r % 2 == 0 else ("static", "phones")):
+                    cpu_before = server_cpu(server.pid) + time.process_time()
                     if what == "phones":
                         label = "configs (401 challenge + Digest)" + (" [first boot]" if r == 0 else " [reboot]")
                         elapsed, lat, failed = asyncio.run(storm(
@@ -210,14 +228,21 @@ def main() -> int:
                         print("failures: the round does not count")
                         return 1
                     figures[what] = (len(lat) / elapsed, percentile(lat, 99))
+                    cpu[what] = server_cpu(server.pid) + time.process_time() - cpu_before
                 (pr, pp), (sr, sp) = figures["phones"], figures["static"]
                 rounds.append((pr, pp, sr, sp))
-                print(f"round {r + 1}: {pr / sr:.2f} phones/s per static file/s, p99 {pp / sp:.2f} x the static p99")
+                cpu_ratios.append(cpu["static"] / cpu["phones"])
+                print(f"round {r + 1}: {pr / sr:.2f} phones/s per static file/s, p99 {pp / sp:.2f} x the static p99; "
+                      f"CPU (server workers + this client) per phone {cpu['phones'] / len(phones) * 1000:.2f} ms, "
+                      f"per static file {cpu['static'] / len(phones) * 1000:.2f} ms: {cpu_ratios[-1]:.2f} phones "
+                      f"per static file for the same CPU")
             ratios = [pr / sr for pr, _, sr, _ in rounds]
             p99s = [pp / sp for _, pp, _, sp in rounds]
             print(f"over {len(rounds)} rounds: phones/s per static/s median {statistics.median(ratios):.2f} "
                   f"(spread {min(ratios):.2f}-{max(ratios):.2f}); p99 / static p99 median {statistics.median(p99s):.2f} "
-                  f"(spread {min(p99s):.2f}-{max(p99s):.2f}); load average {os.getloadavg()[0]:.1f}")
+                  f"(spread {min(p99s):.2f}-{max(p99s):.2f}); phones per static file for the same CPU median "
+                  f"{statistics.median(cpu_ratios):.2f} (spread {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}); "
+                  f"load average {os.getloadavg()[0]:.1f}")
         finally:
             server.terminate()
             server.wait(15)

@@ -35,6 +35,7 @@ from ..db import get_db
 from ..limiter import limiter
 from ..softphone import account_for
 from .cache import ConfigCache
+from .fastpath import ChallengeFastPath
 from .fetchlog import FetchLogWriter
 
 bp = Blueprint("provision", __name__, url_prefix="/prov")
@@ -74,8 +75,11 @@ def _parsed(text: str) -> RateLimitItem:
     return parse_limit(text)
 
 
-def _fetch_limits() -> list[tuple[RateLimitItem, str]]:
-    return [(_parsed(_failure_limit()), _phone_key()), (_parsed(_address_failure_limit()), _address_key())]
+def _limits_for(settings: Any, address: str, mac: str) -> list[tuple[RateLimitItem, str]]:
+    """The two limits of a fetch and their keys (the same keys as _phone_key and _address_key)."""
+    extra = settings.extra
+    return [(_parsed(str(extra.get("provisioning_failure_limit", "30 per minute"))), f"prov-phone:{address}:{mac or '-'}"),
+            (_parsed(str(extra.get("provisioning_address_failure_limit", "600 per minute"))), f"prov-address:{address}")]
 
 
 _storage_down_until = 0.0
@@ -94,13 +98,14 @@ def _strategy(method: str, item: RateLimitItem, key: str) -> bool:
     return bool(getattr(_fallback, method)(item, key, SCOPE))
 
 
-def _over_limit() -> bool:
-    return limiter.enabled and not all(_strategy("test", item, key) for item, key in _fetch_limits())
+def over_limit(settings: Any, address: str, mac: str) -> bool:
+    """Whether this phone or this address has used its allowance of refusals (also the fast path's check)."""
+    return limiter.enabled and not all(_strategy("test", item, key) for item, key in _limits_for(settings, address, mac))
 
 
-def _count_refusal() -> None:
+def _count_refusal(mac: str) -> None:
     if limiter.enabled:
-        for item, key in _fetch_limits():
+        for item, key in _limits_for(current_app.config["CLUSTERPBX"], _address(), mac):
             _strategy("hit", item, key)
 
 
@@ -213,21 +218,21 @@ def served(body: bytes, mimetype: str) -> Response:
 @bp.route("/<key>/<path:filename>", methods=["GET"])
 @csrf.exempt
 def fetch(key: str, filename: str) -> Any:
-    # Refusals are limited per phone and per address (see _fetch_limits); over either, 429 before anything.
-    if _over_limit():
+    # Refusals are limited per phone and per address (_limits_for); over either, 429 before anything.
+    req = g.prov_request = classify(filename, request.headers.get("User-Agent", ""))
+    mac = req.mac or ""
+    if over_limit(current_app.config["CLUSTERPBX"], _address(), mac):
         return too_many()
     response = _fetch(key, filename)
     if g.get("prov_failed"):
-        _count_refusal()
+        _count_refusal(mac)
     return response
 
 
 def _fetch(key: str, filename: str) -> Any:
     if len(key) < MIN_KEY_LENGTH:
         return refuse("bad_key", filename)
-    req = g.get("prov_request")
-    if req is None:
-        req = classify(filename, request.headers.get("User-Agent", ""))
+    req = g.prov_request
     auth = request.authorization
     # One statement: the tenant of this key and its device with this MAC (plus, for a request that is
     # likely to be served, the fingerprint of its configuration); no ORM, nothing written.
@@ -311,6 +316,18 @@ def _fetch(key: str, filename: str) -> Any:
             db.commit()
     note("served", **who)
     return served(rendered.body, rendered.mimetype)
+
+
+@bp.record_once
+def _install_fast_path(state: Any) -> None:
+    # The Digest challenge of a known phone is answered in front of Flask (fastpath.py).
+    state.app.wsgi_app = ChallengeFastPath(state.app, state.app.wsgi_app)
+
+
+@limiter.request_filter
+def _fetch_is_limited_by_itself() -> bool:
+    # The fetch endpoint applies its limits itself: Flask-Limiter's per-request pass has nothing to do there.
+    return request.endpoint == "provision.fetch"
 
 
 @bp.route("/softphone/<app_name>", methods=["GET"])
