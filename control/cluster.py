@@ -24,6 +24,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from .db import make_engine, make_session_factory
 from .models import ClusterDaemon, NodeLease, PbxNode, SmsMessage, Tenant, User
 
 NODE_LEASE_SECONDS = 6.0  # a dead owner's node is taken within lease + lease/3 (< 10 s)
@@ -217,8 +218,6 @@ _ENGINES_LOCK = threading.Lock()
 
 def peer_addresses(database_url: str, lease_seconds: float = NODE_LEASE_SECONDS) -> list[tuple[str, int]]:
     """live_addresses for a web worker's ControlClient (one short read on an engine kept per URL)."""
-    from .db import make_engine, make_session_factory
-
     with _ENGINES_LOCK:
         engine = _ENGINES.get(database_url)
         if engine is None:

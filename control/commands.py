@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .cluster import peer_addresses
 from .config import Settings, instance_secret
 
 MAX_LINE = 1 << 20  # requests
@@ -74,8 +75,6 @@ class ControlClient:
             url, lease = settings.database_url, settings.control_node_lease
 
             def peers() -> list[tuple[str, int]]:
-                from .cluster import peer_addresses
-
                 return peer_addresses(url, lease)
 
         return cls(host, port, channel_secret(settings), settings.control_timeout, peers)

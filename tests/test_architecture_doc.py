@@ -121,7 +121,7 @@ def test_every_markdown_link_reaches_a_file() -> None:
 def test_the_daemon_commands_and_port_methods_exist_and_every_command_is_listed() -> None:
     tokens = _column("Daemon")
     commands = {t for t in tokens if DAEMON_NAME.match(t)}
-    port_methods = {t for t in tokens if not DAEMON_NAME.match(t)}
+    port_methods = {t for t in tokens if not DAEMON_NAME.match(t) and not _is_path(t)}
     there = _daemon_names()
     assert there, "no cmd_*/job_* under control/: the daemon's commands moved; update this test and the page"
     assert not commands - there, f"not daemon commands or jobs (def cmd_*/job_* under control/): {commands - there}"
@@ -131,6 +131,26 @@ def test_the_daemon_commands_and_port_methods_exist_and_every_command_is_listed(
     assert not absent, f"not methods of the port (control/port.py): {absent}"
     named = {t for t in _ticks(_text()) if DAEMON_NAME.match(t)}
     assert not named - there, f"the page names commands that do not exist: {named - there}"
+
+
+def test_each_rows_daemon_commands_are_in_the_modules_it_names() -> None:
+    """A row names the module(s) of control/daemon/ that register its commands and jobs (each feature
+    registers its own): a newcomer opens that file and finds them."""
+    header, body = _table()
+    index = next(i for i, title in enumerate(header) if title.startswith("Daemon"))
+    checked = 0
+    for row in body:
+        tokens = _ticks(row[index])
+        names = [t for t in tokens if DAEMON_NAME.match(t)]
+        modules = [ROOT / t for t in tokens if _is_path(t)]
+        assert all(str(m.relative_to(ROOT)).startswith("control/daemon/") for m in modules), (row[0], modules)
+        if names:
+            assert modules, f"{row[0]}: name the module of control/daemon/ that registers {names}"
+        for name in names:
+            assert any(m.is_file() and _defines(m, name) for m in modules), \
+                f"{row[0]}: {name} is not in {[str(m.relative_to(ROOT)) for m in modules]}"
+            checked += 1
+    assert checked >= 15
 
 
 def test_the_api_routes_exist_and_every_route_is_listed() -> None:

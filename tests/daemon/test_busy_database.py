@@ -23,6 +23,9 @@ from sqlalchemy import func, select
 
 from clusterpbx.control import apitokens
 from clusterpbx.control.commands import ControlClient
+from clusterpbx.control.daemon.jobs import job_reconcile, job_retention
+from clusterpbx.control.daemon.settings import job_out_of_office
+from clusterpbx.control.daemon.sms import job_sms_retry
 from clusterpbx.control.demo import DEMO_PASSWORD
 from clusterpbx.control.models import CallRecord, CallSettings, LiveCall, SyncState, User
 from clusterpbx.control.pbxnames import PbxNames
@@ -93,10 +96,9 @@ def test_concurrent_saves_during_an_event_flood_and_jobs_all_succeed_and_apply(a
 
         def jobs() -> None:
             while not stop_jobs.is_set():
-                for job in (daemon.job_reconcile, daemon.job_out_of_office, daemon.job_retention,
-                            daemon.job_sms_retry):
+                for job in (job_reconcile, job_out_of_office, job_retention, job_sms_retry):
                     try:
-                        on_loop(job())
+                        on_loop(job(daemon))
                     except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                         job_errors.append(exc)
 

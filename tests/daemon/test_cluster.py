@@ -345,7 +345,7 @@ def test_the_owner_keeps_its_catch_up_position_current(cluster, monkeypatch):
     minute of records again, not weeks)."""
     from clusterpbx.control import daemon as daemon_module
 
-    monkeypatch.setattr(daemon_module, "CATCH_UP_INTERVAL", 1)
+    monkeypatch.setitem(daemon_module.CLUSTER_JOB_INTERVALS, "catch_up", 1)
     c = cluster
     a = c.daemon(3.0)
     wait(lambda: c.owns(a, "n1"), what="the node owned")

@@ -10,6 +10,8 @@ import pytest
 
 from clusterpbx.control.commands import CommandError, ControlClient, DaemonUnavailable
 from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.daemon.jobs import job_live_sweep
+from clusterpbx.control.daemon.settings import job_out_of_office
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     CallSettings,
@@ -286,14 +288,14 @@ def test_out_of_office_switches_on_and_off_at_its_dates(engine, db, world):
         d = daemon_for(engine, fake, clock=lambda: clock["now"])
         await d.start()
         await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
-        assert await d.job_out_of_office() == 0
+        assert await job_out_of_office(d) == 0
         clock["now"] = dt.datetime(2026, 12, 24, 5, 1)  # 00:01 on the 24th in Montréal
-        assert await d.job_out_of_office() == 1
+        assert await job_out_of_office(d) == 1
         assert fake.features["acme-201"].out_of_office is True
         clock["now"] = dt.datetime(2026, 12, 27, 4, 59)  # still the 26th, the last day
-        assert await d.job_out_of_office() == 0
+        assert await job_out_of_office(d) == 0
         clock["now"] = dt.datetime(2026, 12, 27, 5, 0)  # the 27th: off
-        assert await d.job_out_of_office() == 1
+        assert await job_out_of_office(d) == 1
         assert fake.features["acme-201"].out_of_office is False
         await d.stop()
 
@@ -412,7 +414,7 @@ def test_a_live_call_gone_from_the_pbx_is_swept_away(engine, db, world):
             return {r.pbx_call_id for r in db.query(LiveCall)}
 
         await wait_for(lambda: stored() == {"real", "ghost", "fresh"})
-        assert await d.job_live_sweep() == 1
+        assert await job_live_sweep(d) == 1
         await wait_for(lambda: stored() == {"real", "fresh"})
         await d.stop()
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from clusterpbx.control import daemon as daemon_module
 from clusterpbx.control.daemon import ControlDaemon
+from clusterpbx.control.daemon.settings import cmd_apply_user
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, PersonalConference, SyncState, utcnow
 from clusterpbx.control.port import ConferenceSettings, ExtensionFeatures
@@ -89,7 +90,7 @@ def test_a_push_holds_no_lock_at_the_pbx_and_never_marks_a_newer_change_applied(
         await asyncio.to_thread(save_elsewhere, database_url, user.id, True)  # saved, pending
         gate = fake.gate = asyncio.Event()
         fake.writing = asyncio.Event()
-        push = asyncio.ensure_future(d.cmd_apply_user(user.id))  # plans dnd=True
+        push = asyncio.ensure_future(cmd_apply_user(d, user.id))  # plans dnd=True
         await asyncio.wait_for(fake.writing.wait(), 5)  # features written; the conference write waits
         # While the PBX takes its time, the portal saves a newer change: no lock is in its way.
         await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
@@ -106,7 +107,7 @@ def test_a_push_holds_no_lock_at_the_pbx_and_never_marks_a_newer_change_applied(
         row = db.get(CallSettings, user.id)
         # The PBX took the older value; the newer one is saved and still pending, not "applied".
         assert row.dnd is False and row.sync_state is SyncState.PENDING
-        await d.cmd_apply_user(user.id)
+        await cmd_apply_user(d, user.id)
         assert fake.features["acme-201"].dnd is False
         db.expire_all()
         assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
@@ -126,10 +127,10 @@ def test_pushes_of_one_user_reach_the_pbx_in_the_order_they_were_planned(engine,
         fake.written.clear()
         gate = fake.gate = asyncio.Event()
         fake.writing = asyncio.Event()
-        first = asyncio.ensure_future(d.cmd_apply_user(user.id))  # dnd=True, held at the PBX
+        first = asyncio.ensure_future(cmd_apply_user(d, user.id))  # dnd=True, held at the PBX
         await asyncio.wait_for(fake.writing.wait(), 5)
         await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
-        second = asyncio.ensure_future(d.cmd_apply_user(user.id))  # must plan after the first
+        second = asyncio.ensure_future(cmd_apply_user(d, user.id))  # must plan after the first
         await asyncio.sleep(0.2)
         gate.set()
         await asyncio.wait_for(asyncio.gather(first, second), 5)
@@ -179,7 +180,7 @@ def test_a_save_answers_within_its_wait_and_the_push_goes_on(engine, db, world):
             gate = fake.gate = asyncio.Event()
             fake.writing = asyncio.Event()
             started = asyncio.get_running_loop().time()
-            answer = await d.cmd_apply_user(user.id, wait=0.2)
+            answer = await cmd_apply_user(d, user.id, wait=0.2)
             waited = asyncio.get_running_loop().time() - started
             assert answer == {"applied": 0, "pending": 1, "errors": [], "in_progress": True}
             assert waited < 2.0
@@ -187,7 +188,7 @@ def test_a_save_answers_within_its_wait_and_the_push_goes_on(engine, db, world):
             while d._applying:
                 await asyncio.sleep(0.02)
             # Without a wait, the answer is the push's own outcome, as before.
-            return answer, await d.cmd_apply_user(user.id)
+            return answer, await cmd_apply_user(d, user.id)
         finally:
             await d.stop()
 
@@ -221,7 +222,7 @@ def test_a_push_planned_before_a_phone_code_is_not_the_last_word_on_the_pbx(engi
             await asyncio.wait_for(runner.resynced.wait(), 5)
             gate = fake.gate = asyncio.Event()
             fake.writing = asyncio.Event()
-            push = asyncio.ensure_future(d.cmd_apply_user(user.id))  # plans dnd=True, held at the PBX
+            push = asyncio.ensure_future(cmd_apply_user(d, user.id))  # plans dnd=True, held at the PBX
             await asyncio.wait_for(fake.writing.wait(), 5)
             # Meanwhile the phone dials *76 (DND off on the PBX) and the event is projected.
             fake.emit(FeatureChanged(owner="acme-201", feature="dnd", value="off", at=utcnow()))

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from clusterpbx.control.daemon.calls import cmd_click_to_call
+from clusterpbx.control.daemon.settings import cmd_resync_phone
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import NodeKind, PbxNode, Registration
 from clusterpbx.control.port import PbxEvent, PbxRefused, PhoneVendor, RegistrationChanged
@@ -164,14 +166,14 @@ def test_the_daemon_clicks_to_call_and_sees_registrations_in_each_tenants_namesp
 
             assert await eventually(lambda: set(sip.values()) <= registered())
 
-            result = await d.cmd_click_to_call(b201.id, "202")
+            result = await cmd_click_to_call(d, b201.id, "202")
             assert result["endpoint"] == f"{sip[('beta.example', '201')]}@beta.example"
             assert await eventually(lambda: bool(channels_of(sim, sip[("beta.example", "202")])))
             (first,) = channels_of(sim, sip[("beta.example", "201")])
             assert first.context == directory[sip[("beta.example", "201")]][1]  # the phone's own context
             assert channels_of(sim, sip[("acme.example", "202")]) == []
 
-            await d.cmd_resync_phone(b201.id)
+            await cmd_resync_phone(d, b201.id)
             notify = sim.call_soon(lambda: sim.model.notifies[-1])
             assert notify.endpoint == sip[("beta.example", "201")]
 

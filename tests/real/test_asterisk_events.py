@@ -103,7 +103,7 @@ def test_cdr_caller_id_with_quotes_and_backslashes_is_read_as_the_phone_sent_it(
 
 
 def test_the_channel_list_names_calls_as_the_events_do(asterisk_lab, sipp):
-    """The live-call sweep (control/daemon.py job_live_sweep) removes what CoreShowChannels no longer
+    """The live-call sweep (control/daemon/jobs.py job_live_sweep) removes what CoreShowChannels no longer
     lists: on a real Asterisk a call in progress must carry the same id in both, or the sweep would
     remove real calls."""
     async def scenario() -> tuple[set[str], set[str]]:

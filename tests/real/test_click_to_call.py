@@ -30,7 +30,7 @@ from tests.real.both_lab import (
 
 pytestmark = pytest.mark.real
 TENANT, USERS = 1, {"201": 11, "203": 13}
-# The daemon gives the callee's name and number (control/daemon.py cmd_click_to_call); a comma and an
+# The daemon gives the callee's name and number (control/daemon/calls.py cmd_click_to_call); a comma and an
 # accent must survive Asterisk's Variable header and FreeSWITCH's originate line.
 SHOWN = '"Dubé, Chloé" <203>'
 

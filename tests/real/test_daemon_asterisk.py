@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from clusterpbx.control.accounts import add_node
+from clusterpbx.control.daemon.jobs import job_live_sweep
 from clusterpbx.control.models import CallSettings, PbxNode, SyncState
 from tests.daemon_harness import running_daemon
 from tests.real.test_asterisk_events import adapter_for
@@ -73,7 +74,7 @@ def test_a_saved_setting_reaches_the_real_asterisk(asterisk_lab, app, client, au
             assert asyncio.run(astdb("DND", "4712")) is None and asyncio.run(astdb("DND", "real-4712")) == "YES"
             assert asyncio.run(astdb("DND", "4711")) == "YES"
             # The daemon's jobs against the real PBX: nothing to sweep, every mailbox read.
-            assert on_loop(daemon.job_live_sweep()) == 0
+            assert on_loop(job_live_sweep(daemon)) == 0
             runner = next(iter(daemon.nodes.values()))
             assert on_loop(runner.refresh_mailboxes()) >= 0
             # Turned off again: the key is removed on the PBX.

@@ -1,5 +1,5 @@
 """Against the real FreeSWITCH 1.10 of the lab: a call in progress carries the same id in the adapter's
-events and in `show channels` (the live-call sweep, control/daemon.py job_live_sweep, removes what the
+events and in `show channels` (the live-call sweep, control/daemon/jobs.py job_live_sweep, removes what the
 PBX no longer lists: different ids would remove real calls)."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import html as htmllib
 import pytest
 from sqlalchemy import select
 
+from clusterpbx.control.daemon.sms import job_sms_retry
 from clusterpbx.control.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from clusterpbx.control.models import PbxNode, SmsMessage, Tenant, User
 from tests.demo_stack import demo_stack
@@ -93,8 +94,8 @@ def test_queued_while_away_then_sent_by_the_retry_job(stack, client, auth, db, a
     # 3. Back: the job sends both, once.
     tenant.node_id = node_id
     db.commit()
-    assert on_loop(daemon.job_sms_retry()) == 2
-    assert on_loop(daemon.job_sms_retry()) == 0
+    assert on_loop(job_sms_retry(daemon)) == 2
+    assert on_loop(job_sms_retry(daemon)) == 0
     bodies = sim.call_soon(lambda: [m.body for m in sim.model.messages[before:]])
     assert bodies == ["premier", "deuxième"]
     db.expire_all()

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from clusterpbx.control import sms
 from clusterpbx.control.admin import Actor, Invalid, resource
+from clusterpbx.control.daemon.sms import cmd_sms_send
 from clusterpbx.control.demo import ACME_DOMAIN, DEMO_DOMAIN, DEMO_PASSWORD
 from clusterpbx.control.models import Extension, PbxNode, SmsMessage, Tenant, User
 from tests.api.conftest import Api, user_token
@@ -139,7 +140,7 @@ def test_an_extension_removed_before_delivery_fails_clearly(stack, db):
     db.delete(db.scalar(select(Extension).where(Extension.tenant_id == acme.id, Extension.number == "202")))
     db.commit()
     before = sim.call_soon(lambda: len(sim.model.messages))
-    assert on_loop(daemon.cmd_sms_send(message_id=msg.id))["status"] == "failed"
+    assert on_loop(cmd_sms_send(daemon, message_id=msg.id))["status"] == "failed"
     db.expire_all()
     stored = db.get(SmsMessage, msg.id)
     assert (stored.status, stored.error_code) == ("failed", "invalid_number")
@@ -194,7 +195,7 @@ def test_malformed_settings_stored_behind_the_portals_back_fail_the_message_clea
         msg = sms.send_sms(db, marie, "5149079050", "bonjour")
         demo.sms_config = stored
         db.commit()
-        assert on_loop(daemon.cmd_sms_send(message_id=msg.id))["status"] == "failed", stored
+        assert on_loop(cmd_sms_send(daemon, message_id=msg.id))["status"] == "failed", stored
         db.expire_all()
         assert db.get(SmsMessage, msg.id).error_code == "misconfigured", stored
     assert sim.call_soon(lambda: len(sim.model.messages)) == before
