@@ -106,3 +106,50 @@ def test_the_limit_window_passes_and_the_challenge_comes_back(app, client, db, w
     assert client.get(path).status_code == 429
     limiter_clock.advance(61)
     assert client.get(path).status_code == 401
+
+
+def _digest_get(client, path, username, password):
+    challenge = client.get(path).headers["WWW-Authenticate"]
+    return client.get(path, headers={"Authorization": digest.client_header(username, password, "GET", path, challenge)})
+
+
+def test_a_file_already_rendered_is_served_in_front_of_flask_as_the_endpoint_serves_it(app, client, db, world):
+    tenant, _user, device = armed_phone(world, db)
+    calls = endpoint_calls(app)
+    for name in (f"{MAC}.cfg", f"{MAC}-phonebook.xml"):
+        path = url(tenant, name)
+        first = _digest_get(client, path, MAC, "prov-pass")  # rendered by the endpoint, kept
+        assert first.status_code == 200 and calls[-1] == path
+        before = len(calls)
+        again = _digest_get(client, path, MAC, "prov-pass")
+        assert again.status_code == 200 and len(calls) == before  # neither request reached the endpoint
+        assert again.data == first.data
+        for header in ("Content-Type", "Cache-Control", "X-Frame-Options", "Content-Security-Policy"):
+            assert again.headers[header] == first.headers[header], header
+    # A wrong or stale response, or another phone's credentials, is the endpoint's to refuse and count.
+    before = len(calls)
+    refused = _digest_get(client, url(tenant, f"{MAC}.cfg"), MAC, "wrong")
+    assert refused.status_code == 401 and len(calls) == before + 1
+    fetchlog.flush_all()
+    outcomes = [r.outcome for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))]
+    assert outcomes == ["challenge", "served"] * 4 + ["challenge", "bad_credentials"]
+
+
+def test_credentials_sent_during_the_first_boot_window_go_to_the_endpoint(app, client, db, world):
+    """A phone not armed yet that answers a challenge anyway: the endpoint serves it and closes the window."""
+    tenant, _user, device = armed_phone(world, db)
+    calls = endpoint_calls(app)
+    path = url(tenant, f"{MAC}.cfg")
+    assert _digest_get(client, path, MAC, "prov-pass").status_code == 200  # rendered and kept
+    device.overrides = {"_prov": {"armed": False}}
+    db.commit()
+    calls.clear()
+    challenge = client.get(url(tenant, f"{MAC}-phonebook.xml"))  # first boot: served without credentials
+    assert challenge.status_code == 200 and len(calls) == 1
+    db.refresh(device)
+    assert not device.overrides["_prov"]["armed"]  # the phonebook has no credentials in it
+    header = digest.client_header(MAC, "prov-pass", "GET", path, 'Digest realm="clusterpbx-provisioning", '
+                                  f'nonce="{digest.make_nonce(app.config["SECRET_KEY"])}", qop="auth"')
+    assert client.get(path, headers={"Authorization": header}).status_code == 200 and len(calls) == 2
+    db.refresh(device)
+    assert device.overrides["_prov"]["armed"] is True

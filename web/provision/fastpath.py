@@ -1,13 +1,16 @@
-"""The Digest challenge of a phone's fetch, answered in front of Flask.
+"""A phone's Digest challenge, and its authenticated fetch of a file already rendered, answered in
+front of Flask.
 
-Half of a boot storm's requests are the first step of Digest: a known phone, past its first boot, asks
-for its file without credentials and gets `401` with a fresh nonce. Answering it needs no session, no
-template, no request context: this WSGI layer (installed in front of the app when the provision
-blueprint is registered) reads the tenant and device row (one statement, provisioning/state.py), checks
-the rate limits, the tenant key, the source networks, the file name and the phone's first-boot state
-exactly as the endpoint does, records the fetch in the log and answers. Anything else (credentials
-sent, an unknown key or MAC, a first boot, a refusal, a limit reached, an error) goes on to the Flask
-endpoint unchanged, which answers it as before.
+A boot storm is two requests per phone: a known phone past its first boot asks for its file without
+credentials and gets `401` with a fresh nonce, then asks again with its Digest response and gets the
+file. Neither needs a session, a template or a request context: this WSGI layer (installed in front of
+the app when the provision blueprint is registered) reads the tenant and device row (one statement,
+provisioning/state.py), checks the rate limits, the tenant key, the source networks, the file name, the
+phone's first-boot state and its Digest response exactly as the endpoint does, records the fetch in the
+log and answers: the challenge, or the file when the process holds it rendered from exactly the data
+just read (web/provision/cache.py). Anything else (an unknown key or MAC, a first boot, a wrong or
+stale response, a file not rendered yet, a limit reached, an error) goes on to the Flask endpoint
+unchanged, which answers it as before.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import hmac
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+
+from werkzeug.datastructures import Authorization
+from werkzeug.utils import get_content_type
 
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
@@ -40,21 +46,21 @@ class ChallengeFastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if (path.startswith("/prov/") and environ.get("REQUEST_METHOD") == "GET"
-                and "HTTP_AUTHORIZATION" not in environ and not environ.get("QUERY_STRING")):
+        if path.startswith("/prov/") and environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
             try:
-                answer = self._challenge(environ, path)
+                answer = self._answer(environ, path)
             except Exception:  # noqa: BLE001 - the endpoint answers it (and reports the error) as usual
                 log.debug("provisioning fast path: left to the endpoint", exc_info=True)
                 answer = None
             if answer is not None:
-                start_response("401 UNAUTHORIZED", answer)
-                return [BODY]
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body]
         return self.inner(environ, start_response)
 
-    def _challenge(self, environ: dict[str, Any], path: str) -> list[tuple[str, str]] | None:
-        """The response headers of the Digest challenge, or None to leave the request to the endpoint."""
-        from . import MIN_KEY_LENGTH, fetch_log, in_networks, over_limit
+    def _answer(self, environ: dict[str, Any], path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The response (status, headers, body), or None to leave the request to the endpoint."""
+        from . import MIN_KEY_LENGTH, config_cache, fetch_log, in_networks, over_limit
 
         parts = path.split("/", 3)  # "", "prov", key, filename
         if len(parts) != 4 or parts[2] == "softphone" or len(parts[2]) < MIN_KEY_LENGTH or not parts[3]:
@@ -67,24 +73,43 @@ class ChallengeFastPath:
         settings = self.app.config["CLUSTERPBX"]
         if over_limit(settings, address, req.mac):
             return None
-        state = device_state(self.app.extensions["clusterpbx.engine"], key, req.mac, full=False)
+        header = environ.get("HTTP_AUTHORIZATION")
+        auth = Authorization.from_header(header) if header is not None else None
+        if header is not None and (auth is None or auth.type != "digest"):
+            return None
+        state = device_state(self.app.extensions["clusterpbx.engine"], key, req.mac, full=auth is not None)
         if (state is None or state.device_id is None or not state.prov_password
                 or not hmac.compare_digest(state.tenant_key.encode(), key.encode())
                 or not in_networks(address, state.networks)):
             return None
         vendor = VENDORS.get(state.vendor)
-        if (vendor is None or vendor.canonical(filename, state.mac, state.model) is None
-                or (req.vendor is not None and req.vendor is not vendor)):
+        name = vendor.canonical(filename, state.mac, state.model) if vendor is not None else None
+        if vendor is None or name is None or (req.vendor is not None and req.vendor is not vendor):
             return None
         overrides = state.overrides or {}
         policy = overrides.get("require_digest")
         armed = bool(policy) if policy is not None else bool(dict(overrides.get("_prov") or {}).get("armed"))
         if not armed:
-            return None  # first boot: the endpoint serves the file with the tenant key alone
-        fetch_log(self.app).add(outcome="challenge", result=401, address=address, path=clean(filename, 255),
-                                mac=state.mac, device_id=state.device_id, tenant_id=state.tenant_id)
-        return [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(BODY))),
-                ("WWW-Authenticate", digest.challenge(self.app.config["SECRET_KEY"])), *SECURITY_HEADERS]
+            return None  # first boot: the endpoint serves the file with the tenant key alone (and closes it)
+        secret = self.app.config["SECRET_KEY"]
+        log_row = {"address": address, "path": clean(filename, 255), "mac": state.mac, "device_id": state.device_id,
+                   "tenant_id": state.tenant_id}
+        if auth is None:
+            fetch_log(self.app).add(outcome="challenge", result=401, **log_row)
+            return "401 UNAUTHORIZED", [("Content-Type", "text/plain; charset=utf-8"),
+                                        ("Content-Length", str(len(BODY))),
+                                        ("WWW-Authenticate", digest.challenge(secret)), *SECURITY_HEADERS], BODY
+        if state.fingerprint is None or digest.verify(
+                auth.parameters, method="GET", path=path,
+                username=state.prov_username, password=state.prov_password, secret=secret) != "ok":
+            return None  # a wrong or stale response: the endpoint refuses it and counts it
+        rendered = config_cache(self.app).get(state.device_id, name, state.fingerprint)
+        if rendered is None:
+            return None  # not rendered yet from this data: the endpoint renders and keeps it
+        fetch_log(self.app).add(outcome="served", result=200, **log_row)
+        return "200 OK", [("Content-Type", get_content_type(rendered.mimetype, "utf-8")),
+                          ("Content-Length", str(len(rendered.body))), ("Cache-Control", "no-store"),
+                          *SECURITY_HEADERS], rendered.body
 
 
 # What web/__init__.py's after_request adds to every response.
