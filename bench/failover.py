@@ -13,7 +13,8 @@ live pages open on both servers, while, one phase after another:
 
   1. the daemon owning the Asterisk node is killed with SIGKILL; the other must take the node over;
   2. the killed daemon is started again, then the daemon now owning the node is killed;
-  3. portal server W1 is killed; its users go to W2, as a proxy with a health check sends them.
+  3. portal server W1 is killed; its users go to W2, as a proxy with a health check sends them;
+  4. W1 is started again, then W2 is killed; everyone goes to W1.
 
 It prints the take-over time of each daemon kill (SIGKILL to the node's lease taken by another daemon,
 and to its first command answered), the requests that failed during each switch, and after the calls end:
@@ -293,7 +294,8 @@ def load(opts: argparse.Namespace, stack: Stack, cluster: Cluster, tokens: list[
 
     def server_for(i: int) -> str:
         preferred = "W1" if i % 2 == 0 else "W2"
-        return "W2" if preferred in dead_web else preferred
+        other = "W2" if preferred == "W1" else "W1"
+        return other if preferred in dead_web else preferred
 
     def user(i: int, token: str, email: str) -> None:
         rnd = random.Random(i)
@@ -327,8 +329,11 @@ def load(opts: argparse.Namespace, stack: Stack, cluster: Cluster, tokens: list[
 
     live = {"events": defaultdict(int), "open": defaultdict(int)}
 
-    async def live_page(server: str, cookie: str) -> None:
-        while not stop_event.is_set() and server not in dead_web:
+    async def live_page(preferred: str, cookie: str) -> None:
+        # Like a browser behind the proxy: the stream reconnects by itself, to a server that is up (the
+        # session cookie of one server is good on the other).
+        while not stop_event.is_set():
+            server = preferred if preferred not in dead_web else ("W2" if preferred == "W1" else "W1")
             writer = None
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", stack.web_ports[server])
@@ -337,7 +342,7 @@ def load(opts: argparse.Namespace, stack: Stack, cluster: Cluster, tokens: list[
                 await writer.drain()
                 await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
                 live["open"][server] += 1
-                while not stop_event.is_set():
+                while not stop_event.is_set() and server not in dead_web:
                     with contextlib.suppress(TimeoutError):
                         chunk = await asyncio.wait_for(reader.read(65536), 1.0)
                         if not chunk:
@@ -394,12 +399,18 @@ def load(opts: argparse.Namespace, stack: Stack, cluster: Cluster, tokens: list[
     killed = next(n for n in ("D1", "D2") if stack.procs[n].poll() is not None)
     stack.start(killed)
     time.sleep(opts.phase / 2)
-    # A portal server dies: its users are sent to the other one.
-    at = time.monotonic()
-    dead_web.add("W1")  # answers W1 gives from now on are what a proxy's health check retries elsewhere
-    stack.kill("W1")
-    switches.append({"what": "3: SIGKILL W1", "at": at})
-    time.sleep(opts.phase / 2)
+    # A portal server dies: its users are sent to the other one. It comes back, then the other one dies.
+    for label, victim in (("3", "W1"), ("4", "W2")):
+        at = time.monotonic()
+        dead_web.add(victim)  # what it answers from now on, a proxy's health check retries elsewhere
+        stack.kill(victim)
+        switches.append({"what": f"{label}: SIGKILL {victim}", "at": at})
+        time.sleep(opts.phase / 2)
+        if victim == "W1":
+            stack.start("W1")
+            wait_http(stack.web_ports["W1"], "/login")
+            dead_web.discard("W1")
+            time.sleep(opts.phase / 2)
     stop_event.set()
     for t in threads:
         t.join(60)
@@ -414,7 +425,8 @@ def load(opts: argparse.Namespace, stack: Stack, cluster: Cluster, tokens: list[
 def unapplied(stack: Stack, tokens: list[tuple[str, str]], last_save: dict[str, tuple[float, bool]]) -> list[str]:
     """Accounts whose last saved DND is not applied (or not the value saved) 20 s after the calls end."""
     left = []
-    client = Client(stack.web_ports["W2"], "127.0.0.1", Stats())
+    alive = next(n for n in ("W1", "W2") if stack.procs[n].poll() is None)
+    client = Client(stack.web_ports[alive], "127.0.0.1", Stats())
     for email, token in tokens:
         if email not in last_save:
             continue

@@ -1,7 +1,7 @@
 """Issue 26's proof: two control daemons and two portal servers on one PostgreSQL, against the embedded
 PBX with calls flowing at 2 calls/s, users saving settings, listing voicemail and keeping live pages open
-on both servers. The daemon owning the node is killed (SIGKILL) twice, the other one each time, then a
-portal server. This runs `bench/failover.py` itself (the real processes, `clusterpbx control` and
+on both servers. The daemon owning the node is killed (SIGKILL) twice, the other one each time, then each
+portal server in turn. This runs `bench/failover.py` itself (the real processes, `clusterpbx control` and
 `clusterpbx web`), in short phases, and holds it to the targets."""
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def test_two_daemons_two_servers_each_killed_in_turn() -> None:
     for s in kills:
         assert s["taken_s"] < failover.TARGET_TAKEOVER_S, s
         assert s["new_owner"] is not None, s
+    assert [s["what"] for s in result["switches"] if "taken_s" not in s] == ["3: SIGKILL W1", "4: SIGKILL W2"]
     # The second kill hit the daemon that took the node over the first time.
     assert kills[0]["new_owner"] != kills[1]["new_owner"]
     assert result["calls"] >= 25, "calls flowed during the run"
