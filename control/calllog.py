@@ -5,14 +5,11 @@ export and per-day figures for the chart."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import datetime as dt
 import io
 import itertools
 import json
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -406,51 +403,6 @@ def _fetch_chunks(conn: Connection, stmt: Any, chunk_rows: int,
         cursor.close()
 
 
-def _prefetched(chunks: Iterator[list[Any]], depth: int = 2) -> Iterator[list[Any]]:
-    """The chunks of `chunks`, read by a thread of their own up to `depth` ahead: the database steps
-    (SQLite and psycopg release the GIL while they work) while this thread formats and sends the chunk
-    before. Stopping early (a download abandoned) stops the reader and closes its cursor; the reader's
-    error, if any, is raised here."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        box.put(("rows", chunk), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-        except BaseException as exc:  # handed over to the consuming thread
-            box.put(("error", exc))
-            return
-        finally:
-            chunks.close()  # type: ignore[attr-defined]
-        box.put(("end", None))
-
-    reader = threading.Thread(target=read, name="calllog-export", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, value = box.get()
-            if kind == "rows":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a put() and wait for the cursor to be closed
-            with contextlib.suppress(queue.Empty):
-                box.get(timeout=0.1)
-        reader.join()
-
-
 def _window_conds(window: tuple[dt.datetime | None, dt.datetime | None]) -> list[ColumnElement[bool]]:
     """The window's conditions, its bounds as the bind parameters window_from and window_to (so that
     one compiled statement serves every window of the same shape)."""
@@ -520,6 +472,6 @@ def export_csv(db: Session, q: CallQuery, header: Sequence[str], labels: dict[st
             shapes[shape] = export_statement(conn.dialect.name, q, labels, delimiter, periods, window).compile(
                 dialect=conn.dialect)
         given = {k: v for k, v in (("window_from", window[0]), ("window_to", window[1])) if v is not None}
-        for rows in _prefetched(_fetch_chunks(conn, shapes[shape], chunk_rows, given)):
+        for rows in _fetch_chunks(conn, shapes[shape], chunk_rows, given):
             # The cost is the one cell Python formats: "%.2f" of the float rounds like the screen does.
             yield "".join([f"{line}{cost:.2f}\r\n" for line, cost in rows]).encode("utf-8")
