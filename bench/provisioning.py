@@ -4,6 +4,7 @@ config costs a challenge then the authenticated fetch, as on a real phone). In t
 server serves a static file the same number of times: that is the ceiling of this server on this machine.
 
   .venv/bin/python -m bench.provisioning [--phones 2000] [--concurrency 200] [--workers 2] [--rounds 3]
+                                         [--server sync|asgi]
   .venv/bin/python -m bench.provisioning --backend postgresql   # uses CLUSTERPBX_TEST_POSTGRES_URL
 
 Each round runs both storms, alternating which goes first; the first phone storm is the phones' first
@@ -168,6 +169,8 @@ def main() -> int:
                         help="connections in flight at once (phones beyond it wait, like a switch queue)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--server", choices=("sync", "asgi"), default="sync",
+                        help="gunicorn's sync workers, or the asgi worker `clusterpbx web` runs")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of (phones, static file), alternating which goes first; the first phone storm "
                              "is their first boot since the server started, the next ones a reboot")
@@ -188,7 +191,11 @@ def main() -> int:
                "CLUSTERPBX_PUBLIC_URL": f"http://127.0.0.1:{port}", "CLUSTERPBX_RATELIMIT_STORAGE_URL": "memory://"}
         server = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-m", "gunicorn", "--bind", f"fd://{sock.fileno()}", "--workers", str(args.workers),
-             "--backlog", "2048", "--log-level", "warning", "clusterpbx.web.wsgi:app"],
+             "--backlog", "2048", "--log-level", "warning",
+             *(["clusterpbx.web.wsgi:app"] if args.server == "sync" else
+               # what `clusterpbx web` runs (cli.py): the asyncio worker, Flask on a thread pool
+               ["--worker-class", "asgi", "--worker-connections", "2000", "--graceful-timeout", "5", "--no-control-socket",
+                "clusterpbx.web.asgi:make_app()"])],
             env=env, pass_fds=(sock.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.time() + 30
@@ -203,7 +210,7 @@ def main() -> int:
                     print("gunicorn did not start:", server.stderr.read().decode() if server.stderr else "")
                     return 1
                 time.sleep(0.2)
-            print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}; {args.phones} phones, "
+            print(f"gunicorn: {args.workers} {args.server} workers on 127.0.0.1:{port}; {args.phones} phones, "
                   f"{args.concurrency} connections in flight; {os.cpu_count()} CPU(s); "
                   f"load average {os.getloadavg()[0]:.1f}")
             rounds: list[tuple[float, float, float, float]] = []  # phones/s, p99, static/s, static p99
