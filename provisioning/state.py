@@ -194,7 +194,7 @@ def config_from_state(state: DeviceState, public_url: str) -> DeviceConfig:
             if node_id is not None and node_kind is not None else None)
     tenant = SimpleNamespace(id=tenant_id, provisioning_key=key, default_language=t_language, timezone=t_timezone,
                              domain=t_domain or "", node=node)
-    defaults = tenant_defaults(tenant)  # type: ignore[arg-type]
+    defaults = tenant_defaults(tenant)
     own_user = device_user is not None and user_id is not None and user_tenant == tenant_id
     accounts: list[Account] = []
     key_list: list[Key] = []
@@ -234,5 +234,5 @@ def config_from_state(state: DeviceState, public_url: str) -> DeviceConfig:
                                         pictures.get(ref_id) if ref else None))
     return DeviceConfig(mac=mac, vendor=vendor, model=model, accounts=tuple(accounts), keys=tuple(key_list),
                         contacts=tuple(contact_list), options=options_from(defaults, state.overrides or {}),
-                        base_url=base_url(public_url, tenant), prov_username=prov_username or "",  # type: ignore[arg-type]
+                        base_url=base_url(public_url, tenant), prov_username=prov_username or "",
                         prov_password=prov_password or "", label=clean(label, 80))
