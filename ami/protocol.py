@@ -60,6 +60,7 @@ class AmiMessage(Message):
 
     _values: dict[str, Any]
     _headers: dict[str, Any]
+    _part: str
     _repeated: bool
 
     @property
@@ -67,7 +68,11 @@ class AmiMessage(Message):
         store: dict[str, tuple[str, Any]] | None = self.__dict__.get("_built_store")
         if store is None:
             values = self._values
-            store = {key.lower(): (key, value) for key, value in self._headers.items()}
+            headers = self.__dict__.get("_headers")
+            if headers is None:  # the one-dict pass kept no spellings: read them again
+                parsed = _headers_of(self._part)
+                headers = self._headers = parsed[0] if parsed is not None else {}
+            store = {key.lower(): (key, value) for key, value in headers.items()}
             if "result" in store:
                 store["result"] = (store["result"][0], values["result"])
             store["content"] = ("content", values["content"])
@@ -98,16 +103,9 @@ class AmiMessage(Message):
         return {k: v[-1] if isinstance(v, list) and v else v for k, v in self._values.items()}
 
 
-def parse_message(part: str) -> Message | None:
-    """One AMI message as panoramisk's ``Message.from_line`` reads it, with every value stripped of the
-    white space around it (some Asterisk messages end a value with a bare "\n", fixtures README).
-
-    Same result as ``Message.from_line(part.strip())`` followed by stripping each value, in one pass:
-    the values are stripped as the lines are split, and the lower-cased names are mapped to their values
-    at once (``AmiMessage``; panoramisk's store of original spellings only when asked for) instead of
-    through ``MutableMapping`` one header at a time (panoramisk's own cost per header).
-    A repeated header is a list of its values, as in panoramisk; its items are stripped too.
-    """
+def _headers_of(part: str) -> tuple[dict[str, Any], str, bool] | None:
+    """The headers by their original spelling (a repeated one as a list), the body of a Follows/Fail
+    answer, and whether a header repeats; None when the text is not a message."""
     lines = part.strip().split(EOL)
     content = ""
     if lines[0].startswith(_HAS_BODY):
@@ -129,7 +127,11 @@ def parse_message(part: str) -> Message | None:
             headers[key] = value
     if "Event" not in headers and "Response" not in headers:
         return None
-    values = {key.lower(): value for key, value in headers.items()}
+    return headers, content, repeated
+
+
+def _message(values: dict[str, Any], content: str, part: str, headers: dict[str, Any] | None,
+             repeated: bool) -> AmiMessage:
     quoted = values.get("result")  # panoramisk's only URL-quoted header (an AGI result)
     if quoted is not None:
         values["result"] = [unquote(v).strip() for v in quoted] if isinstance(quoted, list) \
@@ -137,10 +139,47 @@ def parse_message(part: str) -> Message | None:
     values["content"] = content.strip()
     message: AmiMessage = AmiMessage.__new__(AmiMessage)
     message._values = values
-    message._headers = headers
+    message._part = part
+    if headers is not None:
+        message._headers = headers
     message._repeated = repeated
     message.manager = None
     return message
+
+
+_FIRST = ("Event: ", "Response: ")
+
+
+def parse_message(part: str) -> Message | None:
+    """One AMI message as panoramisk's ``Message.from_line`` reads it, with every value stripped of the
+    white space around it (some Asterisk messages end a value with a bare "\n", fixtures README).
+
+    Same result as ``Message.from_line(part.strip())`` followed by stripping each value, in one pass:
+    the values are stripped as the lines are split and stored under their lower-cased names at once
+    (``AmiMessage``; panoramisk's store of original spellings is built only when asked for) instead of
+    through ``MutableMapping`` one header at a time (panoramisk's own cost per header).
+    A repeated header is a list of its values, as in panoramisk; its items are stripped too. The one-dict
+    pass serves the usual message (first line "Event: "/"Response: ", no name twice in any spelling, no
+    body); any other goes through ``_headers_of``, which keeps the original spellings apart.
+    """
+    lines = part.strip().split(EOL)
+    if lines[0].startswith(_FIRST) and not lines[0].startswith(_HAS_BODY):
+        values: dict[str, Any] = {}
+        for line in lines:
+            key, sep, value = line.partition(": ")
+            if not sep:
+                continue
+            key = key.lower()
+            if key in values:
+                break  # a name given twice: the careful path below
+            values[key] = value.strip()
+        else:
+            return _message(values, "", part, None, False)
+    parsed = _headers_of(part)
+    if parsed is None:
+        return None
+    headers, content, repeated = parsed
+    return _message({key.lower(): value for key, value in headers.items()}, content, part, headers, repeated)
 
 
 class SafeAction(actions.Action):

@@ -52,6 +52,9 @@ HOSTILE = [
     "Privilege: call,all\r\nUniqueid: 1.2",  # neither Event nor Response: not a message
     "Event: Dup\r\nChanVariable: A=1\r\nChanVariable: B=2 \r\nChanVariable: C=3",
     "\r\n\r\nEvent: Leading\r\nX: y",
+    "Event: Newchannel\r\nUNIQUEID: 1.1\r\nuniqueid: 1.2\r\nChannel: PJSIP/201-1",  # one name, two spellings
+    "Event: Hangup\r\nContent: x\r\nEVENT: Other",  # the event name spelt twice
+    "event: lower\r\nResponse: Success",  # not "Event": the message is a Response
     "",
 ]
 
