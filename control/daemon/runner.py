@@ -98,13 +98,22 @@ class NodeRunner:
 
     async def resync(self) -> None:
         """After every (re)connect: snapshots replace the live view, then desired state is re-asserted."""
-        try:
-            calls = await self.port.live_calls()
-            regs = await self.port.registrations()
-            members = await self.port.queue_members()
-        except PbxError as exc:
-            log.warning("node %s: snapshot failed: %s", self.name, exc)
-            return
+        delay, connection = 1.0, self.connected_since
+        while True:
+            try:
+                calls = await self.port.live_calls()
+                regs = await self.port.registrations()
+                members = await self.port.queue_members()
+                break
+            except PbxError as exc:
+                # A FreeSWITCH that just started answers ESL before mod_sofia is loaded ("-ERR sofia
+                # Command not found!", the lab): asked again while connected, not left until the next
+                # reconnect (the gap's call records, the ghost calls and the full re-assert waited for it).
+                if not self.port.connected or self.connected_since != connection:
+                    return  # a new connection has its own resync
+                log.warning("node %s: snapshot failed: %s; retrying in %.0f s", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
         self.projector.reconcile_calls(calls)
         self.projector.reconcile_registrations(regs)
         self.projector.reconcile_queue_members(members)
