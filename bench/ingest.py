@@ -202,7 +202,7 @@ from clusterpbx.ami.adapter import AsteriskAdapter
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import CallRecord
 from clusterpbx.control.port import NodeAddress
-from clusterpbx.control.projection import Projector
+from clusterpbx.control.daemon.projection import Projector
 port, url, node_id, expected_records, expected_events = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
                                                           int(sys.argv[4]), int(sys.argv[5]))
 sessions = make_session_factory(make_engine(url))
@@ -447,7 +447,7 @@ ESL_PIPELINE_CONSUMER = r'''
 import asyncio, json, sys, time
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.port import NodeAddress
-from clusterpbx.control.projection import Projector
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.esl.adapter import FreeSwitchAdapter
 port, url, node_id, expected_calls, expected_events = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
                                                       int(sys.argv[4]), int(sys.argv[5]))

@@ -59,7 +59,7 @@ class CallState(enum.StrEnum):
 @dataclass(frozen=True)
 class PbxCall:
     """A call in progress as the PBX reports it (what "Appels en cours" shows). Not the ORM row
-    `control.models.PbxCall`, which control/projection.py writes from these."""
+    `control.models.LiveCall`, which control/daemon/projection.py writes from these."""
 
     call_id: str  # stable for the whole call (Asterisk Linkedid, FreeSWITCH call uuid)
     started_at: dt.datetime  # naive UTC

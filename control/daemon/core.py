@@ -26,14 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import cluster as clustering
-from .. import desired
 from ..commands import MAX_LINE
 from ..db import AsyncDb, base_engine, is_busy
 from ..models import DaemonLock, PbxNode, User, utcnow
 from ..port import PbxError
-from ..projection import Projector
+from . import desired
 from . import scheduler as scheduling
 from .channel import CommandChannel, advertised_address
+from .projection import Projector
 from .registry import CLUSTER_JOB_INTERVALS, JOB_INTERVALS, JOBS
 from .runner import NodeRunner
 from .wiring import PortFactory, default_port_factory, node_address

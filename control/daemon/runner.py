@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.dialplan.render import render_node, write_files
 
-from .. import desired, keymigration
+from .. import keymigration
 from ..db import AsyncDb, is_busy
 from ..models import Extension, NodeHealth, NodeKind, PbxNode, Tenant, utcnow
 from ..pbxnames import PbxNames
 from ..port import CallRecorded, Connected, Disconnected, MailboxChanged, PbxError, PbxEvent, PbxPort
-from ..projection import Projector
 from ..validation import InvalidValue
+from . import desired
+from .projection import Projector
 
 log = logging.getLogger(__name__)
 

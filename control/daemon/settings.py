@@ -1,4 +1,4 @@
-"""Commands and jobs of the users' settings (control/callsettings.py, control/desired.py): `apply_user`
+"""Commands and jobs of the users' settings (control/callsettings.py, control/daemon/desired.py): `apply_user`
 pushes a user's saved settings now, `resync_phone` asks the user's phones to fetch their files again, and
 the `out_of_office` job switches the voicemail's out-of-office greeting at its dates."""
 
@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import desired
 from ..models import Device, SyncState, Tenant, User, VoicemailSettings
 from ..pbxnames import PbxNames
 from ..port import PhoneVendor
+from . import desired
 from .core import ControlDaemon
 from .registry import command, job
 

@@ -1,5 +1,5 @@
 """The recorded real Asterisk sessions replayed into the pure event translation: a real call's events
-must give the right live-call rows (folded the way control.projection folds them) and call records."""
+must give the right live-call rows (folded the way control.daemon.projection folds them) and call records."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def with_lab_contacts(tr: EventTranslator) -> EventTranslator:
 
 
 class Rows:
-    """Live-call rows folded from domain events exactly as control.projection.Projector does."""
+    """Live-call rows folded from domain events exactly as control.daemon.projection.Projector does."""
 
     def __init__(self) -> None:
         self.calls: dict[str, PbxCall] = {}

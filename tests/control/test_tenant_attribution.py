@@ -27,6 +27,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from clusterpbx.ami.adapter import AsteriskAdapter
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallRecord, Extension, LiveCall, NodeKind, PbxNode, Tenant, User
 from clusterpbx.control.port import (
@@ -36,7 +37,6 @@ from clusterpbx.control.port import (
     NodeAddress,
     PbxEvent,
 )
-from clusterpbx.control.projection import Projector
 from clusterpbx.esl.protocol import EslEvent
 from clusterpbx.esl.translate import EventTranslator
 from clusterpbx.sim.esl.events import EventFactory

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from clusterpbx.control.callrecords import Rate, cost_of
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     CallRecord,
@@ -34,7 +35,6 @@ from clusterpbx.control.port import (
     RegistrationChanged,
     RegistrationState,
 )
-from clusterpbx.control.projection import Projector
 
 T0 = dt.datetime(2026, 11, 27, 15, 0, 0)
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import event, select
 
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallRecord, NodeKind, PbxNode, Queue, QueueMembership, SyncState
 from clusterpbx.control.port import (
@@ -17,7 +18,6 @@ from clusterpbx.control.port import (
     QueueMember,
     QueueMemberChanged,
 )
-from clusterpbx.control.projection import Projector
 
 T0 = dt.datetime(2026, 11, 27, 15, 0, 0)
 

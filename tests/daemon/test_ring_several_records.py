@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from clusterpbx.ami.cdr import ChannelRecords, report_from_event
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallRecord
 from clusterpbx.control.port import CallRecorded
-from clusterpbx.control.projection import Projector
 from tests.daemon.test_projection import T0, setup_node
 
 # What Asterisk 22.10.1 wrote for 201 calling 202, whose follow-me rang 202's phone and then 205 (who

@@ -29,10 +29,10 @@ import pytest
 from sqlalchemy import select
 
 from clusterpbx.control.callrecords import Directory, rows_for
+from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallRecord, NodeKind, PbxNode
 from clusterpbx.control.port import CallRecorded, CallRecordReport, CallStatus
-from clusterpbx.control.projection import Projector
 from clusterpbx.esl.json_cdr import read_error_dir, report_from_document
 from clusterpbx.esl.translate import record_from_variables
 from tests.components import shared_fixtures

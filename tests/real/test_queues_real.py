@@ -1,5 +1,5 @@
 """Queues on the real Asterisk 22 and FreeSWITCH 1.10 of the lab, as the portal drives them (issue 19):
-with the configuration dialplan/ generates, the daemon's queue operations (control/desired.py: login,
+with the configuration dialplan/ generates, the daemon's queue operations (control/daemon/desired.py: login,
 pause, resume, logout with the names control/pbxnames.py gives) change the member on the PBX as the
 adapter reads it back; a call to the queue's number reaches the logged-in agent's phone, and the agent
 gets a call record (issue 19 item 3: a queue agent got none)."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .db import AsyncDb
-from .models import (
+from ..db import AsyncDb
+from ..models import (
     CallSettings,
     PersonalConference,
     Queue,
@@ -29,8 +29,8 @@ from .models import (
     VoicemailSettings,
     utcnow,
 )
-from .pbxnames import PbxNames
-from .port import ConferenceSettings, ExtensionFeatures, PbxError, PbxPort
+from ..pbxnames import PbxNames
+from ..port import ConferenceSettings, ExtensionFeatures, PbxError, PbxPort
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, callrecords
-from .models import (
+from .. import audit, callrecords
+from ..models import (
     AuditEntry,
     CallSettings,
     Extension,
@@ -34,9 +34,9 @@ from .models import (
     User,
     utcnow,
 )
-from .models import LiveCall as LiveCallRow
-from .pbxnames import PbxNames
-from .port import (
+from ..models import LiveCall as LiveCallRow
+from ..pbxnames import PbxNames
+from ..port import (
     CallAnswered,
     CallEnded,
     CallRecorded,
