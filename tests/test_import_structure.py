@@ -26,7 +26,6 @@ PACKAGE_OF_FOLDER = {"cli": "clusterpbx", "control": "clusterpbx.control", "web"
 SCANNED = ("control", "web", "cli")
 
 # Imports left inside functions, per file: (imported module, why it is not at the top).
-FACTORY = "web/api imports this package's csrf: the app factory loads it once the package is complete"
 LAZY: dict[str, list[tuple[str, str]]] = {
     "cli/__init__.py": [("clusterpbx.cli", "the console script's entry point loads the commands when called")],
     # `clusterpbx user add` and the like must not pay 0.5 to 1.5 s for what only one command uses:
@@ -51,8 +50,6 @@ LAZY: dict[str, list[tuple[str, str]]] = {
         ("clusterpbx.ami.adapter", "only the adapter of a node's kind is loaded, when such a node starts"),
         ("clusterpbx.esl.adapter", "only the adapter of a node's kind is loaded (greenswitch brings gevent)"),
     ],
-    "web/__init__.py": [("clusterpbx.web.api", FACTORY), ("clusterpbx.web.api", FACTORY)],
-    "web/uploads.py": [("clusterpbx.web.api", FACTORY + " (web/__init__.py imports this module)")],
     "web/identity/google.py": [
         ("authlib.integrations.requests_client", "Authlib, only when an operator turned Google sign-in on"),
     ],

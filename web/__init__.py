@@ -20,6 +20,7 @@ from clusterpbx.control.config import Settings, load_settings
 from clusterpbx.control.db import BUSY_TIMEOUT, is_busy, make_engine, make_session_factory
 
 from .db import end_transaction, reset_session
+from .jsonresponse import error_response
 from .limiter import config as limiter_config
 from .limiter import limiter
 from .uploads import too_large
@@ -137,9 +138,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _server_error(_e: Any) -> Any:
         reset_session()
         if request.path.startswith("/api/"):
-            from .api import error_response
-
-            return error_response(500, {"": "Internal error."})
+                return error_response(500, {"": "Internal error."})
         try:
             return render_template("error.html", code=500, kind="server"), 500
         except Exception:  # the page cannot be rendered either (the database is gone): plain text
@@ -164,8 +163,6 @@ def busy_response() -> Any:
     user typed (secrets excepted), so nothing is lost."""
     headers = {"Retry-After": str(BUSY_RETRY_AFTER), "Cache-Control": "no-store"}
     if request.path.startswith("/api/"):
-        from .api import error_response
-
         return error_response(503, {"": BUSY_API_MESSAGE}, headers)
     replay: list[tuple[str, str]] | None = None
     secret_fields = False

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from .jsonresponse import error_response
 from .redirects import safe_redirect_target
 
 
@@ -33,8 +34,6 @@ def _form_page() -> str | None:
 def too_large(_exc: Any) -> Any:
     limit_mb = max(1, current_app.config["CLUSTERPBX"].max_upload_bytes // (1024 * 1024))
     if request.path.startswith("/api/"):
-        from .api import error_response
-
         return error_response(413, {"": f"The request is too large ({limit_mb} MB at most)."})
     message = _("The file is too large (%(mb)d MB at most). Nothing was saved: choose a smaller file.",
                 mb=limit_mb)

@@ -11,8 +11,6 @@ token-authenticated route under /api)."""
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import enum
 import json
 import re
 from typing import Any, NoReturn
@@ -26,6 +24,8 @@ from clusterpbx.control.models import User
 
 from .. import csrf
 from ..db import get_db
+from ..jsonresponse import error_response
+from ..jsonresponse import json_response as json_response  # the API modules take it from here
 from ..limiter import limiter
 
 bp = Blueprint("api", __name__)
@@ -46,39 +46,6 @@ class ApiError(Exception):
 
 def fail(status: int, message: str, field: str = "") -> NoReturn:
     raise ApiError(status, {field: message})
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    return str(value)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(_jsonable(data), ensure_ascii=False, separators=(",", ":"))
-    resp = Response(body, status=status, mimetype="application/json", headers=headers or {})
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def error_response(status: int, errors: dict[str, str], headers: dict[str, str] | None = None) -> Response:
-    return json_response({"errors": errors}, status, headers)
 
 
 HTTP_MESSAGES = {
