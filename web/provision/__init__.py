@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import sys
 import time
 from functools import lru_cache
 from typing import Any
@@ -321,7 +322,7 @@ def _fetch(key: str, filename: str) -> Any:
 @bp.record_once
 def _install_fast_path(state: Any) -> None:
     # The Digest challenge of a known phone is answered in front of Flask (fastpath.py).
-    state.app.wsgi_app = ChallengeFastPath(state.app, state.app.wsgi_app)
+    state.app.wsgi_app = ChallengeFastPath(state.app, state.app.wsgi_app, sys.modules[__name__])
 
 
 @limiter.request_filter

@@ -40,9 +40,12 @@ BODY = b"unauthorized\n"
 
 
 class ChallengeFastPath:
-    def __init__(self, app: Flask, inner: WsgiApp) -> None:
+    def __init__(self, app: Flask, inner: WsgiApp, endpoint: Any) -> None:
+        """`endpoint` is the endpoint's module (web/provision/__init__.py): its checks and stores are used as
+        they are (MIN_KEY_LENGTH, over_limit, in_networks, fetch_log, config_cache)."""
         self.app = app
         self.inner = inner
+        self.endpoint = endpoint
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -60,10 +63,9 @@ class ChallengeFastPath:
 
     def _answer(self, environ: dict[str, Any], path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The response (status, headers, body), or None to leave the request to the endpoint."""
-        from . import MIN_KEY_LENGTH, config_cache, fetch_log, in_networks, over_limit
-
+        ep = self.endpoint
         parts = path.split("/", 3)  # "", "prov", key, filename
-        if len(parts) != 4 or parts[2] == "softphone" or len(parts[2]) < MIN_KEY_LENGTH or not parts[3]:
+        if len(parts) != 4 or parts[2] == "softphone" or len(parts[2]) < ep.MIN_KEY_LENGTH or not parts[3]:
             return None
         key, filename = parts[2], parts[3]
         req = classify(filename, environ.get("HTTP_USER_AGENT", ""))
@@ -71,7 +73,7 @@ class ChallengeFastPath:
             return None
         address = environ.get("REMOTE_ADDR") or "unknown"
         settings = self.app.config["CLUSTERPBX"]
-        if over_limit(settings, address, req.mac):
+        if ep.over_limit(settings, address, req.mac):
             return None
         header = environ.get("HTTP_AUTHORIZATION")
         auth = Authorization.from_header(header) if header is not None else None
@@ -80,7 +82,7 @@ class ChallengeFastPath:
         state = device_state(self.app.extensions["clusterpbx.engine"], key, req.mac, full=auth is not None)
         if (state is None or state.device_id is None or not state.prov_password
                 or not hmac.compare_digest(state.tenant_key.encode(), key.encode())
-                or not in_networks(address, state.networks)):
+                or not ep.in_networks(address, state.networks)):
             return None
         vendor = VENDORS.get(state.vendor)
         name = vendor.canonical(filename, state.mac, state.model) if vendor is not None else None
@@ -95,7 +97,7 @@ class ChallengeFastPath:
         log_row = {"address": address, "path": clean(filename, 255), "mac": state.mac, "device_id": state.device_id,
                    "tenant_id": state.tenant_id}
         if auth is None:
-            fetch_log(self.app).add(outcome="challenge", result=401, **log_row)
+            ep.fetch_log(self.app).add(outcome="challenge", result=401, **log_row)
             return "401 UNAUTHORIZED", [("Content-Type", "text/plain; charset=utf-8"),
                                         ("Content-Length", str(len(BODY))),
                                         ("WWW-Authenticate", digest.challenge(secret)), *SECURITY_HEADERS], BODY
@@ -103,10 +105,10 @@ class ChallengeFastPath:
                 auth.parameters, method="GET", path=path,
                 username=state.prov_username, password=state.prov_password, secret=secret) != "ok":
             return None  # a wrong or stale response: the endpoint refuses it and counts it
-        rendered = config_cache(self.app).get(state.device_id, name, state.fingerprint)
+        rendered = ep.config_cache(self.app).get(state.device_id, name, state.fingerprint)
         if rendered is None:
             return None  # not rendered yet from this data: the endpoint renders and keeps it
-        fetch_log(self.app).add(outcome="served", result=200, **log_row)
+        ep.fetch_log(self.app).add(outcome="served", result=200, **log_row)
         return "200 OK", [("Content-Type", get_content_type(rendered.mimetype, "utf-8")),
                           ("Content-Length", str(len(rendered.body))), ("Cache-Control", "no-store"),
                           *SECURITY_HEADERS], rendered.body
