@@ -71,3 +71,25 @@ async def resynced_daemon(sessions: Any, node_id: int, timeout: float = 2.0
         yield daemon, runner
     finally:
         await daemon.stop()
+
+
+async def die_like_kill_9(d: ControlDaemon) -> None:
+    """What kill -9 leaves of a daemon: nothing more runs, its PBX and command connections drop, nothing
+    is flushed and no lease or row is given back (cluster mode's take-over tests)."""
+    if d.scheduler is not None:
+        d.scheduler.shutdown(wait=False)
+        d.scheduler = None
+    tasks = list(d._tasks) + list(d._node_tasks) + list(d._node_jobs.values())
+    for runner in d.nodes.values():
+        tasks += runner._tasks
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(BaseException):
+            await t
+    if d.server is not None:
+        d.server.close()
+    for runner in d.nodes.values():
+        await runner.port.stop()
+    d.nodes.clear()
+    await asyncio.to_thread(d.db.close)

@@ -31,6 +31,7 @@ from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import CallRecord, LiveCall, NodeHealth, NodeKind, NodeLease, PbxNode
 from clusterpbx.demo_runtime import demo_model
 from clusterpbx.sim.runner import SimPBX
+from tests.daemon_harness import die_like_kill_9
 
 SECRET = "cluster-secret"
 PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -97,26 +98,7 @@ class Cluster:
         """kill -9: nothing more runs, the PBX and command connections drop, nothing is flushed and no
         lease or row is given back."""
 
-        async def die() -> None:
-            if d.scheduler is not None:
-                d.scheduler.shutdown(wait=False)
-                d.scheduler = None
-            tasks = list(d._tasks) + list(d._node_tasks) + list(d._node_jobs.values())
-            for runner in d.nodes.values():
-                tasks += runner._tasks
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
-            if d.server is not None:
-                d.server.close()
-            for runner in d.nodes.values():
-                await runner.port.stop()
-            d.nodes.clear()
-            await asyncio.to_thread(d.db.close)
-
-        self.on_loop(die())
+        self.on_loop(die_like_kill_9(d))
         self.daemons.remove(d)
 
     def close(self) -> None:

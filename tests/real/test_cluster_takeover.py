@@ -43,6 +43,7 @@ from clusterpbx.control.port import CallRecordReport
 from clusterpbx.dialplan.render import render_node, write_files
 from clusterpbx.esl import json_cdr
 from clusterpbx.esl.adapter import TAKEN_DIR
+from tests.daemon_harness import die_like_kill_9
 from tests.real import asterisk_calls, fs_calls
 from tests.real.conftest import until
 from tests.real.test_asterisk_events import adapter_for
@@ -82,26 +83,7 @@ class Daemons:
         """kill -9: nothing more runs, the PBX and command connections drop, nothing is flushed and no
         lease or row is given back (as tests/daemon/test_cluster.py's Cluster.kill)."""
 
-        async def die() -> None:
-            if d.scheduler is not None:
-                d.scheduler.shutdown(wait=False)
-                d.scheduler = None
-            tasks = list(d._tasks) + list(d._node_tasks) + list(d._node_jobs.values())
-            for runner in d.nodes.values():
-                tasks += runner._tasks
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
-            if d.server is not None:
-                d.server.close()
-            for runner in d.nodes.values():
-                await runner.port.stop()
-            d.nodes.clear()
-            await asyncio.to_thread(d.db.close)
-
-        self.on_loop(die())
+        self.on_loop(die_like_kill_9(d))
         self.running.remove(d)
 
     def close(self) -> None:
