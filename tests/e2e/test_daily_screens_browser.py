@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,16 @@ def test_calls_voicemail_live(app, engine, live_server, browser_page, world, db)
             assert page.locator("table.calls tbody tr").count() == 14
             assert page.locator("svg.chart").is_visible()
             screenshot(page, f"calls-{lang}")
+            # The export shows its progress, then offers the file it read (the same 14 calls).
+            with page.expect_download() as download:
+                page.locator("a[data-export]").click()
+            progress = page.locator("#export-progress")
+            assert progress.is_visible()
+            assert "14" in progress.locator(".export-status").inner_text()
+            assert progress.locator("a.export-file").is_visible()
+            assert progress.locator("progress").get_attribute("value") == "1"
+            csv_lines = Path(download.value.path()).read_text(encoding="utf-8-sig").strip().splitlines()
+            assert len(csv_lines) == 1 + 14
             page.get_by_role("link", name=labels[1]).first.click()
             page.wait_for_url("**/voicemail/")
             assert page.locator("table.voicemail tbody tr").count() == 3
