@@ -1,5 +1,5 @@
 """How long the test suite's per-test PostgreSQL reset takes: the TRUNCATE of every table it used before
-and the DELETEs with sequences set back that tests/conftest.py runs now, alternated on the same database.
+and the DELETEs with sequences set back, then a VACUUM, that tests/conftest.py runs now, alternated on the same database.
 
     CLUSTERPBX_TEST_POSTGRES_URL=postgresql+psycopg://USER:PW@127.0.0.1/DB .venv/bin/python -m bench.suite_reset
 
@@ -20,7 +20,7 @@ from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Base
-from tests.conftest import _delete_statements
+from tests.conftest import _truncate_postgres
 
 
 def fill(url: str, n: int) -> None:
@@ -37,18 +37,20 @@ def fill(url: str, n: int) -> None:
 
 
 def truncate(url: str) -> None:
+    """The reset before (tests/conftest.py at 6dc422a)."""
     engine = make_engine(url, busy_timeout=0)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
 def delete(url: str) -> None:
-    engine = make_engine(url, busy_timeout=0)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(_delete_statements())
-    engine.dispose()
+    """The reset the suite runs now: the DELETEs, then VACUUM."""
+    _truncate_postgres(url)
 
 
 def main() -> None:
