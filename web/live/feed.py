@@ -13,6 +13,7 @@ it), on SQLite a poll once a second."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -35,6 +36,14 @@ SAFETY_SECONDS = 10.0  # PostgreSQL: a read now and then beside the notification
 CHANNEL = "cpbx_live_calls"  # migration 0013: the live_calls trigger's pg_notify
 LISTEN_APPLICATION = "clusterpbx live listen"  # the LISTEN connections' name in pg_stat_activity
 REREAD = 200  # ids below the last one read again: a transaction with a lower id may commit later (PostgreSQL)
+
+
+async def _cancelled(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task of this module and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,13 +388,8 @@ class ListenSource:
             pass
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await _cancelled(self._task)
+        self._task = None
 
     async def wait(self) -> None:
         if self._task is None:
@@ -466,13 +470,8 @@ class Notifier:
         self._task = asyncio.create_task(self._run(), name="live-notifier")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await _cancelled(self._task)
+        self._task = None
         stopping = getattr(self.source, "stop", None)
         if stopping is not None:
             await stopping()
