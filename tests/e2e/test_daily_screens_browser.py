@@ -80,6 +80,7 @@ def test_calls_voicemail_live(app, engine, live_server, browser_page, world, db)
             assert "14" in progress.locator(".export-status").inner_text()
             assert progress.locator("a.export-file").is_visible()
             assert progress.locator("progress").get_attribute("value") == "1"
+            screenshot(page, f"calls-export-{lang}")
             csv_lines = Path(download.value.path()).read_text(encoding="utf-8-sig").strip().splitlines()
             assert len(csv_lines) == 1 + 14
             page.get_by_role("link", name=labels[1]).first.click()
