@@ -207,6 +207,9 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
+    def states(self) -> dict[str, str]:
+        return {n: "running" if p.poll() is None else f"exited {p.returncode}" for n, p in self.procs.items()}
+
     def name_of(self, pid: int | None) -> str | None:
         return next((n for n, p in self.procs.items() if p.pid == pid and p.poll() is None), None)
 
@@ -256,6 +259,13 @@ def run_once(opts: argparse.Namespace, db_url: str) -> dict[str, Any]:
         result["unapplied"] = unapplied(stack, tokens, result.pop("last_save"))
         cluster.engine.dispose()
         return result
+    except BaseException:
+        # What each process printed, for a run that stopped short (CI keeps no work directory).
+        print(f"failover run stopped short; process states: {stack.states()}", file=sys.stderr)
+        for log in sorted(work.glob("*.log")):
+            print(f"--- {log.name} (last 60 lines)", file=sys.stderr)
+            print("\n".join(log.read_text(errors="replace").splitlines()[-60:]), file=sys.stderr)
+        raise
     finally:
         for proc in [*stack.procs.values(), *([pbx] if pbx else [])]:
             stop(proc)
