@@ -179,12 +179,17 @@ class ControlDaemon:
         due = {name: self.loop.time() + seconds for name, seconds in intervals.items()}
         while True:
             await asyncio.sleep(self.node_lease_seconds / 3)
-            await self._lease_nodes()
-            for name, seconds in intervals.items():
-                running = self._node_jobs.get(name)
-                if self.loop.time() >= due[name] and (running is None or running.done()):
-                    due[name] = self.loop.time() + seconds
-                    self._node_jobs[name] = asyncio.ensure_future(self._node_job(name))
+            try:
+                await self._lease_nodes()
+                for name, seconds in intervals.items():
+                    running = self._node_jobs.get(name)
+                    if self.loop.time() >= due[name] and (running is None or running.done()):
+                        due[name] = self.loop.time() + seconds
+                        self._node_jobs[name] = asyncio.ensure_future(self._node_job(name))
+            except Exception:
+                # Never the end of the loop: a daemon that stops ticking holds nodes nobody runs until
+                # their leases lapse, and never takes over another daemon's.
+                log.exception("cluster tick failed; the next one comes in %.0f s", self.node_lease_seconds / 3)
 
     async def _node_job(self, name: str) -> None:
         try:

@@ -291,6 +291,36 @@ def test_a_daemon_whose_lease_was_taken_stops_the_node_and_the_new_owner_starts_
 
 
 @PG
+def test_an_unexpected_error_in_a_tick_does_not_end_the_daemons_ticking(cluster, monkeypatch):
+    """A tick that fails past the lease renewal (here: starting a taken node's runner) is logged and the
+    next tick comes: the daemon keeps renewing and taking nodes (a dead loop held its nodes unrun until
+    they lapsed and never took over another daemon's)."""
+    c = cluster
+    a = c.daemon(3.0)
+    wait(lambda: c.owns(a, "n1") and c.owns(a, "n2"), what="the daemon owning both nodes")
+    node_id = c.nodes["n2"].id
+    track = a._track
+    failed: list[int] = []
+
+    def fails_once(coro: Any) -> None:
+        if not failed:
+            failed.append(1)
+            coro.close()
+            raise RuntimeError("a bug in starting a runner")
+        track(coro)
+
+    monkeypatch.setattr(a, "_track", fails_once)
+    # Another daemon took n2 (a stops its runner), then died: once its lease lapsed, `a` takes n2 back.
+    c.db.execute(update(NodeLease).where(NodeLease.node_id == node_id).values(holder="someone-else"))
+    c.db.commit()
+    wait(lambda: node_id not in a.nodes, timeout=5, what="the runner stopped")
+    c.db.execute(update(NodeLease).where(NodeLease.node_id == node_id).values(expires_at=dt.datetime(2000, 1, 1)))
+    c.db.commit()
+    wait(lambda: bool(failed), timeout=5, what="the failing tick")
+    wait(lambda: c.owns(a, "n2"), timeout=10, what="n2 started at a later tick")
+
+
+@PG
 def test_a_daemon_that_cannot_renew_its_leases_stops_its_nodes_before_they_lapse(cluster, monkeypatch):
     """Cut off from the database, a daemon stops its runners before another daemon may take the nodes
     (never two owners of a node), and writes nothing for them meanwhile."""
