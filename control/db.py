@@ -93,6 +93,43 @@ def _sqlite_transactions(engine: Engine, memory: bool) -> None:
         _write_begins(cursor, statement, context)
 
 
+def make_read_engine(engine: Engine) -> Engine:
+    """A companion engine for one-statement reads on the hot path (a phone's provisioning lookup).
+
+    On PostgreSQL, checking a connection out of `engine`'s pool costs a `pool_pre_ping` round trip and
+    returning it a ROLLBACK: two round trips around a one-round-trip SELECT. This engine's connections
+    are in autocommit, neither pinged nor reset; a connection that went stale (the server restarted) fails
+    its statement, and the caller invalidates it and retries once (`read_once`). SQLite has no round
+    trips: the engine itself."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return create_engine(engine.url, future=True, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                         pool_reset_on_return=None, pool_timeout=BUSY_TIMEOUT)
+
+
+def read_once(engine: Engine, sql: str, params: Any) -> Any:
+    """The first row of one statement on a raw DB-API cursor of `engine` (see make_read_engine); a
+    connection lost meanwhile is thrown away and the statement tried once more on a new one."""
+    dbapi = engine.dialect.loaded_dbapi
+    lost = (dbapi.OperationalError, dbapi.InterfaceError) if engine.dialect.name == "postgresql" else ()
+    for attempt in (1, 2):
+        conn = engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        except lost:
+            conn.invalidate()
+            if attempt == 2:
+                raise
+        finally:
+            conn.close()  # back to the pool (a no-op after invalidate)
+    raise AssertionError("unreachable")
+
+
 def make_session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
     """Sessions for the engine. `write=True`: each transaction takes SQLite's write lock up front
     (BEGIN IMMEDIATE) — for short read-modify-write steps that must be atomic (the daemon's writes)."""

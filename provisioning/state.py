@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
+from clusterpbx.control.db import read_once
 from clusterpbx.control.models import (
     Device,
     Extension,
@@ -138,20 +139,12 @@ def _pictures(engine: Engine, user_id: int) -> dict[int, bytes]:
 
 def device_state(engine: Engine, key: str, mac: str, *, full: bool) -> DeviceState | None:
     """The tenant with this URL key (None if there is none) and its device with this MAC (device_id None
-    if it has none); `full` adds the fingerprint of the device's configuration."""
+    if it has none); `full` adds the fingerprint of the device's configuration. `engine`: the portal's
+    read engine (control/db.py make_read_engine), one round trip per statement."""
     compiled = _COMPILED.get((engine.dialect.name, full))
     if compiled is None:
         compiled = _COMPILED[(engine.dialect.name, full)] = _Compiled(engine, full)
-    conn = engine.raw_connection()
-    try:
-        cursor = conn.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.params(key, mac))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-    finally:
-        conn.close()  # back to the pool, its transaction (PostgreSQL) rolled back
+    row = read_once(engine, compiled.sql, compiled.params(key, mac))
     if row is None:
         return None
     overrides_text = row[9]

@@ -22,6 +22,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
+from clusterpbx.control.db import make_read_engine
 from clusterpbx.control.models import Device, Tenant
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
@@ -145,9 +146,16 @@ def config_cache(app: Flask) -> ConfigCache:
     return cache
 
 
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["clusterpbx.engine"]
+def read_engine(app: Flask) -> Engine:
+    """The engine of the provisioning lookups (control/db.py make_read_engine), made at the first one."""
+    engine: Engine | None = app.extensions.get("clusterpbx.read_engine")
+    if engine is None:
+        engine = app.extensions["clusterpbx.read_engine"] = make_read_engine(app.extensions["clusterpbx.engine"])
     return engine
+
+
+def _engine() -> Engine:
+    return read_engine(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def public_url() -> str:

@@ -79,7 +79,7 @@ class ChallengeFastPath:
         auth = Authorization.from_header(header) if header is not None else None
         if header is not None and (auth is None or auth.type != "digest"):
             return None
-        state = device_state(self.app.extensions["clusterpbx.engine"], key, req.mac, full=auth is not None)
+        state = device_state(ep.read_engine(self.app), key, req.mac, full=auth is not None)
         if (state is None or state.device_id is None or not state.prov_password
                 or not hmac.compare_digest(state.tenant_key.encode(), key.encode())
                 or not ep.in_networks(address, state.networks)):
