@@ -382,6 +382,7 @@ def test_the_owner_keeps_its_catch_up_position_current(cluster, monkeypatch):
 def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatch):
     """The scheduler's leader owns only some nodes: the live-call sweep runs in every daemon, for its own."""
     from clusterpbx.control import daemon as daemon_module
+    from clusterpbx.control.daemon import jobs
     from clusterpbx.control.port import CallStarted, CallState, PbxCall
 
     monkeypatch.setitem(daemon_module.JOB_INTERVALS, "live_sweep", 1)
@@ -389,12 +390,16 @@ def test_each_daemon_sweeps_the_ghost_calls_of_its_own_nodes(cluster, monkeypatc
     a, b = two_daemons(c)
     for d in (a, b):
         (runner,) = d.nodes.values()
-        old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
-        # A call whose hangup the daemon missed: the PBX does not list it.
-        c.loop.call_soon_threadsafe(runner.on_event, CallStarted(old, PbxCall(
-            f"ghost-{runner.name}", old, CallState.ANSWERED, "201", "202")))
+        # A call whose hangup the daemon missed: the PBX does not list it. Started within the sweep's
+        # grace, so that both are surely in the database before the sweep may end them.
+        recent = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=5)
+        c.loop.call_soon_threadsafe(runner.on_event, CallStarted(recent, PbxCall(
+            f"ghost-{runner.name}", recent, CallState.ANSWERED, "201", "202")))
     ghosts = select(func.count()).select_from(LiveCall).where(LiveCall.pbx_call_id.like("ghost-%"))
     wait(lambda: c.db.scalar(ghosts) == 2, timeout=10, what="the ghosts projected")
+    time.sleep(1.5)  # a sweep or more ran: within the grace, nothing is removed
+    assert c.db.scalar(ghosts) == 2
+    monkeypatch.setattr(jobs, "LIVE_SWEEP_GRACE", dt.timedelta(0))  # now they are old enough
     wait(lambda: c.db.scalar(ghosts) == 0, timeout=10, what="both ghosts swept")
 
 
