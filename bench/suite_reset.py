@@ -1,5 +1,7 @@
-"""How long the test suite's per-test PostgreSQL reset takes: the TRUNCATE of every table it used before
-and the DELETEs with sequences set back, then a VACUUM, that tests/conftest.py runs now, alternated on the same database.
+"""How long the test suite's per-test PostgreSQL reset takes, alternated on the same database: the
+TRUNCATE of every table it used first; then DELETEs of every table with the sequences set back and a
+VACUUM, on a new connection each time (`delete_all`); and what tests/conftest.py runs now (`delete`):
+the same on a connection kept for the session, for the tables that hold rows only.
 
     CLUSTERPBX_TEST_POSTGRES_URL=postgresql+psycopg://USER:PW@127.0.0.1/DB .venv/bin/python -m bench.suite_reset
 
@@ -20,7 +22,7 @@ from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Base
-from tests.conftest import _truncate_postgres
+from tests.conftest import _delete_statements, _truncate_postgres
 
 
 def fill(url: str, n: int) -> None:
@@ -48,8 +50,24 @@ def truncate(url: str) -> None:
     engine.dispose()
 
 
+def delete_all(url: str) -> None:
+    """The reset before (tests/conftest.py at 7b01a39): a new engine, DELETEs of every table, VACUUM of
+    every table."""
+    engine = make_engine(url, busy_timeout=0)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+        conn.exec_driver_sql(_delete_statements())
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"VACUUM {names}")
+    engine.dispose()
+
+
 def delete(url: str) -> None:
-    """The reset the suite runs now: the DELETEs, then VACUUM."""
+    """The reset the suite runs now: the reset's engine kept, DELETEs and VACUUM of the tables that hold
+    rows only."""
     _truncate_postgres(url)
 
 
@@ -64,9 +82,9 @@ def main() -> None:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     migrate.upgrade(url)
-    times: dict[str, list[float]] = {"truncate": [], "delete": []}
+    times: dict[str, list[float]] = {"truncate": [], "delete_all": [], "delete": []}
     for n in range(args.rounds):
-        for name, reset in (("truncate", truncate), ("delete", delete)):
+        for name, reset in (("truncate", truncate), ("delete_all", delete_all), ("delete", delete)):
             fill(url, n)
             started = time.perf_counter()
             reset(url)

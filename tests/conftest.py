@@ -272,61 +272,82 @@ def _no_commit_flush(engine: Engine) -> None:
         pass
 
 
-def _delete_statements() -> str:
-    """Every table emptied, children first, and every sequence back to its start (as TRUNCATE ... RESTART
-    IDENTITY did), in one round trip. With the VACUUM that follows (_truncate_postgres) it costs about
-    0.13 s where a TRUNCATE of the thirty-odd tables cost 0.3-1 s (it gives every table and index a new
-    file and waits for them on commit)."""
+def _delete_statements(used: set[str] | None = None) -> str:
+    """The tables in `used` (every table when None) emptied, children first, and every sequence back to
+    its start (as TRUNCATE ... RESTART IDENTITY did), in one round trip."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", sqlalchemy.exc.SAWarning)  # a cycle of foreign keys: no safe order
         tables = list(reversed(Base.metadata.sorted_tables))
-    return "; ".join([f'DELETE FROM "{t.name}"' for t in tables] + [  # noqa: S608 (our models' table names)
+    return "; ".join([f'DELETE FROM "{t.name}"' for t in tables if used is None or t.name in used] + [  # noqa: S608 (our models' table names)
         "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass, start_value, false) "
         "FROM pg_sequences WHERE schemaname = current_schema()"])
 
 
+def _used_tables_query() -> str:
+    """The tables that hold a row, in one round trip (a test writes to a handful of the thirty-odd)."""
+    return " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"  # noqa: S608
+                              for t in Base.metadata.sorted_tables)
+
+
+_RESET_ENGINES: dict[str, Engine] = {}
+
+
+def _reset_engine(url: str) -> Engine:
+    """The reset's engine, kept for the worker's session: a connection of its own for each reset was a
+    new server process each time."""
+    engine = _RESET_ENGINES.get(url)
+    if engine is None:
+        engine = _RESET_ENGINES[url] = make_engine(url, busy_timeout=0)
+    return engine
+
+
 def _truncate_postgres(url: str) -> None:
-    """Empty every table for the next test. An earlier test's connection left idle inside a transaction
-    (a session a background thread of that test still holds) would make the deletes wait for its locks:
-    it is ended first, and the set-up waits for locks as long as it takes (no product lock_timeout).
-    If the deletes fail (a table outside the models that references theirs, a cycle of foreign keys),
-    TRUNCATE ... CASCADE empties them as before."""
+    """Empty every table for the next test: the tables that hold rows get DELETEs, children first, then a
+    VACUUM, and every sequence starts again (about 0.13 s for all thirty-odd tables, where a TRUNCATE
+    cost 0.3-1 s: it gives every table and index a new file and waits for them on commit; the tables a
+    test left empty are skipped). An earlier test's connection left idle inside a transaction (a session
+    a background thread of that test still holds) would make the deletes wait for its locks: it is ended
+    first, and the set-up waits for locks as long as it takes (no product lock_timeout). If the deletes
+    fail (a table outside the models that references theirs, a cycle of foreign keys), TRUNCATE ...
+    CASCADE empties them as before."""
     fetchlog.close_all()  # an earlier test's provisioning log thread would insert while we truncate
-    engine = make_engine(url, busy_timeout=0)
+    engine = _reset_engine(url)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     try:
+        _delete_statements()
+        deletes = True
+    except sqlalchemy.exc.SAWarning:
+        deletes = False
+    for attempt in range(3):
+        # First only the connections left inside a transaction; if a live one still deadlocks with
+        # the deletes (a background thread an earlier test left running), every other one.
         try:
-            delete = _delete_statements()
-        except sqlalchemy.exc.SAWarning:
-            delete = ""
-        for attempt in range(3):
-            # First only the connections left inside a transaction; if a live one still deadlocks with
-            # the deletes (a background thread an earlier test left running), every other one.
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND (:all OR state LIKE 'idle in transaction%')"),
-                        {"all": attempt > 0})
-                    if delete:
-                        conn.exec_driver_sql(delete)
-                    else:
-                        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                if delete:
-                    # Without it, the next rows go into the space the deleted ones left, in another
-                    # order than inserted, and a query without ORDER BY (tests that take
-                    # `tenant.users[0]` as the first user created) sees them in that order; VACUUM
-                    # gives back empty pages as a TRUNCATE did. It runs outside a transaction.
-                    with engine.connect() as conn:
-                        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"VACUUM {names}")
-                return
-            except sqlalchemy.exc.IntegrityError:
-                delete = ""  # rolled back; TRUNCATE ... CASCADE on the next attempt
-            except OperationalError:
-                if attempt == 2:
-                    raise
-    finally:
-        engine.dispose()
+            used: set[str] = set()
+            with engine.begin() as conn:
+                conn.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND (:all OR state LIKE 'idle in transaction%')"),
+                    {"all": attempt > 0})
+                if deletes:
+                    used = set(conn.exec_driver_sql(_used_tables_query()).scalars())
+                    conn.exec_driver_sql(_delete_statements(used))
+                else:
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            if used:
+                # Without it, the next rows go into the space the deleted ones left, in another
+                # order than inserted, and a query without ORDER BY (tests that take
+                # `tenant.users[0]` as the first user created) sees them in that order; VACUUM
+                # gives back empty pages as a TRUNCATE did. It runs outside a transaction.
+                with engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                        "VACUUM " + ", ".join(f'"{name}"' for name in sorted(used)))
+            return
+        except sqlalchemy.exc.IntegrityError:
+            deletes = False  # rolled back; TRUNCATE ... CASCADE on the next attempt
+        except OperationalError:
+            engine.dispose()  # a connection the server dropped: a new one for the next attempt
+            if attempt == 2:
+                raise
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
