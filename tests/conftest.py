@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from clusterpbx.control import db as control_db
 from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
@@ -162,6 +163,51 @@ def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[LimiterClock]:
     storage = getattr(limiter, "_storage", None)
     if storage is not None:
         storage.reset()
+
+
+# One engine per database URL and options for the worker's session, instead of one per test and per
+# app: an engine's compiled-statement cache then serves every test (compiling the same statements again
+# for each new engine was about a fifth of a web test's CPU). The worker's PostgreSQL database is the
+# same for all its tests, and so is its SQLite file's path (database_url puts a fresh copy of the
+# migrated template there for each test, as a new file: a connection an earlier test left open keeps
+# the old one). Each engine's pool is disposed after every test (connections a test left checked out go
+# with it); the cache stays. Other SQLite files (sqlite_url, a test's own) get an engine each.
+_SHARED_ENGINES: dict[tuple[str, str], Engine] = {}
+_SHARED_SQLITE: list[str] = []  # the worker's SQLite URL, once database_url made it
+_create_engine = control_db.create_engine
+_sqlite_transactions = control_db._sqlite_transactions
+_SQLITE_LISTENING: set[int] = set()
+
+
+def _shared_create_engine(url: Any, **kwargs: Any) -> Engine:
+    text_url = sqlalchemy.make_url(url).render_as_string(hide_password=False)
+    if not (text_url.startswith("postgresql") or text_url in _SHARED_SQLITE):
+        return _create_engine(url, **kwargs)
+    key = (text_url, repr(sorted(kwargs.items())))
+    engine = _SHARED_ENGINES.get(key)
+    if engine is None:
+        engine = _SHARED_ENGINES[key] = _create_engine(url, **kwargs)
+    return engine
+
+
+def _sqlite_transactions_once(engine: Engine, memory: bool) -> None:
+    """make_engine's SQLite listeners, installed once on a shared engine (not again at each make_engine)."""
+    if id(engine) in _SQLITE_LISTENING:
+        return
+    if any(engine is shared for shared in _SHARED_ENGINES.values()):
+        _SQLITE_LISTENING.add(id(engine))
+    _sqlite_transactions(engine, memory)
+
+
+control_db.create_engine = _shared_create_engine
+control_db._sqlite_transactions = _sqlite_transactions_once
+
+
+@pytest.fixture(autouse=True)
+def shared_engines_disposed() -> Iterator[None]:
+    yield
+    for engine in list(_SHARED_ENGINES.values()):
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -350,10 +396,20 @@ def _truncate_postgres(url: str) -> None:
                 raise
 
 
+@pytest.fixture(scope="session")
+def _sqlite_shared_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The path of the SQLite database of database_url's tests in this worker (a new copy for each)."""
+    path = tmp_path_factory.mktemp("database") / "clusterpbx.db"
+    _SHARED_SQLITE.append(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path) -> str:
     if request.param == "sqlite":
-        path = tmp_path / "clusterpbx.db"
+        path: Path = request.getfixturevalue("_sqlite_shared_path")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
         shutil.copy(_sqlite_template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("_postgres_migrated")

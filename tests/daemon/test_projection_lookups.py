@@ -43,10 +43,12 @@ def outgoing(uid: str, dialed: str) -> CallRecordReport:
 class Statements:
     """SELECTs on these tables, counted on the engine."""
 
-    def __init__(self, engine, *tables: str):
+    def __init__(self, engine, request, *tables: str):
         self.seen: list[str] = []
         self.tables = tables
         event.listen(engine, "before_cursor_execute", self._on)
+        # The engine may outlive the test (tests/conftest.py shares PostgreSQL engines): stop counting.
+        request.addfinalizer(lambda: event.remove(engine, "before_cursor_execute", self._on))
 
     def _on(self, conn, cursor, statement, params, context, executemany):
         if statement.lstrip().upper().startswith("SELECT") and any(t in statement for t in self.tables):
@@ -57,10 +59,10 @@ class Statements:
         return n
 
 
-def test_an_outside_number_is_looked_up_once_not_at_every_batch(engine, db, world):
+def test_an_outside_number_is_looked_up_once_not_at_every_batch(engine, db, world, request):
     node, alice = setup_node(db, world)
     p = Projector(make_session_factory(engine), node.id)
-    selects = Statements(engine, "extensions")
+    selects = Statements(engine, request, "extensions")
     p.handle(CallRecorded(T0, outgoing("o1", "5550")))
     p.flush()
     assert selects.take() == 1  # the first time: is it one of ours?
@@ -80,7 +82,7 @@ def test_an_outside_number_is_looked_up_once_not_at_every_batch(engine, db, worl
     assert bob.id in db.scalars(select(CallRecord.user_id).where(CallRecord.pbx_call_id == "o9")).all()
 
 
-def test_a_repeated_member_status_is_not_adopted_again(engine, db, world):
+def test_a_repeated_member_status_is_not_adopted_again(engine, db, world, request):
     node, alice = setup_node(db, world)
     q = Queue(tenant_id=alice.tenant_id, name="support", label="Soutien")
     db.add(q)
@@ -89,7 +91,7 @@ def test_a_repeated_member_status_is_not_adopted_again(engine, db, world):
     db.add(m)
     db.commit()
     p = Projector(make_session_factory(engine), node.id)
-    selects = Statements(engine, "queue_memberships")
+    selects = Statements(engine, request, "queue_memberships")
     member = QueueMember("cpbx-acme-support", "Local/201@cpbx-acme-leg/n", in_call=True)
     p.handle(QueueMemberChanged(at=T0, member=member))
     p.flush()
