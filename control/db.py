@@ -93,25 +93,26 @@ def _sqlite_transactions(engine: Engine, memory: bool) -> None:
         _write_begins(cursor, statement, context)
 
 
-def make_read_engine(engine: Engine) -> Engine:
+def make_read_engine(engine: Engine, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """A companion engine for one-statement reads on the hot path (a phone's provisioning lookup).
 
     On PostgreSQL, checking a connection out of `engine`'s pool costs a `pool_pre_ping` round trip and
     returning it a ROLLBACK: two round trips around a one-round-trip SELECT. This engine's connections
     are in autocommit, neither pinged nor reset; a connection that went stale (the server restarted) fails
     its statement, and the caller invalidates it and retries once (`read_once`). SQLite has no round
-    trips: the engine itself."""
+    trips: the engine itself. A statement waits at most `busy_timeout` for a lock, as make_engine's."""
     if engine.dialect.name != "postgresql":
         return engine
     return create_engine(engine.url, future=True, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
-                         pool_reset_on_return=None, pool_timeout=BUSY_TIMEOUT)
+                         pool_reset_on_return=None, pool_timeout=busy_timeout,
+                         connect_args={"options": f"-c lock_timeout={int(busy_timeout * 1000)}"})
 
 
 def read_once(engine: Engine, sql: str, params: Any) -> Any:
-    """The first row of one statement on a raw DB-API cursor of `engine` (see make_read_engine); a
-    connection lost meanwhile is thrown away and the statement tried once more on a new one."""
+    """The first row of one statement on a raw DB-API cursor of `engine` (see make_read_engine). A
+    connection the server dropped is thrown away and the statement tried once more on a new one; any
+    other database error is raised as SQLAlchemy's (a lock not had in time is then "busy", `is_busy`)."""
     dbapi = engine.dialect.loaded_dbapi
-    lost = (dbapi.OperationalError, dbapi.InterfaceError) if engine.dialect.name == "postgresql" else ()
     for attempt in (1, 2):
         conn = engine.raw_connection()
         try:
@@ -121,10 +122,15 @@ def read_once(engine: Engine, sql: str, params: Any) -> Any:
                 return cursor.fetchone()
             finally:
                 cursor.close()
-        except lost:
-            conn.invalidate()
-            if attempt == 2:
-                raise
+        except dbapi.Error as exc:
+            driver = conn.driver_connection
+            lost = engine.dialect.name == "postgresql" and bool(
+                getattr(driver, "closed", False) or getattr(driver, "broken", False))
+            if lost:
+                conn.invalidate()
+            if not lost or attempt == 2:
+                raise sa_exc.DBAPIError.instance(sql, params, exc, dbapi.Error,
+                                                 connection_invalidated=lost) from exc
         finally:
             conn.close()  # back to the pool (a no-op after invalidate)
     raise AssertionError("unreachable")

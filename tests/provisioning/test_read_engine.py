@@ -4,6 +4,8 @@ round trip; a connection the server dropped is replaced and the lookup still ans
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -69,3 +71,29 @@ def test_sqlite_reads_on_the_engine_itself(engine, db, world):
     assert make_read_engine(engine) is engine
     state = device_state(engine, tenant.provisioning_key, device.mac, full=True)
     assert state is not None and state.device_id == device.id
+
+
+@PG
+def test_a_lookup_that_waits_too_long_for_a_lock_is_busy_not_an_error(database_url, engine, db, world, tmp_path):
+    """A lock held longer than a request may wait (a migration's ACCESS EXCLUSIVE on the devices table):
+    the phone gets 503 "try again", in about the app's lock wait, never a 500."""
+    from clusterpbx.web import create_app
+
+    tenant, _user, device = phone_setup(world, db)
+    app = create_app({
+        "TESTING": True, "DATABASE_BUSY_TIMEOUT": 0.5,
+        "SETTINGS": {"database_url": database_url, "instance_path": str(tmp_path / "instance"),
+                     "session_cookie_secure": False, "ratelimit_storage_url": "memory://"},
+    })
+    client = app.test_client()
+    path = f"/prov/{tenant.provisioning_key}/{device.mac}.cfg"
+    assert client.get(path).status_code == 200  # first boot: served with the tenant key alone
+    with engine.connect() as conn:
+        conn.execute(text("LOCK TABLE devices IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        resp = client.get(path)
+        waited = time.monotonic() - started
+        conn.rollback()
+    assert resp.status_code == 503, resp.status_code
+    assert waited < 3
+    assert client.get(path).status_code == 401  # the lock gone: the Digest challenge, as armed now

@@ -22,7 +22,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
-from clusterpbx.control.db import make_read_engine
+from clusterpbx.control.db import BUSY_TIMEOUT, make_read_engine
 from clusterpbx.control.models import Device, Tenant
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
@@ -150,7 +150,8 @@ def read_engine(app: Flask) -> Engine:
     """The engine of the provisioning lookups (control/db.py make_read_engine), made at the first one."""
     engine: Engine | None = app.extensions.get("clusterpbx.read_engine")
     if engine is None:
-        engine = app.extensions["clusterpbx.read_engine"] = make_read_engine(app.extensions["clusterpbx.engine"])
+        engine = app.extensions["clusterpbx.read_engine"] = make_read_engine(
+            app.extensions["clusterpbx.engine"], float(app.config.get("DATABASE_BUSY_TIMEOUT", BUSY_TIMEOUT)))
     return engine
 
 
