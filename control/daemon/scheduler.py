@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from .registry import JOB_INTERVALS
+
+log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 # What the job table stores for every job: the function APScheduler calls, by reference. Jobs stored by
@@ -61,8 +65,17 @@ def start_scheduler(host: JobHost, engine: Engine) -> BackgroundScheduler:
     """Schedule every job of JOB_INTERVALS for `host` (replacing what the job table held) and start."""
     global CURRENT
     CURRENT = host
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+    try:
+        # The job store creates its table when missing, at start. Two daemons starting together on a
+        # new database both found it missing and the second's CREATE TABLE failed (a unique violation
+        # in PostgreSQL's catalog), which ended that daemon: created here, the loser of the race sees
+        # the winner's table.
+        store.jobs_t.create(engine, checkfirst=True)
+    except (IntegrityError, ProgrammingError):
+        log.info("job table %s: created by another daemon at the same moment", JOBS_TABLE)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        jobstores={"default": store},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
     for name, seconds in JOB_INTERVALS.items():
         scheduler.add_job(JOB_REF, "interval", seconds=seconds, args=[name], id=name, replace_existing=True)

@@ -478,3 +478,50 @@ def test_fair_share_and_take_over_between_three_daemons(engine, db):
     db.commit()  # a new transaction: the database's clock of now, not of the test's first read
     assert {row.holder for row in db.scalars(select(NodeLease))} == {"B", "C"}
     assert {h for h, _a, _s in clustering.ownership(db, lease)[1]} == {"B", "C"}
+
+
+@PG
+def test_two_daemons_starting_together_on_a_new_database_both_start_their_scheduler(engine):
+    """Both daemons found the job table missing and created it; the second's CREATE TABLE failed (a
+    unique violation in PostgreSQL's catalog) and that daemon exited at start (seen in the fail-over
+    bench). Here the other daemon's CREATE is held uncommitted until this one's waits behind it."""
+    from sqlalchemy import text
+
+    from clusterpbx.control.daemon import scheduler as scheduling
+
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {scheduling.JOBS_TABLE}"))
+    other = engine.connect()
+    other.execute(text(f"CREATE TABLE {scheduling.JOBS_TABLE} (id VARCHAR(191) PRIMARY KEY, "
+                       "next_run_time FLOAT(25), job_state BYTEA NOT NULL)"))
+    host = object()
+    started: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            started["scheduler"] = scheduling.start_scheduler(host, engine)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - what the daemon died of
+            started["error"] = exc
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    try:
+        def create_waiting() -> bool:
+            with engine.connect() as conn:
+                return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND query LIKE '%CREATE TABLE%'")) == 1
+
+        wait(create_waiting, timeout=10, what="this daemon's CREATE waiting")
+    finally:
+        other.commit()
+        other.close()
+    thread.join(30)
+    try:
+        assert "error" not in started, started.get("error")
+        assert started["scheduler"].running
+        with engine.connect() as conn:  # the jobs were stored in the other daemon's table
+            assert conn.scalar(text(f"SELECT count(*) FROM {scheduling.JOBS_TABLE}")) > 0  # noqa: S608 (our constant)
+    finally:
+        if "scheduler" in started:
+            started["scheduler"].shutdown(wait=False)
+        scheduling.forget(host)  # type: ignore[arg-type]
