@@ -234,8 +234,9 @@ def run_once(opts: argparse.Namespace, db_url: str) -> dict[str, Any]:
             wait_http(stack.web_ports[name], "/health/")
         cluster = Cluster(db_url)
         node_id = cluster.node_id("demo-asterisk")
-        wait_for(lambda: cluster.owner_pid("demo-asterisk") is not None
-                 and cluster.owner_pid("demo-freeswitch") is not None, 30, "both nodes owned")
+        # Each daemon its fair share (one node): both started, neither died at start.
+        wait_for(lambda: {cluster.owner_pid("demo-asterisk"), cluster.owner_pid("demo-freeswitch")}
+                 == {stack.procs["D1"].pid, stack.procs["D2"].pid}, 30, "each daemon owning one node")
         tokens = api_tokens(db_url, opts.users)
         os.kill(pbx.pid, signal.SIGUSR1)  # calls start flowing
         result = load(opts, stack, cluster, tokens, pbx, work)
