@@ -125,7 +125,8 @@ def open_pages(base: str, session: requests.Session, master: int, streams: int, 
         for _ in range(streams):
             opened.append(Stream(base, session, timeout=60))
         for s in opened:
-            assert s.head(timeout=120) == 200
+            status = s.head(timeout=120)
+            assert status == 200, f"a live page's stream answered {status}: {s.buffer[:300]!r}"
             s.events(timeout=120)
         busy = {k: statistics.median(timed(session, u, n)[0]) for k, u in pages.items()}
         threads_busy = sum(thread_count(p) for p in workers)

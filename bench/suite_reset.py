@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from typing import Any
 
 from sqlalchemy import text
 
@@ -22,7 +23,7 @@ from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Base
-from tests.conftest import _delete_statements, _truncate_postgres
+from tests.conftest import _create_engine, _delete_statements, _truncate_postgres
 
 
 def fill(url: str, n: int) -> None:
@@ -38,14 +39,24 @@ def fill(url: str, n: int) -> None:
     engine.dispose()
 
 
+def fresh_engine(url: str) -> Any:
+    """A new engine, as the earlier resets made each time: make_engine(url, busy_timeout=0) without
+    tests.conftest's sharing of engines (importing it turns that on for make_engine)."""
+    return _create_engine(url, future=True, pool_pre_ping=True)
+
+
+def end_idle_transactions(conn: Any) -> None:
+    conn.execute(text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+
+
 def truncate(url: str) -> None:
     """The reset before (tests/conftest.py at 6dc422a)."""
-    engine = make_engine(url, busy_timeout=0)
+    engine = fresh_engine(url)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+        end_idle_transactions(conn)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
@@ -53,12 +64,10 @@ def truncate(url: str) -> None:
 def delete_all(url: str) -> None:
     """The reset before (tests/conftest.py at 7b01a39): a new engine, DELETEs of every table, VACUUM of
     every table."""
-    engine = make_engine(url, busy_timeout=0)
+    engine = fresh_engine(url)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+        end_idle_transactions(conn)
         conn.exec_driver_sql(_delete_statements())
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"VACUUM {names}")
