@@ -335,29 +335,17 @@ def _used_tables_query() -> str:
                               for t in Base.metadata.sorted_tables)
 
 
-_RESET_ENGINES: dict[str, Engine] = {}
-
-
-def _reset_engine(url: str) -> Engine:
-    """The reset's engine, kept for the worker's session: a connection of its own for each reset was a
-    new server process each time."""
-    engine = _RESET_ENGINES.get(url)
-    if engine is None:
-        engine = _RESET_ENGINES[url] = make_engine(url, busy_timeout=0)
-    return engine
-
-
 def _truncate_postgres(url: str) -> None:
     """Empty every table for the next test: the tables that hold rows get DELETEs, children first, then a
-    VACUUM, and every sequence starts again (about 0.13 s for all thirty-odd tables, where a TRUNCATE
-    cost 0.3-1 s: it gives every table and index a new file and waits for them on commit; the tables a
-    test left empty are skipped). An earlier test's connection left idle inside a transaction (a session
+    VACUUM, and every sequence starts again, on the connection the worker keeps (about 30 ms; a TRUNCATE
+    of the thirty-odd tables cost 0.15-1 s: it gives every table and index a new file and waits for them
+    on commit; bench/suite_reset.py). An earlier test's connection left idle inside a transaction (a session
     a background thread of that test still holds) would make the deletes wait for its locks: it is ended
     first, and the set-up waits for locks as long as it takes (no product lock_timeout). If the deletes
     fail (a table outside the models that references theirs, a cycle of foreign keys), TRUNCATE ...
     CASCADE empties them as before."""
     fetchlog.close_all()  # an earlier test's provisioning log thread would insert while we truncate
-    engine = _reset_engine(url)
+    engine = make_engine(url, busy_timeout=0)  # the worker's engine for this URL (_shared_create_engine)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     try:
         _delete_statements()
