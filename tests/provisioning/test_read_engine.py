@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from clusterpbx.control.db import make_read_engine
+from clusterpbx.control.db import make_read_engine, read_once
 from clusterpbx.provisioning.state import device_state
 from tests.provisioning.helpers import phone_setup
 
@@ -18,51 +18,42 @@ PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 def backend_pid(engine) -> int:
     """The server process of the connection the pool hands out next (it keeps the one it has)."""
-    conn = engine.raw_connection()
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = int(cursor.fetchone()[0])
-        cursor.close()
-        return pid
-    finally:
-        conn.close()
+    return int(read_once(engine, "SELECT pg_backend_pid()", None)[0])
+
+
+@pytest.fixture
+def reader(engine):
+    reader = make_read_engine(engine)
+    yield reader
+    reader.dispose()
 
 
 @PG
-def test_a_lookup_leaves_no_transaction_open_on_postgresql(engine, db, world):
+def test_a_lookup_leaves_no_transaction_open_on_postgresql(engine, reader, db, world):
     tenant, _user, device = phone_setup(world, db)
-    reader = make_read_engine(engine)
-    try:
-        assert reader is not engine
-        state = device_state(reader, tenant.provisioning_key, device.mac, full=True)
-        assert state is not None and state.device_id == device.id
-        pid = backend_pid(reader)
-        device_state(reader, tenant.provisioning_key, device.mac, full=True)
-        assert backend_pid(reader) == pid, "the lookup used the pool's one connection"
-        with engine.connect() as conn:
-            # Without autocommit, a connection returned unreset would sit "idle in transaction", holding
-            # a snapshot that keeps VACUUM from cleaning up behind it.
-            assert conn.scalar(text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": pid}) == "idle"
-    finally:
-        reader.dispose()
+    assert reader is not engine
+    state = device_state(reader, tenant.provisioning_key, device.mac, full=True)
+    assert state is not None and state.device_id == device.id
+    pid = backend_pid(reader)
+    device_state(reader, tenant.provisioning_key, device.mac, full=True)
+    assert backend_pid(reader) == pid, "the lookup used the pool's one connection"
+    with engine.connect() as conn:
+        # Without autocommit, a connection returned unreset would sit "idle in transaction", holding
+        # a snapshot that keeps VACUUM from cleaning up behind it.
+        assert conn.scalar(text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": pid}) == "idle"
 
 
 @PG
-def test_a_connection_the_server_dropped_is_replaced_and_the_lookup_answers(engine, db, world):
+def test_a_connection_the_server_dropped_is_replaced_and_the_lookup_answers(engine, reader, db, world):
     tenant, _user, device = phone_setup(world, db)
-    reader = make_read_engine(engine)
-    try:
-        assert device_state(reader, tenant.provisioning_key, device.mac, full=False) is not None
-        pid = backend_pid(reader)
-        with engine.connect() as conn:  # as a restart of the server would
-            assert conn.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid}) is True
-            conn.commit()
-        state = device_state(reader, tenant.provisioning_key, device.mac, full=True)
-        assert state is not None and state.device_id == device.id
-        assert backend_pid(reader) != pid
-    finally:
-        reader.dispose()
+    assert device_state(reader, tenant.provisioning_key, device.mac, full=False) is not None
+    pid = backend_pid(reader)
+    with engine.connect() as conn:  # as a restart of the server would
+        assert conn.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid}) is True
+        conn.commit()
+    state = device_state(reader, tenant.provisioning_key, device.mac, full=True)
+    assert state is not None and state.device_id == device.id
+    assert backend_pid(reader) != pid
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
