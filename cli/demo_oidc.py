@@ -148,7 +148,9 @@ class OidcProvider:
         self.add_routes(self.app)
         self._server = make_server(host, port, self.app, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        # stop() waits for the serving loop's next poll: a twentieth of a second, not the default half.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=name, daemon=True)
 
     @property
     def discovery_url(self) -> str:

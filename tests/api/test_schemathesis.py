@@ -32,7 +32,7 @@ def served(app: Any, engine: Any, tmp_path: Any, monkeypatch: Any) -> Iterator[s
     app.config["API_RATE_LIMIT"] = "100000/minute"
     app.testing = False  # errors become 500 answers (as in production) instead of exceptions in the thread
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     # A real control daemon on a fake PBX: the end-user routes that need the PBX answer too.
     with daemon_for_app(app, engine, FakePbx()):
         thread.start()

@@ -42,7 +42,7 @@ def portal(database_url: str, tmp_path: Path) -> Iterator[str]:
         # No control daemon: changes are saved and reported pending, as when the PBX is unreachable.
         "control_url": "http://127.0.0.1:9", "control_timeout": 1.0}})
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
