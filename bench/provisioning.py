@@ -193,7 +193,7 @@ def main() -> int:
             [sys.executable, "-m", "gunicorn", "--bind", f"fd://{sock.fileno()}", "--workers", str(args.workers),
              "--backlog", "2048", "--log-level", "warning",
              *(["clusterpbx.web.wsgi:app"] if args.server == "sync" else
-               # what `clusterpbx web` runs (cli.py): the asyncio worker, Flask on a thread pool
+               # what `clusterpbx web` runs (cli/cmd_web.py): the asyncio worker, Flask on a thread pool
                ["--worker-class", "asgi", "--worker-connections", "2000", "--graceful-timeout", "5", "--no-control-socket",
                 "clusterpbx.web.asgi:make_app()"])],
             env=env, pass_fds=(sock.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

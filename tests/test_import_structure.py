@@ -28,19 +28,6 @@ SCANNED = ("control", "web", "cli")
 # Imports left inside functions, per file: (imported module, why it is not at the top).
 LAZY: dict[str, list[tuple[str, str]]] = {
     "cli/__init__.py": [("clusterpbx.cli", "the console script's entry point loads the commands when called")],
-    # `clusterpbx user add` and the like must not pay 0.5 to 1.5 s for what only one command uses:
-    "cli/cli.py": [
-        ("clusterpbx.control.daemon", "`control`: the daemon, its adapters and scheduler"),
-        ("clusterpbx.control.daemon", "`control`: the daemon, its adapters and scheduler"),
-        ("clusterpbx.control.cluster", "`control` in cluster mode only (issue 26)"),
-        ("clusterpbx.control.cluster", "`control --status` in cluster mode only (issue 26)"),
-        ("clusterpbx.demo_oidc", "`run`: the demo's stand-in for Google (Authlib, a JWT key)"),
-        ("clusterpbx.control.demo", "`run`: the demo's data (1.5 s to import)"),
-        ("clusterpbx.web", "`run`: Flask and every blueprint"),
-        ("clusterpbx.demo_runtime", "`run`: the embedded PBX (sim/)"),
-        ("clusterpbx.demo_runtime", "`run`: the embedded PBX (sim/)"),
-        ("clusterpbx.web.asgi", "`run`: the portal's ASGI server"),
-    ],
     "cli/demo_oidc.py": [("PIL", "Pillow draws the demo's profile picture only when it is asked for")],
     "cli/demo_runtime.py": [
         ("clusterpbx.sim.model", "the embedded PBX, only when the demo starts it"),

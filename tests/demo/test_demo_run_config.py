@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import requests
 
-from clusterpbx.cli import demo_portal_config
+from clusterpbx.cmd_run import demo_portal_config
 from clusterpbx.control import urlpolicy
 from clusterpbx.control.config import Settings, load_settings
 
