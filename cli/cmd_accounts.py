@@ -10,12 +10,12 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from clusterpbx.control.admin import Actor, Invalid, resource
+from clusterpbx.control.admin import Actor
 from clusterpbx.control.admin.csvio import export_devices, export_users, import_devices, import_users
 from clusterpbx.control.config import load_settings
 from clusterpbx.control.models import PbxNode
 
-from .common import invalid, session, tenant_by_domain
+from .common import create, session, tenant_by_domain
 
 
 @click.group()
@@ -37,10 +37,7 @@ def domain_create(name: str, domain_name: str, node: str | None, email_domains: 
                 raise click.ClickException(f"no node named {node!r}")
         data = {"name": name, "domain": domain_name, "node_id": pbx.id if pbx else None,
                 "email_domains": email_domains}
-        try:
-            t = resource("tenants").create(s, Actor.command_line(), data)
-        except Invalid as exc:
-            raise invalid(exc) from None
+        t = create(s, "tenants", data)
         click.echo(f"created tenant {t.name} ({t.domain})")
 
 
@@ -67,10 +64,7 @@ def user_create(domain_name: str, email: str, first_name: str, last_name: str, e
         data = {"tenant_id": tenant_by_domain(s, domain_name).id, "email": email, "first_name": first_name,
                 "last_name": last_name, "password": password, "extension": extension, "department": department,
                 "language": language, "role": role}
-        try:
-            u = resource("users").create(s, Actor.command_line(), data)
-        except Invalid as exc:
-            raise invalid(exc) from None
+        u = create(s, "users", data)
         click.echo(f"created user {u.email}")
 
 
@@ -85,6 +79,13 @@ def user_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
     _import(import_users, csv_file, domain_name, dry_run, "user")
 
 
+def export_options(command: Any) -> Any:
+    """The options of `user export` and `device export`."""
+    command = click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+                           help="file to write (default: standard output)")(command)
+    return click.option("--domain", "domain_name", required=True)(command)
+
+
 def _export(export: Any, domain_name: str, output: Any) -> None:
     """Write one tenant's CSV export (users or phones) as the command line."""
     with session(load_settings()) as s:
@@ -92,9 +93,7 @@ def _export(export: Any, domain_name: str, output: Any) -> None:
 
 
 @user.command("export")
-@click.option("--domain", "domain_name", required=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
-              help="file to write (default: standard output)")
+@export_options
 def user_export(domain_name: str, output: Any) -> None:
     """Export the tenant's users as CSV (re-importable with `user import`; no passwords)."""
     _export(export_users, domain_name, output)
@@ -133,9 +132,7 @@ def device_import(csv_file: Any, domain_name: str, dry_run: bool) -> None:
 
 
 @device.command("export")
-@click.option("--domain", "domain_name", required=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
-              help="file to write (default: standard output)")
+@export_options
 def device_export(domain_name: str, output: Any) -> None:
     """Export the tenant's phones as CSV (re-importable with `device import`; no passwords)."""
     _export(export_devices, domain_name, output)

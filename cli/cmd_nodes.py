@@ -11,7 +11,6 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clusterpbx.control.admin import Actor, Invalid, resource
 from clusterpbx.control.admin.nodes import OPTION_KEYS
 from clusterpbx.control.commands import CommandError, ControlClient
 from clusterpbx.control.config import load_settings
@@ -19,7 +18,7 @@ from clusterpbx.control.models import PbxNode
 from clusterpbx.dialplan.from_db import node_snapshot
 from clusterpbx.dialplan.render import render_node, write_files
 
-from .common import invalid, session
+from .common import create, session
 
 
 @click.group()
@@ -49,10 +48,7 @@ def node_add(name: str, kind: str, host: str, port: int | None, username: str, s
     data = {"name": name, "kind": kind, "host": host, "port": port, "username": username, "secret": secret,
             "spool_path": spool, "sip_domain": sip_domain, "config_dir": config_dir, "options": "\n".join(options)}
     with session(load_settings()) as s:
-        try:
-            n = resource("nodes").create(s, Actor.command_line(), data)
-        except Invalid as exc:
-            raise invalid(exc) from None
+        n = create(s, "nodes", data)
         click.echo(f"added {n.kind} node {n.name} at {n.host}:{n.port}")
 
 

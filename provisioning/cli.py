@@ -10,10 +10,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clusterpbx.common import session
 from clusterpbx.control import validation
 from clusterpbx.control.admin.fetchlog import OUTCOMES
 from clusterpbx.control.config import load_settings
-from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Device, ProvisioningFetch, Tenant
 
 from .render import base_url, ensure_credentials, render_all
@@ -21,18 +21,10 @@ from .render import base_url, ensure_credentials, render_all
 
 @contextmanager
 def _session() -> Iterator[tuple[Session, str]]:
+    """A session (committed at the end, as every command's) and the portal's public URL."""
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    db = make_session_factory(engine)()
-    try:
+    with session(settings) as db:
         yield db, settings.public_url
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
-        engine.dispose()
 
 
 def _mac(value: str) -> str:
