@@ -25,7 +25,7 @@ from clusterpbx.control import db as control_db
 from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
-from clusterpbx.control.models import Base, Tenant, User
+from clusterpbx.control.models import Base, NodeKind, PbxNode, Tenant, User
 from clusterpbx.web.provision import fetchlog
 from tests import components
 
@@ -448,6 +448,14 @@ class World:
     def __init__(self, session: Session):
         self.db = session
         self._n = 0
+
+    def node(self, name: str = "n1", kind: NodeKind = NodeKind.ASTERISK, port: int = 5038, **fields: Any) -> PbxNode:
+        """A PBX node on loopback (nothing connects to it unless a daemon starts it); a tenant lives on it
+        with `tenant(..., node_id=node.id)`."""
+        node = PbxNode(name=name, kind=kind, host="127.0.0.1", port=port, **fields)
+        self.db.add(node)
+        self.db.commit()
+        return node
 
     def tenant(self, domain: str = "acme.test", **policy: Any) -> Tenant:
         t = create_tenant(self.db, domain.split(".")[0].title(), domain)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallSettings, LiveCall, NodeKind, PbxNode, SyncState
+from clusterpbx.control.models import CallSettings, LiveCall, SyncState
 from clusterpbx.sim.runner import SimPBX
 from tests.daemon_harness import resynced_daemon
 
@@ -25,13 +25,8 @@ async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
 # SQLite is enough here: the daemon's database paths are covered on both engines in tests/daemon.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_daemon_with_the_asterisk_adapter(engine: Any, db: Any, world: Any, sim: SimPBX) -> None:
-    node = PbxNode(name="ast", kind=NodeKind.ASTERISK, host="127.0.0.1", port=sim.ami_port, username="portal",
-                   secret="portalsecret")
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
-    db.commit()
+    node = world.node("ast", port=sim.ami_port, username="portal", secret="portalsecret")
+    tenant = world.tenant(node_id=node.id)
     user = world.user(tenant, extension="101")
     cs = db.get(CallSettings, user.id)
     cs.dnd = True

@@ -18,8 +18,6 @@ from clusterpbx.control.models import (
     Extension,
     LiveCall,
     NodeHealth,
-    NodeKind,
-    PbxNode,
     Queue,
     QueueMembership,
     SyncState,
@@ -32,13 +30,8 @@ SECRET = "test-secret"
 
 
 def make_node(db, world):
-    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
-    db.commit()
-    return node, tenant
+    node = world.node()
+    return node, world.tenant(node_id=node.id)
 
 
 async def wait_for(predicate, timeout=30.0):

@@ -13,8 +13,6 @@ from clusterpbx.control.db import make_session_factory
 from clusterpbx.control.models import (
     CallRecord,
     LiveCall,
-    NodeKind,
-    PbxNode,
     Queue,
     QueueMembership,
     RateEntry,
@@ -40,11 +38,8 @@ T0 = dt.datetime(2026, 11, 27, 15, 0, 0)
 
 
 def setup_node(db, world):
-    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
+    node = world.node()
+    tenant = world.tenant(node_id=node.id)
     db.add(RateEntry(tenant_id=tenant.id, prefix="1", per_minute=Decimal("0.05"), increment_seconds=60))
     db.add(RateEntry(tenant_id=tenant.id, prefix="1800", per_minute=Decimal("0"), increment_seconds=60))
     db.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from clusterpbx.control.daemon.projection import Projector
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallRecord, NodeKind, PbxNode, Queue, QueueMembership, SyncState
+from clusterpbx.control.models import CallRecord, Queue, QueueMembership, SyncState
 from clusterpbx.control.port import (
     CallRecorded,
     CallRecordReport,
@@ -23,12 +23,8 @@ T0 = dt.datetime(2026, 11, 27, 15, 0, 0)
 
 
 def setup_node(db, world):
-    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
-    db.commit()
+    node = world.node()
+    tenant = world.tenant(node_id=node.id)
     alice = world.user(tenant, extension="201", first_name="Alice", last_name="A")
     return node, alice
 

@@ -15,7 +15,7 @@ from clusterpbx.control import daemon as daemon_module
 from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.daemon.settings import cmd_apply_user
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, PersonalConference, SyncState, utcnow
+from clusterpbx.control.models import CallSettings, PersonalConference, SyncState, utcnow
 from clusterpbx.control.port import ConferenceSettings, ExtensionFeatures
 from tests.fakes import FakePbx
 
@@ -47,12 +47,8 @@ class SlowPbx(FakePbx):
 
 
 def setup(db, world):
-    node = PbxNode(name="n1", kind=NodeKind.ASTERISK, host="127.0.0.1", port=5038)
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
-    db.commit()
+    node = world.node()
+    tenant = world.tenant(node_id=node.id)
     user = world.user(tenant, extension="201")
     cs = db.get(CallSettings, user.id)
     cs.dnd, cs.sync_state = True, SyncState.PENDING

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from clusterpbx.control.daemon import ControlDaemon
 from clusterpbx.control.db import make_session_factory
-from clusterpbx.control.models import CallSettings, NodeKind, PbxNode, SyncState
+from clusterpbx.control.models import CallSettings, NodeKind, SyncState
 from clusterpbx.control.port import PbxRefused, RegistrationState
 from tests.fakes import FakePbx
 
@@ -31,12 +31,8 @@ class StartingFreeSwitch(FakePbx):
 
 
 def test_a_refused_snapshot_is_asked_again_while_connected(engine, db, world):
-    node = PbxNode(name="n1", kind=NodeKind.FREESWITCH, host="127.0.0.1", port=8021)
-    db.add(node)
-    db.flush()
-    tenant = world.tenant()
-    tenant.node_id = node.id
-    db.commit()
+    node = world.node(kind=NodeKind.FREESWITCH, port=8021)
+    tenant = world.tenant(node_id=node.id)
     user = world.user(tenant, extension="201")
     cs = db.get(CallSettings, user.id)
     cs.dnd, cs.sync_state = True, SyncState.APPLIED  # saved and applied before: only a full re-assert writes it
