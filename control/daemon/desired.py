@@ -217,11 +217,15 @@ class Pusher:
     """Pushes users' desired state for the control daemon. Each push is three steps that never overlap
     a transaction with a PBX round trip: read the plan (one short read), talk to the PBX (no session
     open), record the outcome (one short write). Pushes of the same user run one at a time, so an older
-    plan can never land on the PBX after a newer one."""
+    plan can never land on the PBX after a newer one. A push asked for while another of the same user
+    already waits its turn joins that one instead of queuing a third: the waiting one has not read its
+    plan yet, so it pushes everything saved before either was asked (a user saving several times in a
+    row, or a save during a resync, costs one more push, not one each)."""
 
     def __init__(self, db: AsyncDb):
         self.db = db
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[tuple[int, int], asyncio.Future[PushResult]] = {}
 
     def _lock(self, user_id: int) -> asyncio.Lock:
         lock = self._locks.get(user_id)
@@ -230,13 +234,37 @@ class Pusher:
         return lock
 
     async def push_user(self, port: PbxPort, user_id: int) -> PushResult:
-        async with self._lock(user_id):
-            plan = await self.db.read(lambda db: plan_user(db, user_id))
-            if plan is None:
-                return PushResult()
-            result, marks = await push_plan(port, plan)
-            await self.db.write(lambda db: record_marks(db, marks))
-            return result
+        key = (id(port), user_id)
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            shared = await asyncio.shield(waiting)
+            return PushResult(shared.applied, shared.pending, list(shared.errors))  # callers add to theirs
+        future: asyncio.Future[PushResult] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody may have joined
+        self._waiting[key] = future
+        try:
+            async with self._lock(user_id):
+                # From here on the plan is read: a later request needs a push of its own.
+                del self._waiting[key]
+                result = await self._push(port, user_id)
+        except BaseException as exc:
+            if self._waiting.get(key) is future:
+                del self._waiting[key]
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+            raise
+        future.set_result(PushResult(result.applied, result.pending, list(result.errors)))
+        return result
+
+    async def _push(self, port: PbxPort, user_id: int) -> PushResult:
+        plan = await self.db.read(lambda db: plan_user(db, user_id))
+        if plan is None:
+            return PushResult()
+        result, marks = await push_plan(port, plan)
+        await self.db.write(lambda db: record_marks(db, marks))
+        return result
 
     async def reassert_node(self, port: PbxPort, node_id: int, only_pending: bool = False) -> PushResult:
         pick = pending_users_of_node if only_pending else users_of_node

@@ -238,3 +238,38 @@ def test_a_push_planned_before_a_phone_code_is_not_the_last_word_on_the_pbx(engi
     assert dnd_on_pbx is False
     db.expire_all()
     assert db.get(CallSettings, user.id).dnd is False
+
+
+def test_pushes_asked_while_one_waits_its_turn_become_that_one_push(engine, db, world, database_url):
+    """A user saving several times while a push of theirs is at the PBX: the requests that queue behind it
+    make one more push, which carries the last saved value, and each request hears its outcome."""
+    node, user = setup(db, world)
+
+    async def scenario():
+        fake = SlowPbx()
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+        fake.written.clear()
+        gate = fake.gate = asyncio.Event()
+        fake.writing = asyncio.Event()
+        first = asyncio.ensure_future(cmd_apply_user(d, user.id))  # dnd=True, held at the PBX
+        await asyncio.wait_for(fake.writing.wait(), 5)
+        later = []
+        for dnd in (False, True, False):  # three saves, each followed by its request to apply
+            await asyncio.to_thread(save_elsewhere, database_url, user.id, dnd)
+            later.append(asyncio.ensure_future(cmd_apply_user(d, user.id)))
+            await asyncio.sleep(0.05)
+        gate.set()
+        results = await asyncio.wait_for(asyncio.gather(first, *later), 5)
+        assert fake.written == [("acme-201", True), ("acme-201", False)]
+        assert all(r["applied"] >= 1 and r["pending"] == 0 for r in results)
+        db.expire_all()
+        row = db.get(CallSettings, user.id)
+        assert row.dnd is False and row.sync_state is SyncState.APPLIED
+        # Once nothing waits, a request makes its own push again.
+        await cmd_apply_user(d, user.id)
+        assert fake.written[-1] == ("acme-201", False) and len(fake.written) == 3
+        await d.stop()
+
+    asyncio.run(scenario())
