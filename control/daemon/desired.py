@@ -237,7 +237,13 @@ class Pusher:
         key = (id(port), user_id)
         waiting = self._waiting.get(key)
         if waiting is not None:
-            shared = await asyncio.shield(waiting)
+            try:
+                shared = await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if waiting.cancelled() and not (task is not None and task.cancelling()):
+                    return await self.push_user(port, user_id)  # the one joined was called off: a push of its own
+                raise
             return PushResult(shared.applied, shared.pending, list(shared.errors))  # callers add to theirs
         future: asyncio.Future[PushResult] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody may have joined

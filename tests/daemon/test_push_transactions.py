@@ -273,3 +273,37 @@ def test_pushes_asked_while_one_waits_its_turn_become_that_one_push(engine, db, 
         await d.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_push_that_joined_one_called_off_makes_its_own(engine, db, world, database_url):
+    """The push a request joined is cancelled before its turn (its node's resync stopped, say): the
+    request is not lost with it, it makes its own push."""
+    node, user = setup(db, world)
+
+    async def scenario():
+        fake = SlowPbx()
+        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+        await d.start()
+        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+        port = d.nodes[node.id].port
+        fake.written.clear()
+        gate = fake.gate = asyncio.Event()
+        fake.writing = asyncio.Event()
+        first = asyncio.ensure_future(d.pusher.push_user(port, user.id))  # dnd=True, held at the PBX
+        await asyncio.wait_for(fake.writing.wait(), 5)
+        waiting = asyncio.ensure_future(d.pusher.push_user(port, user.id))  # waits its turn
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
+        joined = asyncio.ensure_future(d.pusher.push_user(port, user.id))  # joins `waiting`
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        gate.set()
+        await asyncio.wait_for(first, 5)
+        result = await asyncio.wait_for(joined, 5)
+        assert waiting.cancelled()
+        assert result.applied >= 1 and fake.written == [("acme-201", True), ("acme-201", False)]
+        db.expire_all()
+        assert db.get(CallSettings, user.id).sync_state is SyncState.APPLIED
+        await d.stop()
+
+    asyncio.run(scenario())
