@@ -61,6 +61,21 @@ def setup(db, world):
     return node, user
 
 
+async def held_push(engine, node, push):
+    """A started daemon on a SlowPbx, resynced, and `push(daemon)` (the user's first push) held at the PBX
+    while it writes the features: (daemon, fake PBX, the gate that lets the write go on, the push's task)."""
+    fake = SlowPbx()
+    d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
+    await d.start()
+    await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+    fake.written.clear()
+    gate = fake.gate = asyncio.Event()
+    fake.writing = asyncio.Event()
+    first = asyncio.ensure_future(push(d))
+    await asyncio.wait_for(fake.writing.wait(), 5)
+    return d, fake, gate, first
+
+
 def save_elsewhere(database_url: str, user_id: int, dnd: bool) -> None:
     """The portal saving a change, on its own connection, with a short lock wait (0.5 s)."""
     short_wait = ({"timeout": 0.5} if database_url.startswith("sqlite") else {"options": "-c lock_timeout=500"})
@@ -116,15 +131,7 @@ def test_pushes_of_one_user_reach_the_pbx_in_the_order_they_were_planned(engine,
     node, user = setup(db, world)
 
     async def scenario():
-        fake = SlowPbx()
-        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
-        await d.start()
-        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
-        fake.written.clear()
-        gate = fake.gate = asyncio.Event()
-        fake.writing = asyncio.Event()
-        first = asyncio.ensure_future(cmd_apply_user(d, user.id))  # dnd=True, held at the PBX
-        await asyncio.wait_for(fake.writing.wait(), 5)
+        d, fake, gate, first = await held_push(engine, node, lambda d: cmd_apply_user(d, user.id))  # dnd=True
         await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
         second = asyncio.ensure_future(cmd_apply_user(d, user.id))  # must plan after the first
         await asyncio.sleep(0.2)
@@ -246,15 +253,7 @@ def test_pushes_asked_while_one_waits_its_turn_become_that_one_push(engine, db, 
     node, user = setup(db, world)
 
     async def scenario():
-        fake = SlowPbx()
-        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
-        await d.start()
-        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
-        fake.written.clear()
-        gate = fake.gate = asyncio.Event()
-        fake.writing = asyncio.Event()
-        first = asyncio.ensure_future(cmd_apply_user(d, user.id))  # dnd=True, held at the PBX
-        await asyncio.wait_for(fake.writing.wait(), 5)
+        d, fake, gate, first = await held_push(engine, node, lambda d: cmd_apply_user(d, user.id))  # dnd=True
         later = []
         for dnd in (False, True, False):  # three saves, each followed by its request to apply
             await asyncio.to_thread(save_elsewhere, database_url, user.id, dnd)
@@ -281,16 +280,9 @@ def test_a_push_that_joined_one_called_off_makes_its_own(engine, db, world, data
     node, user = setup(db, world)
 
     async def scenario():
-        fake = SlowPbx()
-        d = ControlDaemon(make_session_factory(engine), "s", port=0, port_factory=lambda n, a: fake)
-        await d.start()
-        await asyncio.wait_for(d.nodes[node.id].resynced.wait(), 5)
+        d, fake, gate, first = await held_push(
+            engine, node, lambda d: d.pusher.push_user(d.nodes[node.id].port, user.id))  # dnd=True
         port = d.nodes[node.id].port
-        fake.written.clear()
-        gate = fake.gate = asyncio.Event()
-        fake.writing = asyncio.Event()
-        first = asyncio.ensure_future(d.pusher.push_user(port, user.id))  # dnd=True, held at the PBX
-        await asyncio.wait_for(fake.writing.wait(), 5)
         waiting = asyncio.ensure_future(d.pusher.push_user(port, user.id))  # waits its turn
         await asyncio.sleep(0.05)
         await asyncio.to_thread(save_elsewhere, database_url, user.id, False)
