@@ -17,13 +17,13 @@ import statistics
 import time
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from clusterpbx.control import migrate
 from clusterpbx.control.accounts import NewUser, create_tenant, create_user
 from clusterpbx.control.db import make_engine, make_session_factory
 from clusterpbx.control.models import Base
-from tests.conftest import _create_engine, _delete_statements, _truncate_postgres
+from tests.conftest import _delete_statements, _truncate_postgres
 
 
 def fill(url: str, n: int) -> None:
@@ -40,9 +40,9 @@ def fill(url: str, n: int) -> None:
 
 
 def fresh_engine(url: str) -> Any:
-    """A new engine, as the earlier resets made each time: make_engine(url, busy_timeout=0) without
-    tests.conftest's sharing of engines (importing it turns that on for make_engine)."""
-    return _create_engine(url, future=True, pool_pre_ping=True)
+    """A new engine, as the earlier resets made each time (make_engine(url, busy_timeout=0)): SQLAlchemy's
+    own, since importing tests.conftest makes make_engine share one engine per URL."""
+    return create_engine(url, future=True, pool_pre_ping=True)
 
 
 def end_idle_transactions(conn: Any) -> None:

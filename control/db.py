@@ -52,7 +52,7 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
     elif url.startswith("postgresql") and busy_timeout:
-        kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"})
+        kwargs.setdefault("connect_args", _pg_lock_timeout(busy_timeout))
     engine = create_engine(url, future=True, pool_pre_ping=not sqlite_url, **kwargs)
     if sqlite_url:
         _sqlite_transactions(engine, memory=memory)
@@ -105,7 +105,12 @@ def make_read_engine(engine: Engine, busy_timeout: float = BUSY_TIMEOUT) -> Engi
         return engine
     return create_engine(engine.url, future=True, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
                          pool_reset_on_return=None, pool_timeout=busy_timeout,
-                         connect_args={"options": f"-c lock_timeout={int(busy_timeout * 1000)}"})
+                         connect_args=_pg_lock_timeout(busy_timeout))
+
+
+def _pg_lock_timeout(busy_timeout: float) -> dict[str, str]:
+    """psycopg's connect arguments for a session whose statements wait at most `busy_timeout` for a lock."""
+    return {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
 
 
 def read_once(engine: Engine, sql: str, params: Any) -> Any:

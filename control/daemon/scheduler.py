@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from .registry import JOB_INTERVALS
@@ -73,6 +73,8 @@ def start_scheduler(host: JobHost, engine: Engine) -> BackgroundScheduler:
         # the winner's table.
         store.jobs_t.create(engine, checkfirst=True)
     except (IntegrityError, ProgrammingError):
+        if not inspect(engine).has_table(JOBS_TABLE):
+            raise  # not the race (no right to create it, say): the daemon cannot run its jobs
         log.info("job table %s: created by another daemon at the same moment", JOBS_TABLE)
     scheduler = BackgroundScheduler(
         jobstores={"default": store},
