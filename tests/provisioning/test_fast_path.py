@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from clusterpbx.control.models import ProvisioningFetch
 from clusterpbx.provisioning import digest
-from clusterpbx.web.provision import fetchlog
+from clusterpbx.web.provision import config_cache, fetchlog
 from tests.provisioning.helpers import phone_setup
 
 MAC = "0015651a2b3c"
@@ -52,7 +52,7 @@ def test_the_challenge_never_reaches_the_endpoint_and_is_logged(app, client, db,
     assert challenge.startswith('Digest realm="clusterpbx-provisioning", qop="auth"')
     header = digest.client_header(MAC, "prov-pass", "GET", path, challenge)
     ok = client.get(path, headers={"Authorization": header}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
-    assert ok.status_code == 200 and calls == [path]
+    assert ok.status_code == 200 and calls == []  # rendered in front of Flask too
     fetchlog.flush_all()
     rows = db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id)).all()
     assert [(r.outcome, r.result, r.device_id, r.tenant_id, r.mac, r.address, r.path) for r in rows] == [
@@ -113,26 +113,34 @@ def _digest_get(client, path, username, password):
     return client.get(path, headers={"Authorization": digest.client_header(username, password, "GET", path, challenge)})
 
 
-def test_a_file_already_rendered_is_served_in_front_of_flask_as_the_endpoint_serves_it(app, client, db, world):
+def test_a_file_is_rendered_and_served_in_front_of_flask_as_the_endpoint_serves_it(app, client, db, world):
     tenant, _user, device = armed_phone(world, db)
     calls = endpoint_calls(app)
+    cache = config_cache(app)
     for name in (f"{MAC}.cfg", f"{MAC}-phonebook.xml"):
         path = url(tenant, name)
-        first = _digest_get(client, path, MAC, "prov-pass")  # rendered by the endpoint, kept
-        assert first.status_code == 200 and calls[-1] == path
+        # The endpoint's own answer: with the fast path's cache empty and a require_digest policy the fast
+        # path leaves alone (a query string), the endpoint renders the file.
+        by_endpoint = _digest_get(client, path + "?from=endpoint", MAC, "prov-pass")
+        assert by_endpoint.status_code == 200 and calls[-1] == path
+        cache.clear()
         before = len(calls)
+        first = _digest_get(client, path, MAC, "prov-pass")  # rendered in front of Flask, kept
+        assert first.status_code == 200 and len(calls) == before and len(cache) == 1
+        assert first.data == by_endpoint.data
         again = _digest_get(client, path, MAC, "prov-pass")
         assert again.status_code == 200 and len(calls) == before  # neither request reached the endpoint
-        assert again.data == first.data
+        assert again.data == first.data and cache.hits >= 1
         for header in ("Content-Type", "Cache-Control", "X-Frame-Options", "Content-Security-Policy"):
-            assert again.headers[header] == first.headers[header], header
+            assert again.headers[header] == by_endpoint.headers[header] == first.headers[header], header
+        cache.clear()
     # A wrong or stale response, or another phone's credentials, is the endpoint's to refuse and count.
     before = len(calls)
     refused = _digest_get(client, url(tenant, f"{MAC}.cfg"), MAC, "wrong")
     assert refused.status_code == 401 and len(calls) == before + 1
     fetchlog.flush_all()
     outcomes = [r.outcome for r in db.scalars(select(ProvisioningFetch).order_by(ProvisioningFetch.id))]
-    assert outcomes == ["challenge", "served"] * 4 + ["challenge", "bad_credentials"]
+    assert outcomes == ["challenge", "served"] * 6 + ["challenge", "bad_credentials"]
 
 
 def test_credentials_sent_during_the_first_boot_window_go_to_the_endpoint(app, client, db, world):

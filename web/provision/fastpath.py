@@ -1,16 +1,15 @@
-"""A phone's Digest challenge, and its authenticated fetch of a file already rendered, answered in
-front of Flask.
+"""A phone's Digest challenge, and its authenticated fetch, answered in front of Flask.
 
 A boot storm is two requests per phone: a known phone past its first boot asks for its file without
 credentials and gets `401` with a fresh nonce, then asks again with its Digest response and gets the
-file. Neither needs a session, a template or a request context: this WSGI layer (installed in front of
-the app when the provision blueprint is registered) reads the tenant and device row (one statement,
-provisioning/state.py), checks the rate limits, the tenant key, the source networks, the file name, the
-phone's first-boot state and its Digest response exactly as the endpoint does, records the fetch in the
-log and answers: the challenge, or the file when the process holds it rendered from exactly the data
-just read (web/provision/cache.py). Anything else (an unknown key or MAC, a first boot, a wrong or
-stale response, a file not rendered yet, a limit reached, an error) goes on to the Flask endpoint
-unchanged, which answers it as before.
+file. Neither needs a session, a template of the portal or a request context: this WSGI layer
+(installed in front of the app when the provision blueprint is registered) reads the tenant and device
+row (one statement, provisioning/state.py), checks the rate limits, the tenant key, the source networks,
+the file name, the phone's first-boot state and its Digest response exactly as the endpoint does,
+records the fetch in the log and answers: the challenge, or the file, built from the row just read as
+the endpoint builds it and kept with it (web/provision/cache.py: served again only for exactly the same
+data). Anything else (an unknown key or MAC, a first boot, a wrong or stale response, a query string, a
+limit reached, an error) goes on to the Flask endpoint unchanged, which answers it as before.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from werkzeug.utils import get_content_type
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
 from clusterpbx.provisioning.render import classify
-from clusterpbx.provisioning.state import device_state
+from clusterpbx.provisioning.state import config_from_state, device_state
 from clusterpbx.provisioning.vendors import VENDORS
 
 if TYPE_CHECKING:
@@ -105,9 +104,13 @@ class ChallengeFastPath:
                 auth.parameters, method="GET", path=path,
                 username=state.prov_username, password=state.prov_password, secret=secret) != "ok":
             return None  # a wrong or stale response: the endpoint refuses it and counts it
-        rendered = ep.config_cache(self.app).get(state.device_id, name, state.fingerprint)
+        cache = ep.config_cache(self.app)
+        rendered = cache.get(state.device_id, name, state.fingerprint)
         if rendered is None:
-            return None  # not rendered yet from this data: the endpoint renders and keeps it
+            # Not rendered yet from this data (a first boot since the process started, or a fetch landing on
+            # another worker): built from the row just read, as the endpoint does, and kept with it.
+            rendered = vendor.render(config_from_state(state, str(settings.public_url)), name)
+            cache.put(state.device_id, name, state.fingerprint, rendered)
         ep.fetch_log(self.app).add(outcome="served", result=200, **log_row)
         return "200 OK", [("Content-Type", get_content_type(rendered.mimetype, "utf-8")),
                           ("Content-Length", str(len(rendered.body))), ("Cache-Control", "no-store"),
