@@ -431,6 +431,7 @@ class AsteriskAdapter(PbxPort):
             validate.header_value(key, "key")
             if value is not None:
                 validate.header_value(value, key)
+        actions: list[tuple[Headers, tuple[str, ...]]] = []
         for family, key, value in entries:
             if value is None:
                 # DBDel of an absent key (most of them: features that are off) makes Asterisk log a
@@ -442,10 +443,24 @@ class AsteriskAdapter(PbxPort):
                     if await self._db_get(family, key) is None:
                         continue
                     action = "DBDel"
-                await self._action({"Action": action, "Family": family, "Key": key},
-                                   ok=("Database entry could not be deleted", "Database entry not found"))
+                actions.append(({"Action": action, "Family": family, "Key": key},
+                                ("Database entry could not be deleted", "Database entry not found")))
             else:
-                await self._action({"Action": "DBPut", "Family": family, "Key": key, "Val": value})
+                actions.append(({"Action": "DBPut", "Family": family, "Key": key, "Val": value}, ()))
+        await self._pipelined(actions)
+
+    async def _pipelined(self, actions: Sequence[tuple[Headers, Sequence[str]]]) -> None:
+        """Send the actions together, then wait for every answer: one round trip for all instead of one
+        each (a push writes about a dozen keys; on a busy machine each round trip waits for both processes
+        to be scheduled). Asterisk's manager runs a session's actions one after the other in the order
+        received, and each is written here before the next, so the order is kept. Every answer is awaited
+        before this returns, so nothing of this write is still in flight when the next one starts; the
+        first refusal or failure is then raised."""
+        results = await asyncio.gather(*(self._action(headers, ok=ok) for headers, ok in actions),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _db_get(self, family: str, key: str) -> str | None:
         answer = await self._action({"Action": "DBGet", "Family": family, "Key": key}, as_list=True,

@@ -602,8 +602,14 @@ class FreeSwitchAdapter(PbxPort):
                 commands.append(f"db delete/{realm}/{key}")
             else:
                 commands.append(f"db insert/{realm}/{key}/{validate.db_value(value, realm)}")
-        for cmd in commands:  # every value checked before the first command goes out
-            await self.api(cmd)
+        # Every value checked before the first command goes out; then all of them together, one round trip
+        # instead of one each: FreeSWITCH answers a connection's commands strictly in order, and the
+        # connection matches replies to commands in that order (connection.py). Every reply is awaited
+        # before this returns; the first refusal or failure is then raised.
+        results = await asyncio.gather(*(self.api(cmd) for cmd in commands), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def read_features(self, extension: str) -> ExtensionFeatures:
         k = keys.fs_key(*self._feature_owner(extension))
