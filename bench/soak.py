@@ -138,12 +138,14 @@ class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = defaultdict(list)
+        self.samples: list[tuple[float, str, float]] = []  # (when it was asked, route, ms)
         self.errors: dict[str, int] = defaultdict(int)
         self.codes: dict[int, int] = defaultdict(int)
 
     def add(self, route: str, status: int, ms: float) -> None:
         with self.lock:
             self.times[route].append(ms)
+            self.samples.append((time.monotonic() - ms / 1000, route, ms))
             self.codes[status] += 1
             if status >= 500:
                 self.errors[route] += 1
@@ -279,6 +281,9 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
     # The last DND value saved for each account (two simulated users may share one, as two tabs would).
     last_save: dict[str, tuple[float, bool]] = {}
     lock = threading.Lock()
+    # The load of the targets is reached once every user has logged in and every live page is open; what
+    # was asked before that (the login storm: argon2 at production cost, everyone at once) is the ramp.
+    ramp = {"logged_in": 0, "logins_done_at": None, "pages_open_at": None}
 
     def user(i: int, email: str, token: str) -> None:
         rnd = random.Random(i)
@@ -287,6 +292,10 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
         portal = Client(port, source, stats)
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         portal.form("/login", "/login", {"email": email, "password": PASSWORD}, "POST /login")
+        with lock:
+            ramp["logged_in"] += 1
+            if ramp["logged_in"] == len(tokens):
+                ramp["logins_done_at"] = time.monotonic()
         dnd = False
         n = 0
         while time.monotonic() < stop_at:
@@ -331,6 +340,8 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
                 live_stats.setdefault("why", head.split(b"\r\n", 1)[0].decode(errors="replace"))
                 return
             live_stats["open"] += 1
+            if live_stats["open"] == opts.live_pages and ramp["pages_open_at"] is None:
+                ramp["pages_open_at"] = time.monotonic()
             while time.monotonic() < stop_at:
                 chunk = await asyncio.wait_for(reader.read(65536), max(1.0, stop_at - time.monotonic() + 1))
                 if not chunk:
@@ -410,7 +421,10 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
                     break
             time.sleep(0.1)
         lags.append(time.monotonic() - saved_at)
-    return {"stats": stats, "live": live_stats, "lags": lags, "backlog": backlog, "status_ms": status_ms,
+    steady_at = max((t for t in (ramp["logins_done_at"], ramp["pages_open_at"]) if t is not None), default=None)
+    if ramp["logins_done_at"] is None or ramp["pages_open_at"] is None:
+        steady_at = stop_at  # the load was never reached: nothing counts as steady
+    return {"stats": stats, "live": live_stats, "steady_at": steady_at, "ramp_s": steady_at - (stop_at - opts.seconds), "lags": lags, "backlog": backlog, "status_ms": status_ms,
             "ping_ms": ping_ms}
 
 
@@ -418,21 +432,31 @@ def report(results: list[dict[str, Any]], opts: argparse.Namespace) -> int:
     print(f"\nsoak: {opts.db}, {opts.users} users, {opts.live_pages} live pages, {opts.seconds} s, "
           f"{opts.rate} calls/s, {len(results)} run(s)")
     routes = sorted({r for res in results for r in res["stats"].times})
-    print(f"{'route':44} {'n':>6} {'5xx':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    worst_p99 = 0.0
+    print("whole run (the ramp included), then the steady load only: what was asked once every user had logged in "
+          "and every live page was open")
+    print(f"{'route':44} {'n':>6} {'5xx':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} | {'steady n':>8} "
+          f"{'p50 ms':>8} {'p99 ms':>8}")
+    worst_p99 = worst_all = 0.0
     errors = 0
+
+    def steady(res: dict[str, Any], route: str) -> list[float]:
+        return [ms for at, r, ms in res["stats"].samples if r == route and at >= res["steady_at"]]
+
     for route in routes:
         values = [v for res in results for v in res["stats"].times.get(route, [])]
+        calm = [v for res in results for v in steady(res, route)]
         err = sum(res["stats"].errors.get(route, 0) for res in results)
         errors += err
         p99s = [pct(res["stats"].times.get(route, []), 99) for res in results]
+        calm_p99s = [pct(steady(res, route), 99) for res in results]
         # The target is the steady load's: each user's one login at the start (argon2 by design, all
-        # users at once) is printed but not held to it.
+        # users at once) is printed but not held to it, nor is what was asked during that ramp.
         if "ceiling" not in route and "login" not in route:
-            worst_p99 = max(worst_p99, statistics.median(p99s))
-        spread = f" (p99 per run {min(p99s):.0f}-{max(p99s):.0f})" if len(results) > 1 else ""
+            worst_p99 = max(worst_p99, statistics.median(calm_p99s))
+            worst_all = max(worst_all, statistics.median(p99s))
+        spread = f" (p99 per run {min(calm_p99s):.0f}-{max(calm_p99s):.0f})" if len(results) > 1 else ""
         print(f"{route:44} {len(values):6d} {err:5d} {pct(values, 50):8.1f} {pct(values, 95):8.1f} "
-              f"{pct(values, 99):8.1f}{spread}")
+              f"{pct(values, 99):8.1f} | {len(calm):8d} {pct(calm, 50):8.1f} {pct(calm, 99):8.1f}{spread}")
     codes: dict[int, int] = defaultdict(int)
     for res in results:
         for code, n in res["stats"].codes.items():
@@ -446,12 +470,14 @@ def report(results: list[dict[str, Any]], opts: argparse.Namespace) -> int:
               f"control --status (whole command, Python start included) p50 {pct(res['status_ms'], 50):.0f} ms "
               f"max {max(res['status_ms'] or [0]):.0f} ms; daemon ping p50 {pct(res['ping_ms'], 50):.0f} ms "
               f"max {max(res['ping_ms'] or [0]):.0f} ms; "
-              f"applied after last save: max {max(res['lags'] or [0]):.2f} s (logs {res['logs']})")
+              f"applied after last save: max {max(res['lags'] or [0]):.2f} s; ramp (logins, live pages) "
+              f"{res['ramp_s']:.1f} s (logs {res['logs']})")
     max_lag = max((max(r["lags"] or [0]) for r in results), default=0)
     print("\ntargets:")
     ok = True
     for label, met in ((f"0 answers >= 500 (got {errors})", errors == 0),
-                       (f"p99 < {TARGET_P99_MS:.0f} ms on every route of the steady load (worst median p99 {worst_p99:.0f} ms)",
+                       (f"p99 < {TARGET_P99_MS:.0f} ms on every route of the steady load (worst median p99 {worst_p99:.0f} ms; "
+                        f"{worst_all:.0f} ms with the ramp)",
                         worst_p99 < TARGET_P99_MS),
                        (f"every change applied within {TARGET_APPLY_S:.0f} s of the last save (max {max_lag:.2f} s)",
                         max_lag <= TARGET_APPLY_S)):
