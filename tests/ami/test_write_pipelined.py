@@ -46,38 +46,39 @@ def answer(req: dict[str, str], refused: bool = False) -> bytes:
     return success(req, Message="Updated database successfully")
 
 
+async def writing(check) -> None:  # type: ignore[no-untyped-def]
+    """A write of FEATURES to 101 against a server that holds its AstDB actions; check(server, held, write,
+    adapter) answers them and looks."""
+    server, held = holding_server()
+    await server.start()
+    adapter = AsteriskAdapter(address(server.port))
+    await adapter.start()
+    try:
+        await check(server, held, asyncio.create_task(adapter.write_features("101", FEATURES)), adapter)
+    finally:
+        await adapter.stop()
+        await server.stop()
+
+
 def test_every_write_is_sent_before_the_first_answer_and_in_order() -> None:
-    async def body() -> None:
-        server, held = holding_server()
-        await server.start()
-        adapter = AsteriskAdapter(address(server.port))
-        await adapter.start()
-        write = asyncio.create_task(adapter.write_features("101", FEATURES))
+    async def check(server, held, write, adapter) -> None:  # type: ignore[no-untyped-def]
         expected = adapter._feature_entries(adapter.feature_settings(*adapter._feature_key("101"), FEATURES))
         # Sequential writes would stop at the first one, waiting for its answer.
         await until(lambda: len(held) == len(expected))
         assert len(expected) >= 10 and not write.done()
-        assert [(r["Family"], r["Key"], r.get("Val")) for r in held] == [
-            (f, k, v) for f, k, v in expected]
+        assert [(r["Family"], r["Key"], r.get("Val")) for r in held] == list(expected)
         for req in held[:-1]:
             await server.push(answer(req), pause=0)
         await asyncio.sleep(0.05)
         assert not write.done()  # the last answer is still missing
         await server.push(answer(held[-1]), pause=0)
         await asyncio.wait_for(write, 5)
-        await adapter.stop()
-        await server.stop()
 
-    asyncio.run(body())
+    asyncio.run(writing(check))
 
 
 def test_a_refusal_is_raised_once_every_answer_is_in() -> None:
-    async def body() -> None:
-        server, held = holding_server()
-        await server.start()
-        adapter = AsteriskAdapter(address(server.port))
-        await adapter.start()
-        write = asyncio.create_task(adapter.write_features("101", FEATURES))
+    async def check(server, held, write, adapter) -> None:  # type: ignore[no-untyped-def]
         await until(lambda: len(held) >= 10 and len(held) == len(server.actions("DBPut")) + len(
             server.actions("DBDelTree")))
         await server.push(answer(held[1], refused=True), pause=0)
@@ -89,7 +90,5 @@ def test_a_refusal_is_raised_once_every_answer_is_in() -> None:
             await asyncio.wait_for(write, 5)
         # Nothing left in flight: the next command on the link gets its own answer.
         assert await adapter._action({"Action": "Ping"}) is not None
-        await adapter.stop()
-        await server.stop()
 
-    asyncio.run(body())
+    asyncio.run(writing(check))
