@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..model import DeviceConfig, Key, Options, Rendered, clean
 
@@ -20,23 +20,38 @@ class ModelSpec:
     code: str = ""  # vendor's model code when file names need it (Yealink y0000000000NN.cfg)
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+def xml_text(value: object) -> str:
+    """Every `{{ }}` of an XML template goes through this (the XML environment's `finalize`): the value as
+    text with &, <, >, " and ' escaped, byte for byte what Jinja's autoescape (markupsafe) writes, without
+    building a Markup object per value (half of a file's render time when it did)."""
+    text = value if type(value) is str else str(value)
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        text = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                .replace('"', "&#34;").replace("'", "&#39;"))
+    return text
+
+
+@lru_cache(maxsize=2)
+def environment(xml: bool = False) -> Environment:
+    """XML templates (`*.xml.j2`): every value escaped (&, <, >, " and ') by `xml_text`; text formats:
+    `clean` on every value, in the templates. Templates are read once (no file check per render)."""
     env = Environment(
         loader=PackageLoader("clusterpbx.provisioning", "templates"),
-        # XML templates are escaped (&, <, >, " and '); text formats get `clean` on every value.
-        autoescape=select_autoescape(enabled_extensions=("xml.j2",), default_for_string=False, default=False),
+        # Not HTML: XML files are escaped by finalize (every value, see xml_text), text files by `clean`.
+        autoescape=False,  # noqa: S701
+        finalize=xml_text if xml else None,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     env.filters["clean"] = clean
     return env
 
 
 def render_template(name: str, **context: object) -> str:
-    return environment().get_template(name).render(**context)
+    return environment(name.endswith(".xml.j2")).get_template(name).render(**context)
 
 
 class Vendor:

@@ -145,3 +145,15 @@ def test_key_capacity_is_respected(vendor, model):
 def test_operator_params_with_bad_names_are_dropped():
     o = options_from({}, {"params": {"ok.name": "1", "bad name": "x", "<x>": "y", "P8": "line\nnext"}})
     assert o.params == {"ok.name": "1", "P8": "line next"}
+
+
+@pytest.mark.parametrize("value", [EVIL, "", "plain", "&&", "<<>>", "'\"", "é & ü", 0, 35, 2.5, None, True])
+def test_xml_values_are_escaped_as_jinja_autoescape_escapes_them(value):
+    from markupsafe import escape
+
+    from clusterpbx.provisioning.vendors.base import render_template, xml_text
+
+    assert xml_text(value) == str(escape(value))
+    # Every `{{ }}` of an XML template is escaped, with or without a filter; text formats are left as they are.
+    assert render_template("polycom/master.xml.j2", config_files=value).count(str(escape(value))) >= 1
+    assert render_template("yealink/boot.j2", includes=[value]).count(str(value)) >= 1
