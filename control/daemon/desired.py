@@ -150,43 +150,67 @@ def plan_user(db: Session, user_id: int) -> UserPlan | None:
 
 
 async def push_plan(port: PbxPort, plan: UserPlan) -> tuple[PushResult, list[Mark]]:
-    """The PBX round trips of a plan; no database here."""
+    """The PBX round trips of a plan; no database here. Three parts go out together, each in its own order:
+    the feature keys, the conference keys, and the queue memberships one after the other (on FreeSWITCH a
+    user's memberships share one agent, whose status a logout sets from the tiers left). Nothing of the
+    push is still in flight when this returns."""
     result = PushResult()
     marks: list[Mark] = []
-    try:
+
+    async def features() -> None:
         for number in plan.extensions:
             await port.write_features(number, plan.features)
-        ok, error = True, ""
-    except PbxError as exc:
-        ok, error = False, f"{type(exc).__name__}: {exc}"
+
+    async def conference() -> None:
+        if plan.conference is not None:
+            number, settings, _version = plan.conference
+            await port.write_conference(number, settings)
+
+    async def queues() -> list[PbxError | None]:
+        outcomes: list[PbxError | None] = []
+        for op in plan.queue_ops:
+            try:
+                if op.logged_in:
+                    await port.queue_login(op.queue, op.interface, op.member_name)
+                    if op.paused:
+                        await port.queue_pause(op.queue, op.interface, op.reason)
+                    else:
+                        await port.queue_resume(op.queue, op.interface)
+                else:
+                    await port.queue_logout(op.queue, op.interface)
+                outcomes.append(None)
+            except PbxError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    done = await asyncio.gather(features(), conference(), queues(), return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, PbxError):
+            raise outcome
+    features_error, conference_error, queue_outcomes = done
+    ok = features_error is None
+    error = "" if ok else f"{type(features_error).__name__}: {features_error}"
     marks += [Mark(model, plan.user_id, version, ok, error) for model, version in plan.settings_versions]
     result.applied += ok
     result.pending += not ok
     if error:
         result.errors.append(error)
     if plan.conference is not None:
-        number, settings, version = plan.conference
-        try:
-            await port.write_conference(number, settings)
+        version = plan.conference[2]
+        if conference_error is None:
             marks.append(Mark(PersonalConference, plan.user_id, version, True))
             result.applied += 1
-        except PbxError as exc:
-            marks.append(Mark(PersonalConference, plan.user_id, version, False, f"{type(exc).__name__}: {exc}"))
+        else:
+            marks.append(Mark(PersonalConference, plan.user_id, version, False,
+                              f"{type(conference_error).__name__}: {conference_error}"))
             result.pending += 1
-            result.errors.append(str(exc))
-    for op in plan.queue_ops:
-        try:
-            if op.logged_in:
-                await port.queue_login(op.queue, op.interface, op.member_name)
-                if op.paused:
-                    await port.queue_pause(op.queue, op.interface, op.reason)
-                else:
-                    await port.queue_resume(op.queue, op.interface)
-            else:
-                await port.queue_logout(op.queue, op.interface)
+            result.errors.append(str(conference_error))
+    assert isinstance(queue_outcomes, list)
+    for op, exc in zip(plan.queue_ops, queue_outcomes, strict=True):
+        if exc is None:
             marks.append(Mark(QueueMembership, op.membership_id, op.version, True))
             result.applied += 1
-        except PbxError as exc:
+        else:
             marks.append(Mark(QueueMembership, op.membership_id, op.version, False, f"{type(exc).__name__}: {exc}"))
             result.pending += 1
             result.errors.append(str(exc))
