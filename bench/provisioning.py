@@ -1,10 +1,11 @@
 """Boot storm: 2,000 desk phones fetch their configuration at once from the provisioning endpoint,
-served by gunicorn (2 sync workers) on an ephemeral loopback port, with per-device HTTP Digest (each
+served by gunicorn (2 workers of the kind `clusterpbx web` runs: the asgi worker, 16 threads each; or
+gunicorn's sync workers with `--server sync`) on an ephemeral loopback port, with per-device HTTP Digest (each
 config costs a challenge then the authenticated fetch, as on a real phone). In the same run, the same
 server serves a static file the same number of times: that is the ceiling of this server on this machine.
 
   .venv/bin/python -m bench.provisioning [--phones 2000] [--concurrency 200] [--workers 2] [--rounds 3]
-                                         [--server sync|asgi]
+                                         [--server asgi|sync]
   .venv/bin/python -m bench.provisioning --backend postgresql   # uses CLUSTERPBX_TEST_POSTGRES_URL
 
 Each round runs both storms, alternating which goes first; the first phone storm is the phones' first
@@ -175,8 +176,8 @@ def main() -> int:
                         help="connections in flight at once (phones beyond it wait, like a switch queue)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--server", choices=("sync", "asgi"), default="sync",
-                        help="gunicorn's sync workers, or the asgi worker `clusterpbx web` runs")
+    parser.add_argument("--server", choices=("sync", "asgi"), default="asgi",
+                        help="the asgi worker `clusterpbx web` runs (default), or gunicorn's sync workers")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of (phones, static file), alternating which goes first; the first phone storm "
                              "is their first boot since the server started, the next ones a reboot")

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 
 BUSY_TIMEOUT = 5.0  # seconds a statement waits for a lock before "busy, try again"
+READ_POOL_SIZE = 3  # PostgreSQL connections of a process's read engine (make_read_engine)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")  # a savepoint is there to write
 # PostgreSQL SQLSTATEs that mean "someone else holds what we need; the same request will work later":
 # lock_not_available (lock_timeout), serialization_failure, deadlock_detected, query_canceled
@@ -103,7 +104,11 @@ def make_read_engine(engine: Engine, busy_timeout: float = BUSY_TIMEOUT) -> Engi
     trips: the engine itself. A statement waits at most `busy_timeout` for a lock, as make_engine's."""
     if engine.dialect.name != "postgresql":
         return engine
+    # A few connections per process: a worker's threads (16) that ask at once wait for one of them, which
+    # costs less than as many statements in PostgreSQL at once on a couple of cores (a boot storm on the
+    # ASGI worker went from 0.27-0.36 to 0.50-0.65 phones/s per static file/s, docs/performance.md).
     return create_engine(engine.url, future=True, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                         pool_size=READ_POOL_SIZE, max_overflow=0,
                          pool_reset_on_return=None, pool_timeout=busy_timeout,
                          connect_args=_pg_lock_timeout(busy_timeout))
 

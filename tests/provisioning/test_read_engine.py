@@ -88,3 +88,32 @@ def test_a_lookup_that_waits_too_long_for_a_lock_is_busy_not_an_error(database_u
     assert resp.status_code == 503, resp.status_code
     assert waited < 3
     assert client.get(path).status_code == 401  # the lock gone: the Digest challenge, as armed now
+
+
+@PG
+def test_many_threads_at_once_share_a_few_server_connections(engine, reader, db, world):
+    """A worker's threads asking at once wait for one of READ_POOL_SIZE connections instead of each
+    opening its own server process; every lookup still answers."""
+    import threading
+
+    from clusterpbx.control.db import READ_POOL_SIZE
+
+    tenant, _user, device = phone_setup(world, db)
+    pids: set[int] = set()
+    answers: list[bool] = []
+    start = threading.Barrier(16)
+
+    def ask() -> None:
+        start.wait()
+        for _ in range(5):
+            state = device_state(reader, tenant.provisioning_key, device.mac, full=True)
+            answers.append(state is not None and state.device_id == device.id)
+            pids.add(int(read_once(reader, "SELECT pg_backend_pid()", None)[0]))
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 80 and all(answers)
+    assert 1 <= len(pids) <= READ_POOL_SIZE < 16
