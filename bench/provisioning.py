@@ -208,10 +208,11 @@ def main() -> int:
             deadline = time.time() + 30
             while True:
                 try:
-                    status, _, _ = asyncio.run(http_get(port, "/static/style.css", {}))
+                    # Bounded: the listening socket is ours, so a server that died leaves the probe unanswered.
+                    status, _, _ = asyncio.run(asyncio.wait_for(http_get(port, "/static/style.css", {}), 5))
                     if status == 200:
                         break
-                except OSError:
+                except (OSError, TimeoutError):
                     pass
                 if time.time() > deadline or server.poll() is not None:
                     print("gunicorn did not start:", server.stderr.read().decode() if server.stderr else "")
