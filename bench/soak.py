@@ -283,7 +283,8 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
     lock = threading.Lock()
     # The load of the targets is reached once every user has logged in and every live page is open; what
     # was asked before that (the login storm: argon2 at production cost, everyone at once) is the ramp.
-    ramp = {"logged_in": 0, "logins_done_at": None, "pages_open_at": None}
+    ramp = {"logged_in": 0, "logins_done_at": None,
+            "pages_open_at": stop_at - opts.seconds if opts.live_pages == 0 else None}
 
     def user(i: int, email: str, token: str) -> None:
         rnd = random.Random(i)
