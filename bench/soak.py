@@ -422,11 +422,11 @@ def load(opts: argparse.Namespace, port: int, tokens: list[tuple[str, str]], exe
                     break
             time.sleep(0.1)
         lags.append(time.monotonic() - saved_at)
-    steady_at = max((t for t in (ramp["logins_done_at"], ramp["pages_open_at"]) if t is not None), default=None)
-    if ramp["logins_done_at"] is None or ramp["pages_open_at"] is None:
-        steady_at = stop_at  # the load was never reached: nothing counts as steady
-    return {"stats": stats, "live": live_stats, "steady_at": steady_at, "ramp_s": steady_at - (stop_at - opts.seconds), "lags": lags, "backlog": backlog, "status_ms": status_ms,
-            "ping_ms": ping_ms}
+    reached = (ramp["logins_done_at"], ramp["pages_open_at"])
+    # The load never reached: nothing counts as steady.
+    steady_at = stop_at if None in reached else max(reached)
+    return {"stats": stats, "live": live_stats, "steady_at": steady_at, "ramp_s": steady_at - (stop_at - opts.seconds),
+            "lags": lags, "backlog": backlog, "status_ms": status_ms, "ping_ms": ping_ms}
 
 
 def report(results: list[dict[str, Any]], opts: argparse.Namespace) -> int:

@@ -25,12 +25,13 @@ from sqlalchemy import Engine
 from clusterpbx.control.db import BUSY_TIMEOUT, make_read_engine
 from clusterpbx.control.models import Device, Tenant
 from clusterpbx.provisioning import digest
-from clusterpbx.provisioning.model import clean
+from clusterpbx.provisioning.model import Rendered, clean
 from clusterpbx.provisioning.render import base_url as tenant_base_url
 from clusterpbx.provisioning.render import classify, ensure_credentials, generic_options
 from clusterpbx.provisioning.softphone import APPS, linphone, redeem_token, zoiper
-from clusterpbx.provisioning.state import config_from_state, device_state
+from clusterpbx.provisioning.state import DeviceState, config_from_state, device_state
 from clusterpbx.provisioning.vendors import VENDORS
+from clusterpbx.provisioning.vendors.base import Vendor
 
 from .. import csrf
 from ..db import get_db
@@ -144,6 +145,19 @@ def config_cache(app: Flask) -> ConfigCache:
     if cache is None:
         cache = app.extensions["clusterpbx.provcache"] = ConfigCache()
     return cache
+
+
+def rendered_file(app: Flask, state: DeviceState, vendor: Vendor, name: str) -> Rendered:
+    """The phone's file `name`, built from the row just read (`state`, with its fingerprint) and kept with
+    it: served again from this process's cache only for exactly the same data (the endpoint and the fast
+    path both)."""
+    assert state.device_id is not None and state.fingerprint is not None
+    cache = config_cache(app)
+    rendered = cache.get(state.device_id, name, state.fingerprint)
+    if rendered is None:
+        rendered = vendor.render(config_from_state(state, str(app.config["CLUSTERPBX"].public_url)), name)
+        cache.put(state.device_id, name, state.fingerprint, rendered)
+    return rendered
 
 
 def read_engine(app: Flask) -> Engine:
@@ -307,12 +321,7 @@ def _fetch(key: str, filename: str) -> Any:
         state = device_state(_engine(), key, mac, full=True)
         if state is None or state.device_id != device_id or state.fingerprint is None:
             return refuse("unknown_mac", filename, mac=req.mac, tenant_id=tenant_id)  # deleted meanwhile
-    # The file is built from the row just read, and kept with it: served again only for the same data.
-    cache = config_cache(current_app._get_current_object())  # type: ignore[attr-defined]
-    rendered = cache.get(device_id, name, state.fingerprint)
-    if rendered is None:
-        rendered = vendor.render(config_from_state(state, public_url()), name)
-        cache.put(device_id, name, state.fingerprint, rendered)
+    rendered = rendered_file(current_app._get_current_object(), state, vendor, name)  # type: ignore[attr-defined]
     if (policy is None and not armed and state.prov_password
             and state.prov_password.encode() in rendered.body):
         # The phone now holds its own credentials: from here on, Digest is required for this MAC

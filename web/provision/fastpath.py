@@ -25,7 +25,7 @@ from werkzeug.utils import get_content_type
 from clusterpbx.provisioning import digest
 from clusterpbx.provisioning.model import clean
 from clusterpbx.provisioning.render import classify
-from clusterpbx.provisioning.state import config_from_state, device_state
+from clusterpbx.provisioning.state import device_state
 from clusterpbx.provisioning.vendors import VENDORS
 
 if TYPE_CHECKING:
@@ -104,13 +104,9 @@ class ChallengeFastPath:
                 auth.parameters, method="GET", path=path,
                 username=state.prov_username, password=state.prov_password, secret=secret) != "ok":
             return None  # a wrong or stale response: the endpoint refuses it and counts it
-        cache = ep.config_cache(self.app)
-        rendered = cache.get(state.device_id, name, state.fingerprint)
-        if rendered is None:
-            # Not rendered yet from this data (a first boot since the process started, or a fetch landing on
-            # another worker): built from the row just read, as the endpoint does, and kept with it.
-            rendered = vendor.render(config_from_state(state, str(settings.public_url)), name)
-            cache.put(state.device_id, name, state.fingerprint, rendered)
+        # From the cache, or built now from the row just read (a first boot since the process started, a
+        # fetch landing on the other worker) as the endpoint builds it.
+        rendered = ep.rendered_file(self.app, state, vendor, name)
         ep.fetch_log(self.app).add(outcome="served", result=200, **log_row)
         return "200 OK", [("Content-Type", get_content_type(rendered.mimetype, "utf-8")),
                           ("Content-Length", str(len(rendered.body))), ("Cache-Control", "no-store"),
